@@ -1,0 +1,85 @@
+#pragma once
+// llcuda's public C++ API: load a GGUF model and generate text from a prompt.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llcuda {
+
+struct SamplingOptions {
+    float temperature = 0.8f;     // 0: greedy
+    int top_k = 40;               // 0: off
+    float top_p = 0.95f;          // 1: off
+    float min_p = 0.05f;          // 0: off
+    float repeat_penalty = 1.0f;  // 1: off
+    int repeat_last_n = 64;
+    uint64_t seed = 0;
+
+    void validate() const;  // throws llcuda::Error for out-of-range values
+};
+
+struct EngineOptions {
+    std::string model_path;      // empty: the embedded default model
+    std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
+    size_t context_size = 0;     // 0: the model's trained context, at most 4096
+    size_t threads = 0;          // 0: all cores
+};
+
+struct GenerationOptions {
+    size_t max_tokens = 256;
+    std::vector<std::string> stop;  // generation ends before the first occurrence of any
+    SamplingOptions sampling;
+    bool add_bos = true;
+    bool parse_special = false;  // "<s>" in the prompt is the BOS token, not text
+};
+
+struct GenerationResult {
+    std::string text;
+    std::vector<int32_t> prompt_tokens;
+    std::vector<int32_t> tokens;  // generated, not counting an end-of-sequence token
+    std::string finish_reason;    // "stop" (EOS or stop string) or "length"
+    double prompt_seconds = 0;
+    double time_to_first_token_ms = 0;
+    double decode_seconds = 0;  // from the first generated token to the last
+
+    double prompt_tokens_per_second() const;
+    double decode_tokens_per_second() const;
+};
+
+struct ModelSummary {
+    std::string source;  // path, or "embedded:stories260K"
+    std::string architecture;
+    size_t parameters = 0;
+    size_t layers = 0;
+    size_t context_size = 0;
+    size_t vocab_size = 0;
+    std::string device_description;          // e.g. "CPU (16 threads)"
+    std::vector<std::string> layer_devices;  // one entry per transformer layer
+};
+
+class Engine {
+  public:
+    explicit Engine(const EngineOptions& options);
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // on_text receives the generated text as it becomes displayable (never a split UTF-8
+    // character, never a prefix of a stop string that later matches).
+    GenerationResult generate(std::string_view prompt, const GenerationOptions& options,
+                              const std::function<void(std::string_view)>& on_text = {});
+
+    std::vector<int32_t> tokenize(std::string_view text, bool add_bos,
+                                  bool parse_special = false) const;
+    std::string detokenize(const std::vector<int32_t>& tokens) const;
+    const ModelSummary& summary() const;
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llcuda

@@ -1,0 +1,113 @@
+// `llcuda run`: generate text from a prompt and report speed and where it ran.
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <random>
+
+#include "app/commands.hpp"
+#include "llcuda/engine.hpp"
+
+namespace llcuda {
+namespace {
+
+struct RunArguments {
+    EngineOptions engine;
+    GenerationOptions generation;
+    std::string prompt;
+    bool seed_given = false;
+    bool verbose = false;
+};
+
+void print_placement(const ModelSummary& summary) {
+    std::fprintf(stderr, "model: %s (%s, %.2fM parameters, %zu layers, context %zu)\n",
+                 summary.source.c_str(), summary.architecture.c_str(),
+                 static_cast<double>(summary.parameters) / 1e6, summary.layers,
+                 summary.context_size);
+    for (size_t layer = 0; layer < summary.layer_devices.size(); ++layer) {
+        std::fprintf(stderr, "  layer %zu: %s\n", layer, summary.layer_devices[layer].c_str());
+    }
+    std::fprintf(stderr, "  output: %s\n",
+                 summary.layer_devices.empty() ? "CPU" : summary.layer_devices.back().c_str());
+}
+
+void run(RunArguments& arguments) {
+    if (!arguments.seed_given) arguments.generation.sampling.seed = std::random_device{}();
+    arguments.generation.sampling.validate();
+    Engine engine(arguments.engine);
+    const auto& summary = engine.summary();
+    if (arguments.verbose) print_placement(summary);
+
+    std::fputs(arguments.prompt.c_str(), stdout);
+    const auto result =
+        engine.generate(arguments.prompt, arguments.generation, [](std::string_view text) {
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fflush(stdout);
+        });
+    std::fputs("\n", stdout);
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "\nprompt: %zu tokens, %.1f tokens/s | generated: %zu tokens, %.1f tokens/s | "
+                 "time to first token: %.2f ms | finish: %s\n"
+                 "device: %s | model: %s | seed: %llu\n",
+                 result.prompt_tokens.size(), result.prompt_tokens_per_second(),
+                 result.tokens.size(), result.decode_tokens_per_second(),
+                 result.time_to_first_token_ms, result.finish_reason.c_str(),
+                 summary.device_description.c_str(), summary.source.c_str(),
+                 static_cast<unsigned long long>(arguments.generation.sampling.seed));
+}
+
+}  // namespace
+
+void register_run_command(CLI::App& app) {
+    auto arguments = std::make_shared<RunArguments>();
+    auto* command = app.add_subcommand("run", "Generate text from a prompt");
+    auto& sampling = arguments->generation.sampling;
+    command->add_option("-m,--model", arguments->engine.model_path,
+                        "GGUF file (default: the embedded stories260K)");
+    command->add_option("-p,--prompt", arguments->prompt,
+                        "Prompt text (default: empty, start from BOS)");
+    command
+        ->add_option("-n,--max-tokens", arguments->generation.max_tokens,
+                     "Tokens to generate at most")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+    command
+        ->add_option("--temp,--temperature", sampling.temperature,
+                     "Sampling temperature; 0 is greedy")
+        ->capture_default_str();
+    command->add_option("--top-k", sampling.top_k, "Keep the k most likely tokens; 0 is off")
+        ->capture_default_str();
+    command->add_option("--top-p", sampling.top_p, "Nucleus sampling mass; 1 is off")
+        ->capture_default_str();
+    command
+        ->add_option("--min-p", sampling.min_p, "Drop tokens below min-p times the best; 0 is off")
+        ->capture_default_str();
+    command
+        ->add_option("--repeat-penalty", sampling.repeat_penalty,
+                     "Penalty for recent tokens; 1 is off")
+        ->capture_default_str();
+    command
+        ->add_option("--repeat-last-n", sampling.repeat_last_n,
+                     "How many recent tokens the penalty sees")
+        ->capture_default_str();
+    command->add_option_function<uint64_t>(
+        "-s,--seed",
+        [arguments](uint64_t seed) {
+            arguments->generation.sampling.seed = seed;
+            arguments->seed_given = true;
+        },
+        "Random seed (default: random, printed at the end)");
+    command->add_option("--stop", arguments->generation.stop, "Stop before this text (repeatable)");
+    command->add_option("-c,--ctx-size", arguments->engine.context_size,
+                        "Context size in tokens (default: model's, max 4096)");
+    command->add_option("-t,--threads", arguments->engine.threads,
+                        "CPU threads (default: all cores)");
+    command->add_option("--device", arguments->engine.device, "cpu, cuda or cuda:N")
+        ->capture_default_str();
+    command->add_flag("--special", arguments->generation.parse_special,
+                      "Parse control tokens such as <s> in the prompt");
+    command->add_flag("-v,--verbose", arguments->verbose, "Print where each layer runs");
+    command->callback([arguments] { run(*arguments); });
+}
+
+}  // namespace llcuda

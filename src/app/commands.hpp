@@ -1,0 +1,11 @@
+#pragma once
+// Each subcommand registers its options and its action on the top-level CLI11 app.
+#include <CLI/CLI.hpp>
+
+namespace llcuda {
+
+void register_run_command(CLI::App& app);
+void register_inspect_command(CLI::App& app);
+void register_quantize_command(CLI::App& app);
+
+}  // namespace llcuda

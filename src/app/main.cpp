@@ -1,0 +1,26 @@
+#include <cstdio>
+#include <exception>
+
+#include "app/commands.hpp"
+#include "core/error.hpp"
+
+int main(int argc, char** argv) {
+    CLI::App app{"llcuda: run GGUF language models locally, on NVIDIA GPUs or the CPU"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "llcuda 0.1.0");
+    llcuda::register_run_command(app);
+    llcuda::register_inspect_command(app);
+    llcuda::register_quantize_command(app);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& error) {
+        return app.exit(error);
+    } catch (const llcuda::Error& error) {
+        std::fprintf(stderr, "llcuda: error: %s\n", error.what());
+        return 1;
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "llcuda: internal error: %s\n", error.what());
+        return 2;
+    }
+    return 0;
+}

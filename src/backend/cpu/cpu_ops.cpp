@@ -1,0 +1,93 @@
+#include "backend/cpu/cpu_ops.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "core/quant/quant.hpp"
+
+namespace llcuda {
+
+void rms_norm(const float* x, const float* weight, float* out, size_t size, float epsilon) {
+    float sum_of_squares = 0.0f;
+    for (size_t i = 0; i < size; ++i) sum_of_squares += x[i] * x[i];
+    sum_of_squares /= static_cast<float>(size);
+    sum_of_squares += epsilon;
+    const float scale = 1.0f / std::sqrt(sum_of_squares);
+    for (size_t i = 0; i < size; ++i) out[i] = weight[i] * (scale * x[i]);
+}
+
+void apply_rope(float* heads, size_t head_count, size_t head_dim, size_t position,
+                const RopeParams& params) {
+    const size_t pairs = params.rotated_dims / 2;
+    const float scaled_position = static_cast<float>(position) * params.position_scale;
+    for (size_t pair = 0; pair < pairs; ++pair) {
+        float frequency =
+            1.0f / std::pow(params.freq_base,
+                            static_cast<float>(2 * pair) / static_cast<float>(params.rotated_dims));
+        if (params.freq_factors != nullptr) frequency /= params.freq_factors[pair];
+        const float angle = scaled_position * frequency;
+        const float cosine = std::cos(angle);
+        const float sine = std::sin(angle);
+        const size_t first = params.style == RopeStyle::Normal ? 2 * pair : pair;
+        const size_t second = params.style == RopeStyle::Normal ? 2 * pair + 1 : pair + pairs;
+        for (size_t head = 0; head < head_count; ++head) {
+            float* values = heads + head * head_dim;
+            const float a = values[first];
+            const float b = values[second];
+            values[first] = a * cosine - b * sine;
+            values[second] = a * sine + b * cosine;
+        }
+    }
+}
+
+void softmax_in_place(float* values, size_t size) {
+    float max_value = values[0];
+    for (size_t i = 1; i < size; ++i) max_value = std::max(max_value, values[i]);
+    float sum = 0.0f;
+    for (size_t i = 0; i < size; ++i) {
+        values[i] = std::exp(values[i] - max_value);
+        sum += values[i];
+    }
+    for (size_t i = 0; i < size; ++i) values[i] /= sum;
+}
+
+void swiglu_in_place(float* gate, const float* up, size_t size) {
+    for (size_t i = 0; i < size; ++i) {
+        const float value = gate[i];
+        gate[i] = value * (1.0f / (1.0f + std::exp(-value))) * up[i];
+    }
+}
+
+void add_in_place(float* destination, const float* source, size_t size) {
+    for (size_t i = 0; i < size; ++i) destination[i] += source[i];
+}
+
+void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, size_t token_count,
+            ThreadPool& pool) {
+    const size_t rows = weights.rows;
+    const size_t columns = weights.columns;
+    if (token_count == 1) {
+        pool.parallel_for(rows, [&](size_t begin, size_t end) {
+            for (size_t r = begin; r < end; ++r) {
+                outputs[r] = dot_row(weights.type, weights.row(r), inputs, columns);
+            }
+        });
+        return;
+    }
+    // Batched prompt processing: each weight row is expanded to floats once and reused for
+    // every token, so the weights are read once per batch instead of once per token.
+    pool.parallel_for(rows, [&](size_t begin, size_t end) {
+        std::vector<float> row_values(columns);
+        for (size_t r = begin; r < end; ++r) {
+            dequantize_row(weights.type, weights.row(r), row_values.data(), columns);
+            for (size_t t = 0; t < token_count; ++t) {
+                const float* x = inputs + t * columns;
+                float sum = 0.0f;
+                for (size_t c = 0; c < columns; ++c) sum += row_values[c] * x[c];
+                outputs[t * rows + r] = sum;
+            }
+        }
+    });
+}
+
+}  // namespace llcuda

@@ -1,0 +1,44 @@
+#pragma once
+// A fixed set of worker threads that split index ranges between them. The calling thread
+// takes a share too, so a pool of N threads uses N cores.
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace llcuda {
+
+class ThreadPool {
+  public:
+    explicit ThreadPool(size_t thread_count);
+    ~ThreadPool();
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    size_t size() const { return workers_.size() + 1; }
+
+    // Calls body(begin, end) on disjoint ranges covering [0, count); returns when all are done.
+    // The first exception thrown by any range is rethrown here.
+    void parallel_for(size_t count, const std::function<void(size_t, size_t)>& body);
+
+    static size_t default_thread_count();
+
+  private:
+    void worker_loop(size_t worker_index);
+    void run_share(size_t share_index);
+
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable work_ready_;
+    std::condition_variable work_done_;
+    const std::function<void(size_t, size_t)>* body_ = nullptr;
+    size_t count_ = 0;
+    size_t generation_ = 0;
+    size_t pending_ = 0;
+    bool stopping_ = false;
+    std::exception_ptr first_error_;
+};
+
+}  // namespace llcuda

@@ -1,0 +1,102 @@
+#include "engine/sampler.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <unordered_set>
+
+#include "core/error.hpp"
+
+namespace llcuda {
+
+void SamplingOptions::validate() const {
+    if (!(temperature >= 0.0f) || !std::isfinite(temperature)) {
+        throw Error(fmt::format("temperature must be 0 or more, got {}", temperature));
+    }
+    if (top_k < 0) throw Error(fmt::format("top-k must be 0 (off) or more, got {}", top_k));
+    if (!(top_p > 0.0f && top_p <= 1.0f))
+        throw Error(fmt::format("top-p must be in (0, 1], got {}", top_p));
+    if (!(min_p >= 0.0f && min_p <= 1.0f))
+        throw Error(fmt::format("min-p must be in [0, 1], got {}", min_p));
+    if (!(repeat_penalty > 0.0f) || !std::isfinite(repeat_penalty)) {
+        throw Error(fmt::format("repeat penalty must be positive, got {}", repeat_penalty));
+    }
+    if (repeat_last_n < 0)
+        throw Error(fmt::format("repeat-last-n must be 0 or more, got {}", repeat_last_n));
+}
+
+Sampler::Sampler(SamplingOptions options) : options_(options), generator_(options.seed) {
+    options_.validate();
+}
+
+int32_t argmax(std::span<const float> logits) {
+    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> history) {
+    std::vector<float> adjusted(logits.begin(), logits.end());
+    if (options_.repeat_penalty != 1.0f && options_.repeat_last_n > 0) {
+        const size_t window = std::min(history.size(), static_cast<size_t>(options_.repeat_last_n));
+        std::unordered_set<int32_t> recent(history.end() - static_cast<std::ptrdiff_t>(window),
+                                           history.end());
+        for (const auto token : recent) {
+            if (token < 0 || static_cast<size_t>(token) >= adjusted.size()) continue;
+            float& logit = adjusted[token];
+            logit = logit > 0 ? logit / options_.repeat_penalty : logit * options_.repeat_penalty;
+        }
+    }
+    if (options_.temperature == 0.0f) return argmax(adjusted);
+
+    std::vector<int32_t> candidates(adjusted.size());
+    std::iota(candidates.begin(), candidates.end(), 0);
+    auto by_logit = [&](int32_t a, int32_t b) {
+        return adjusted[a] > adjusted[b] || (adjusted[a] == adjusted[b] && a < b);
+    };
+    size_t keep = candidates.size();
+    if (options_.top_k > 0 && static_cast<size_t>(options_.top_k) < keep) {
+        keep = static_cast<size_t>(options_.top_k);
+        std::partial_sort(candidates.begin(),
+                          candidates.begin() + static_cast<std::ptrdiff_t>(keep), candidates.end(),
+                          by_logit);
+    } else {
+        std::sort(candidates.begin(), candidates.end(), by_logit);
+    }
+    candidates.resize(keep);
+
+    std::vector<float> probabilities(keep);
+    const float max_logit = adjusted[candidates[0]];
+    double total = 0.0;
+    for (size_t i = 0; i < keep; ++i) {
+        probabilities[i] = std::exp((adjusted[candidates[i]] - max_logit) / options_.temperature);
+        total += probabilities[i];
+    }
+    for (auto& probability : probabilities) probability = static_cast<float>(probability / total);
+
+    // top-p: the smallest prefix whose mass reaches p; min-p: drop tokens below p * best.
+    size_t cut = keep;
+    double cumulative = 0.0;
+    for (size_t i = 0; i < keep; ++i) {
+        cumulative += probabilities[i];
+        if (cumulative >= options_.top_p) {
+            cut = i + 1;
+            break;
+        }
+    }
+    const float min_probability = options_.min_p * probabilities[0];
+    while (cut > 1 && probabilities[cut - 1] < min_probability) --cut;
+
+    double kept_mass = 0.0;
+    for (size_t i = 0; i < cut; ++i) kept_mass += probabilities[i];
+    // 53 random bits to a double in [0, 1): the same sequence for a seed on every platform.
+    const double draw = static_cast<double>(generator_() >> 11) * 0x1.0p-53 * kept_mass;
+    double running = 0.0;
+    for (size_t i = 0; i < cut; ++i) {
+        running += probabilities[i];
+        if (draw < running) return candidates[i];
+    }
+    return candidates[cut - 1];
+}
+
+}  // namespace llcuda

@@ -1,0 +1,62 @@
+#pragma once
+// The Llama-family transformer (llama, mistral: GQA, RoPE normal/NeoX, Llama 3 frequency
+// factors, tied or separate output) on the CPU, written top to bottom in forward().
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/cpu_ops.hpp"
+#include "backend/cpu/thread_pool.hpp"
+#include "core/gguf/gguf_file.hpp"
+#include "model/kv_cache.hpp"
+#include "model/llama_hparams.hpp"
+
+namespace llcuda {
+
+struct LlamaLayerWeights {
+    std::vector<float> attention_norm;
+    WeightMatrix query, key, value, attention_output;
+    std::vector<float> ffn_norm;
+    WeightMatrix ffn_gate, ffn_up, ffn_down;
+};
+
+class LlamaModel {
+  public:
+    explicit LlamaModel(std::shared_ptr<const GgufFile> file);
+
+    const LlamaHparams& hparams() const { return hparams_; }
+    const GgufFile& file() const { return *file_; }
+    bool output_is_tied() const { return output_tied_; }
+    uint64_t weight_bytes() const;
+
+    // Processes `tokens` at positions cache.used() onwards, appends their keys and values to
+    // the cache and writes the next-token logits of the last token (vocab_size floats).
+    void forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
+                 std::vector<float>& logits) const;
+
+    // Tokens processed per forward call when a long prompt is split (bounds the scratch memory).
+    static constexpr size_t kMaxBatch = 256;
+
+  private:
+    WeightMatrix matrix(const std::string& name, size_t expected_columns,
+                        size_t expected_rows) const;
+    std::vector<float> vector(const std::string& name, size_t expected_size) const;
+    void forward_batch(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
+                       std::vector<float>& logits) const;
+    void attention(size_t layer, size_t token_count, size_t start, const float* queries,
+                   KvCache& cache, float* out, ThreadPool& pool) const;
+
+    std::shared_ptr<const GgufFile> file_;
+    LlamaHparams hparams_;
+    RopeParams rope_;
+    std::vector<float> rope_freq_factors_;
+    WeightMatrix token_embedding_;
+    std::vector<LlamaLayerWeights> layers_;
+    std::vector<float> output_norm_;
+    WeightMatrix output_;
+    bool output_tied_ = false;
+};
+
+}  // namespace llcuda
