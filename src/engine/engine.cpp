@@ -156,7 +156,8 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
             result.finish_reason = "stop";
             break;
         }
-        if (step + 1 == options.max_tokens || engine.cache.used() == context) break;
+        // Stop when the context is full: prompt plus generated tokens never exceed it.
+        if (step + 1 == options.max_tokens || engine.cache.used() + 1 == context) break;
         engine.model.forward(std::span<const int32_t>(&history.back(), 1), engine.cache,
                              engine.pool, logits);
     }

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""End-to-end checks of the llcuda binary: the main job, and clear errors for bad input.
+
+Usage: test_cli.py PATH_TO_LLCUDA
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+LLCUDA = None
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+MODEL = os.path.join(REPO, "models", "stories260K.gguf")
+
+
+def llcuda(*args, timeout=120):
+    return subprocess.run([LLCUDA, *args], capture_output=True, text=True, timeout=timeout)
+
+
+class RunCommand(unittest.TestCase):
+    def test_embedded_model_greedy(self):
+        result = llcuda("run", "-n", "30", "--temp", "0")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(result.stdout.startswith("Once upon a time, there was a little girl named Lily."))
+        for fragment in ("tokens/s", "time to first token", "device: CPU", "embedded:stories260K"):
+            self.assertIn(fragment, result.stderr)
+
+    def test_prompt_is_echoed_then_continued(self):
+        result = llcuda("run", "-p", "Once upon a time", "-n", "10", "--temp", "0")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertTrue(result.stdout.startswith("Once upon a time"))
+        self.assertGreater(len(result.stdout), len("Once upon a time") + 10)
+
+    def test_seed_reproduces_sampling(self):
+        first = llcuda("run", "-s", "7", "--temp", "1.0", "-n", "40")
+        second = llcuda("run", "-s", "7", "--temp", "1.0", "-n", "40")
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(first.stdout, second.stdout)
+
+    def test_verbose_reports_placement(self):
+        result = llcuda("run", "-n", "1", "-v")
+        self.assertIn("layer 4: CPU", result.stderr)
+
+    def assert_fails(self, args, fragment, code=1):
+        result = llcuda(*args)
+        self.assertEqual(result.returncode, code, result.stderr)
+        self.assertIn(fragment, result.stderr)
+        self.assertNotIn("internal error", result.stderr)
+
+    def test_bad_input_gets_clear_errors(self):
+        self.assert_fails(["run", "--bogus"], "--bogus", code=109)
+        self.assert_fails(["run", "-m", "/nonexistent/model.gguf"], "cannot open '/nonexistent/model.gguf'")
+        self.assert_fails(["run", "--device", "tpu"], "unknown device 'tpu'")
+        self.assert_fails(["run", "--device", "cuda:7"], "cannot use cuda:7")
+        self.assert_fails(["run", "--temp", "-1"], "temperature")
+        self.assert_fails(["run", "-p", "word " * 5000], "--ctx-size")
+        self.assert_fails(["run", "-m", REPO + "/CMakeLists.txt"], "not a GGUF file")
+
+    def test_truncated_model(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "cut.gguf")
+            with open(MODEL, "rb") as source, open(path, "wb") as cut:
+                cut.write(source.read()[:700000])
+            self.assert_fails(["run", "-m", path], "truncated or corrupt")
+            self.assert_fails(["inspect", path], "truncated or corrupt")
+
+
+class InspectCommand(unittest.TestCase):
+    def test_text(self):
+        result = llcuda("inspect", MODEL)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        for fragment in ("llama.embedding_length", "blk.0.attn_q.weight", "parameters:", "memory to load"):
+            self.assertIn(fragment, result.stdout)
+
+    def test_json(self):
+        result = llcuda("inspect", "--json", "-c", "512", MODEL)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        info = json.loads(result.stdout)
+        self.assertEqual(info["gguf_version"], 3)
+        self.assertEqual(len(info["tensors"]), 48)
+        self.assertEqual(info["metadata"]["llama.block_count"], 5)
+        self.assertEqual(info["types"]["F32"]["tensors"], 48)
+        self.assertEqual(info["memory"]["kv_cache"], 2 * 5 * 512 * 32 * 4)
+        self.assertGreater(info["memory"]["total"], info["memory"]["weights"])
+
+
+class QuantizeCommand(unittest.TestCase):
+    def test_q8_0_copy_runs(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "q8.gguf")
+            result = llcuda("quantize", MODEL, path, "Q8_0")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("kept blk.0.ffn_down.weight (rows of 172)", result.stdout)
+            info = json.loads(llcuda("inspect", "--json", path).stdout)
+            self.assertEqual(info["metadata"]["general.file_type"], 7)
+            self.assertIn("Q8_0", info["types"])
+            run = llcuda("run", "-m", path, "-n", "12", "--temp", "0")
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertTrue(run.stdout.startswith("Once upon a time"))
+
+    def test_bad_type(self):
+        with tempfile.TemporaryDirectory() as directory:
+            result = llcuda("quantize", MODEL, os.path.join(directory, "x.gguf"), "Q9_9")
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("unknown target type 'Q9_9'", result.stderr)
+            self.assertEqual(os.listdir(directory), [])
+
+
+if __name__ == "__main__":
+    LLCUDA = sys.argv.pop(1)
+    unittest.main(verbosity=2)

@@ -1,0 +1,101 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <vector>
+
+#include "core/error.hpp"
+#include "engine/sampler.hpp"
+
+namespace llcuda {
+namespace {
+
+const std::vector<float> kLogits{1.0f, 3.0f, 2.0f, 0.5f, 2.9f};
+
+SamplingOptions plain(float temperature) {
+    SamplingOptions options;
+    options.temperature = temperature;
+    options.top_k = 0;
+    options.top_p = 1.0f;
+    options.min_p = 0.0f;
+    options.repeat_penalty = 1.0f;
+    return options;
+}
+
+TEST(Sampler, TemperatureZeroIsArgmax) {
+    Sampler sampler(plain(0.0f));
+    EXPECT_EQ(sampler.sample(kLogits, {}), 1);
+}
+
+TEST(Sampler, SameSeedSameSequence) {
+    auto options = plain(1.0f);
+    options.seed = 99;
+    Sampler first(options), second(options);
+    for (int i = 0; i < 100; ++i) ASSERT_EQ(first.sample(kLogits, {}), second.sample(kLogits, {}));
+    options.seed = 100;
+    Sampler third(options);
+    Sampler fourth(plain(1.0f));
+    int differences = 0;
+    for (int i = 0; i < 100; ++i) differences += third.sample(kLogits, {}) != fourth.sample(kLogits, {});
+    EXPECT_GT(differences, 0);
+}
+
+TEST(Sampler, FrequenciesFollowTheSoftmax) {
+    auto options = plain(1.0f);
+    options.seed = 7;
+    Sampler sampler(options);
+    std::map<int32_t, int> counts;
+    const int draws = 20000;
+    for (int i = 0; i < draws; ++i) counts[sampler.sample(kLogits, {})]++;
+    double total = 0;
+    for (const float logit : kLogits) total += std::exp(logit);
+    for (size_t token = 0; token < kLogits.size(); ++token) {
+        const double expected = std::exp(kLogits[token]) / total;
+        EXPECT_NEAR(counts[static_cast<int32_t>(token)] / static_cast<double>(draws), expected, 0.015) << token;
+    }
+}
+
+TEST(Sampler, FiltersNarrowTheChoice) {
+    auto top_k = plain(5.0f);
+    top_k.top_k = 2;
+    auto top_p = plain(1.0f);
+    top_p.top_p = 0.01f;
+    auto min_p = plain(1.0f);
+    min_p.min_p = 0.95f;
+    for (const auto& options : {top_k, top_p, min_p}) {
+        Sampler sampler(options);
+        for (int i = 0; i < 200; ++i) {
+            const auto token = sampler.sample(kLogits, {});
+            ASSERT_TRUE(token == 1 || (options.top_k == 2 && token == 4)) << token;
+        }
+    }
+}
+
+TEST(Sampler, RepetitionPenaltyDemotesRecentTokens) {
+    auto options = plain(0.0f);
+    options.repeat_penalty = 1.5f;
+    Sampler sampler(options);
+    const std::vector<int32_t> history{1};
+    EXPECT_EQ(sampler.sample(kLogits, history), 4);  // 3.0 / 1.5 = 2.0 < 2.9
+    options.repeat_last_n = 0;
+    EXPECT_EQ(Sampler(options).sample(kLogits, history), 1);
+}
+
+TEST(Sampler, RejectsNonsense) {
+    auto options = plain(-1.0f);
+    EXPECT_THROW(Sampler{options}, Error);
+    options = plain(1.0f);
+    options.top_p = 0.0f;
+    EXPECT_THROW(Sampler{options}, Error);
+    options = plain(1.0f);
+    options.min_p = 2.0f;
+    EXPECT_THROW(Sampler{options}, Error);
+    options = plain(1.0f);
+    options.top_k = -3;
+    EXPECT_THROW(Sampler{options}, Error);
+    options = plain(NAN);
+    EXPECT_THROW(Sampler{options}, Error);
+}
+
+}  // namespace
+}  // namespace llcuda

@@ -1,0 +1,81 @@
+// Models whose metadata and tensors disagree are refused with a message naming the problem.
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "core/error.hpp"
+#include "core/gguf/gguf_writer.hpp"
+#include "engine/embedded_model.hpp"
+#include "model/llama_model.hpp"
+
+namespace llcuda {
+namespace {
+
+// A copy of the embedded model with one change applied to its metadata or tensors.
+std::vector<uint8_t> modified_model(const std::function<void(const std::string&, GgufValue&)>& edit_metadata,
+                                    const std::string& drop_tensor = "") {
+    const auto source = GgufFile::from_memory(embedded_model_bytes(), "embedded");
+    GgufWriter writer;
+    for (auto [key, value] : source.metadata()) {
+        edit_metadata(key, value);
+        writer.set(key, value);
+    }
+    for (const auto& tensor : source.tensors()) {
+        if (tensor.name == drop_tensor) continue;
+        const uint8_t* data = source.tensor_data(tensor);
+        writer.add_tensor(tensor.name, tensor.type, tensor.shape, std::vector<uint8_t>(data, data + tensor.byte_count));
+    }
+    return writer.serialize();
+}
+
+void expect_load_error(const std::vector<uint8_t>& bytes, const std::string& fragment) {
+    try {
+        LlamaModel model(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "modified")));
+        FAIL() << "loaded a model that should fail with '" << fragment << "'";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
+    }
+}
+
+TEST(ModelValidation, UnmodifiedCopyLoads) {
+    const auto bytes = modified_model([](const std::string&, GgufValue&) {});
+    EXPECT_NO_THROW(LlamaModel(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "copy"))));
+}
+
+TEST(ModelValidation, ReportsWhatIsWrong) {
+    expect_load_error(modified_model([](const std::string& key, GgufValue& value) {
+                          if (key == "general.architecture") value = GgufValue::string("gpt-j");
+                      }),
+                      "architecture 'gpt-j' is not supported");
+    expect_load_error(modified_model([](const std::string& key, GgufValue& value) {
+                          if (key == "llama.embedding_length") value = GgufValue::u32(96);
+                      }),
+                      "has shape");
+    expect_load_error(modified_model([](const std::string& key, GgufValue& value) {
+                          if (key == "llama.attention.head_count_kv") value = GgufValue::u32(3);
+                      }),
+                      "cannot be shared by 3 KV heads");
+    expect_load_error(modified_model([](const std::string& key, GgufValue& value) {
+                          if (key == "llama.block_count") value = GgufValue::u32(0);
+                      }),
+                      "is not a plausible size");
+    expect_load_error(modified_model([](const std::string& key, GgufValue& value) {
+                          if (key == "llama.feed_forward_length") value = GgufValue::string("big");
+                      }),
+                      "llama.feed_forward_length");
+    expect_load_error(modified_model([](const std::string&, GgufValue&) {}, "blk.3.ffn_up.weight"),
+                      "tensor 'blk.3.ffn_up.weight' is missing");
+}
+
+TEST(ModelValidation, OutOfRangeTokensAreRefused) {
+    LlamaModel model(std::make_shared<const GgufFile>(GgufFile::from_memory(embedded_model_bytes(), "embedded")));
+    ThreadPool pool(1);
+    KvCache cache(model.hparams(), 8);
+    std::vector<float> logits;
+    const std::vector<int32_t> bad{1, 512};
+    EXPECT_THROW(model.forward(bad, cache, pool, logits), Error);
+    EXPECT_THROW(model.forward({}, cache, pool, logits), Error);
+}
+
+}  // namespace
+}  // namespace llcuda

@@ -1,0 +1,148 @@
+// The real trained model: greedy generation must reproduce the reference implementation's
+// output exactly, and a Q8_0 copy made by llcuda's own quantizer must stay close to it.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "core/error.hpp"
+#include "core/gguf/gguf_writer.hpp"
+#include "engine/embedded_model.hpp"
+#include "engine/sampler.hpp"
+#include "llcuda/engine.hpp"
+#include "model/llama_model.hpp"
+#include "model/model_quantizer.hpp"
+#include "test_paths.hpp"
+
+namespace llcuda {
+namespace {
+
+struct ExpectedOutput {
+    std::vector<int32_t> ids;
+    std::string text;
+};
+
+ExpectedOutput read_expected() {
+    const auto content = testing::read_text_file(testing::test_data("stories260K_greedy200.txt"));
+    const size_t newline = content.find('\n');
+    ExpectedOutput expected;
+    std::string ids = content.substr(0, newline);
+    for (char& c : ids) {
+        if (c == '[' || c == ']' || c == ',' || c == ':') c = ' ';
+    }
+    std::istringstream stream(ids.substr(ids.find(' ')));
+    for (int32_t id; stream >> id;) expected.ids.push_back(id);
+    expected.text = content.substr(newline + 1);
+    while (!expected.text.empty() && expected.text.back() == '\n') expected.text.pop_back();
+    return expected;
+}
+
+GenerationOptions greedy(size_t max_tokens) {
+    GenerationOptions options;
+    options.max_tokens = max_tokens;
+    options.sampling.temperature = 0.0f;
+    return options;
+}
+
+TEST(Stories260K, GreedyFromBosMatchesTheReference) {
+    const auto expected = read_expected();
+    ASSERT_EQ(expected.ids.size(), 200u);
+    EngineOptions engine_options;
+    engine_options.threads = 2;
+    Engine engine(engine_options);
+    std::string streamed;
+    const auto result = engine.generate("", greedy(200), [&](std::string_view text) { streamed += text; });
+    EXPECT_EQ(result.prompt_tokens, std::vector<int32_t>{1});
+    EXPECT_EQ(result.tokens, expected.ids);
+    EXPECT_EQ(result.text, expected.text);
+    EXPECT_EQ(streamed, result.text);
+    EXPECT_EQ(result.finish_reason, "length");
+}
+
+TEST(Stories260K, SharedFileGivesTheSameOutput) {
+    const auto path = testing::shared_model("stories260K/stories260K.gguf");
+    if (!path) GTEST_SKIP() << "../shared/models not present";
+    EngineOptions engine_options;
+    engine_options.model_path = *path;
+    Engine engine(engine_options);
+    EXPECT_EQ(engine.generate("", greedy(200)).tokens, read_expected().ids);
+}
+
+TEST(Stories260K, BatchedPromptMatchesTokenByToken) {
+    auto file = std::make_shared<const GgufFile>(GgufFile::from_memory(embedded_model_bytes(), "embedded"));
+    LlamaModel model(file);
+    ThreadPool pool(2);
+    const auto prompt = read_expected().ids;  // 200 real tokens
+    std::vector<int32_t> tokens{1};
+    tokens.insert(tokens.end(), prompt.begin(), prompt.begin() + 60);
+    KvCache batched_cache(model.hparams(), 128), stepwise_cache(model.hparams(), 128);
+    std::vector<float> batched, stepwise;
+    model.forward(tokens, batched_cache, pool, batched);
+    for (const auto token : tokens) model.forward(std::span<const int32_t>(&token, 1), stepwise_cache, pool, stepwise);
+    ASSERT_EQ(batched.size(), stepwise.size());
+    for (size_t i = 0; i < batched.size(); ++i) ASSERT_NEAR(batched[i], stepwise[i], 1e-4) << i;
+    EXPECT_EQ(batched_cache.used(), tokens.size());
+}
+
+TEST(Stories260K, StopStringsAndLimits) {
+    Engine engine(EngineOptions{});
+    auto options = greedy(200);
+    options.stop = {"Lily"};
+    const auto result = engine.generate("", options);
+    EXPECT_EQ(result.text, "Once upon a time, there was a little girl named ");
+    EXPECT_EQ(result.finish_reason, "stop");
+    EXPECT_EQ(engine.generate("", greedy(0)).tokens.size(), 0u);
+}
+
+TEST(Stories260K, ContextOverflowIsAClearError) {
+    EngineOptions engine_options;
+    engine_options.context_size = 16;
+    Engine engine(engine_options);
+    try {
+        engine.generate(std::string(200, 'a'), greedy(4));
+        FAIL() << "a prompt longer than the context was accepted";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("--ctx-size"), std::string::npos) << error.what();
+    }
+    // Generation that reaches the end of the context stops with "length".
+    const auto result = engine.generate("Once", greedy(100));
+    EXPECT_EQ(result.finish_reason, "length");
+    EXPECT_EQ(result.prompt_tokens.size() + result.tokens.size(), 16u);
+}
+
+// Tolerance: Q8_0 keeps ~2 decimal digits per weight, so the greedy path may eventually take
+// a different branch, but the opening must be identical and most of the text the same.
+TEST(Stories260K, Q8_0CopyStaysCloseToF32) {
+    const auto source = GgufFile::from_memory(embedded_model_bytes(), "embedded");
+    GgufWriter writer;
+    const auto report = quantize_model(source, DType::Q8_0, writer);
+    EXPECT_GE(report.converted.size(), 30u);  // everything but ffn_down (172 columns) and norms
+    const auto bytes = writer.serialize();
+    auto quantized = std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "q8_0"));
+    for (const auto& name : report.converted) EXPECT_EQ(quantized->find_tensor(name)->type, DType::Q8_0) << name;
+
+    LlamaModel f32_model(std::make_shared<const GgufFile>(source));
+    LlamaModel q8_model(quantized);
+    ThreadPool pool(2);
+    KvCache f32_cache(f32_model.hparams(), 256), q8_cache(q8_model.hparams(), 256);
+    std::vector<float> f32_logits, q8_logits;
+    int32_t f32_token = 1, q8_token = 1;
+    size_t first_difference = 200, same = 0;
+    for (size_t step = 0; step < 200; ++step) {
+        f32_model.forward(std::span<const int32_t>(&f32_token, 1), f32_cache, pool, f32_logits);
+        q8_model.forward(std::span<const int32_t>(&q8_token, 1), q8_cache, pool, q8_logits);
+        f32_token = argmax(f32_logits);
+        q8_token = argmax(q8_logits);
+        if (f32_token == q8_token) {
+            ++same;
+        } else {
+            first_difference = std::min(first_difference, step);
+        }
+    }
+    RecordProperty("first_difference", static_cast<int>(first_difference));
+    RecordProperty("same_tokens", static_cast<int>(same));
+    EXPECT_GE(first_difference, 30u);
+    EXPECT_GE(same, 100u);
+}
+
+}  // namespace
+}  // namespace llcuda
