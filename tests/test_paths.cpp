@@ -7,7 +7,9 @@
 
 namespace llcuda::testing {
 
-std::string test_data(const std::string& name) { return std::string(LLCUDA_TEST_DATA) + "/" + name; }
+std::string test_data(const std::string& name) {
+    return std::string(LLCUDA_TEST_DATA) + "/" + name;
+}
 
 std::optional<std::string> shared_model(const std::string& relative_path) {
     const std::string path = std::string(LLCUDA_SHARED_MODELS) + "/" + relative_path;

@@ -52,12 +52,14 @@ TEST(CpuOps, RopeNormalRotatesAdjacentPairs) {
     apply_rope(head.data(), 1, 8, 3, params);
     for (int pair = 0; pair < 4; ++pair) {
         const float angle = 3.0f * std::pow(10000.0f, -2.0f * pair / 8.0f);
-        expect_rotated(original[2 * pair], original[2 * pair + 1], head[2 * pair], head[2 * pair + 1], angle);
+        expect_rotated(original[2 * pair], original[2 * pair + 1], head[2 * pair],
+                       head[2 * pair + 1], angle);
     }
 }
 
 TEST(CpuOps, RopeNeoXRotatesHalves) {
-    std::vector<float> heads{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // two heads of 6, 4 dims rotate
+    std::vector<float> heads{1, 2, 3, 4,  5,  6,
+                             7, 8, 9, 10, 11, 12};  // two heads of 6, 4 dims rotate
     const auto original = heads;
     RopeParams params;
     params.style = RopeStyle::NeoX;
@@ -68,7 +70,8 @@ TEST(CpuOps, RopeNeoXRotatesHalves) {
         const int o = head * 6;
         for (int pair = 0; pair < 2; ++pair) {
             const float angle = 7.0f * std::pow(500.0f, -2.0f * pair / 4.0f);
-            expect_rotated(original[o + pair], original[o + pair + 2], heads[o + pair], heads[o + pair + 2], angle);
+            expect_rotated(original[o + pair], original[o + pair + 2], heads[o + pair],
+                           heads[o + pair + 2], angle);
         }
         EXPECT_EQ(heads[o + 4], original[o + 4]);  // beyond rotated_dims: untouched
         EXPECT_EQ(heads[o + 5], original[o + 5]);
@@ -96,7 +99,8 @@ TEST(CpuOps, BatchedMatmulMatchesOneTokenAtATime) {
         for (auto& value : dense) value = normal(rng);
         std::vector<uint8_t> packed(rows * row_bytes(type, columns));
         for (size_t r = 0; r < rows; ++r) {
-            quantize_row(type, dense.data() + r * columns, packed.data() + r * row_bytes(type, columns), columns);
+            quantize_row(type, dense.data() + r * columns,
+                         packed.data() + r * row_bytes(type, columns), columns);
         }
         WeightMatrix weights{type, packed.data(), rows, columns, row_bytes(type, columns)};
         std::vector<float> inputs(tokens * columns);
@@ -106,7 +110,8 @@ TEST(CpuOps, BatchedMatmulMatchesOneTokenAtATime) {
         matmul(weights, inputs.data(), batched.data(), tokens, pool);
         for (size_t t = 0; t < tokens; ++t) {
             matmul(weights, inputs.data() + t * columns, single.data(), 1, pool);
-            for (size_t r = 0; r < rows; ++r) ASSERT_NEAR(batched[t * rows + r], single[r], 1e-4) << dtype_name(type);
+            for (size_t r = 0; r < rows; ++r)
+                ASSERT_NEAR(batched[t * rows + r], single[r], 1e-4) << dtype_name(type);
         }
     }
 }

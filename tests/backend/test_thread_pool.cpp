@@ -16,7 +16,8 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
         pool.parallel_for(count, [&](size_t begin, size_t end) {
             for (size_t i = begin; i < end; ++i) hits[i]++;
         });
-        for (size_t i = 0; i < count; ++i) ASSERT_EQ(hits[i].load(), 1) << "count " << count << " index " << i;
+        for (size_t i = 0; i < count; ++i)
+            ASSERT_EQ(hits[i].load(), 1) << "count " << count << " index " << i;
     }
 }
 

@@ -24,14 +24,18 @@ struct GgufBytes {
         return *this;
     }
     GgufBytes& header(uint64_t tensors, uint64_t metadata, uint32_t version = 3) {
-        put<uint32_t>(0x46554747).put<uint32_t>(version).put<uint64_t>(tensors).put<uint64_t>(metadata);
+        put<uint32_t>(0x46554747)
+            .put<uint32_t>(version)
+            .put<uint64_t>(tensors)
+            .put<uint64_t>(metadata);
         return *this;
     }
     GgufBytes& kv_u32(const std::string& key, uint32_t value) {
         string(key).put<uint32_t>(4).put<uint32_t>(value);
         return *this;
     }
-    GgufBytes& tensor(const std::string& name, std::vector<uint64_t> shape, uint32_t type, uint64_t offset) {
+    GgufBytes& tensor(const std::string& name, std::vector<uint64_t> shape, uint32_t type,
+                      uint64_t offset) {
         string(name).put<uint32_t>(static_cast<uint32_t>(shape.size()));
         for (const auto extent : shape) put<uint64_t>(extent);
         put<uint32_t>(type).put<uint64_t>(offset);

@@ -28,13 +28,16 @@ void expect_error(const std::vector<uint8_t>& bytes, const std::string& fragment
 std::vector<uint8_t> valid_file() {
     GgufWriter writer;
     writer.set("general.architecture", GgufValue::string("llama"));
-    writer.set("list", GgufValue::array(GgufType::String, {GgufValue::string("x"), GgufValue::string("yz")}));
+    writer.set("list", GgufValue::array(GgufType::String,
+                                        {GgufValue::string("x"), GgufValue::string("yz")}));
     writer.add_tensor("a", DType::F32, {4, 2}, std::vector<uint8_t>(32, 1));
     writer.add_tensor("b", DType::Q8_0, {32}, std::vector<uint8_t>(34, 2));
     return writer.serialize();
 }
 
-TEST(GgufHostile, ValidFileParses) { EXPECT_EQ(GgufFile::from_memory(valid_file(), "ok").tensors().size(), 2u); }
+TEST(GgufHostile, ValidFileParses) {
+    EXPECT_EQ(GgufFile::from_memory(valid_file(), "ok").tensors().size(), 2u);
+}
 
 TEST(GgufHostile, EveryTruncationIsAnError) {
     const auto bytes = valid_file();
@@ -45,13 +48,15 @@ TEST(GgufHostile, EveryTruncationIsAnError) {
     }
     // Only the padding after the last tensor's bytes may be cut without harm.
     for (size_t length = 0; length < end_of_data; ++length) {
-        std::vector<uint8_t> prefix(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(length));
+        std::vector<uint8_t> prefix(bytes.begin(),
+                                    bytes.begin() + static_cast<std::ptrdiff_t>(length));
         EXPECT_THROW(GgufFile::from_memory(prefix, "truncated"), Error) << "length " << length;
     }
 }
 
 TEST(GgufHostile, BadMagicAndVersions) {
-    expect_error(GgufBytes().put<uint32_t>(0x46554746).put<uint32_t>(3).zeros(16).bytes, "not a GGUF file");
+    expect_error(GgufBytes().put<uint32_t>(0x46554746).put<uint32_t>(3).zeros(16).bytes,
+                 "not a GGUF file");
     expect_error(GgufBytes().header(0, 0, 1).bytes, "version 1 is obsolete");
     expect_error(GgufBytes().header(0, 0, 0x03000000).bytes, "big-endian");
     expect_error(GgufBytes().header(0, 0, 99).bytes, "unsupported GGUF version 99");
@@ -61,18 +66,34 @@ TEST(GgufHostile, BadMagicAndVersions) {
 TEST(GgufHostile, ImpossibleCounts) {
     expect_error(GgufBytes().header(0, uint64_t{1} << 62).bytes, "metadata entries");
     expect_error(GgufBytes().header(~uint64_t{0}, 0).bytes, "tensors");
-    expect_error(GgufBytes().header(0, 1).string("k").put<uint32_t>(8).put<uint64_t>(~uint64_t{0}).bytes,
-                 "string value");
-    expect_error(GgufBytes().header(0, 1).put<uint64_t>(uint64_t{1} << 40).zeros(16).bytes, "metadata key");
-    expect_error(GgufBytes().header(0, 1).string("k").put<uint32_t>(9).put<uint32_t>(4).put<uint64_t>(uint64_t{1} << 61).bytes,
+    expect_error(
+        GgufBytes().header(0, 1).string("k").put<uint32_t>(8).put<uint64_t>(~uint64_t{0}).bytes,
+        "string value");
+    expect_error(GgufBytes().header(0, 1).put<uint64_t>(uint64_t{1} << 40).zeros(16).bytes,
+                 "metadata key");
+    expect_error(GgufBytes()
+                     .header(0, 1)
+                     .string("k")
+                     .put<uint32_t>(9)
+                     .put<uint32_t>(4)
+                     .put<uint64_t>(uint64_t{1} << 61)
+                     .bytes,
                  "cannot fit");
 }
 
 TEST(GgufHostile, BadValueTypes) {
-    expect_error(GgufBytes().header(0, 1).string("k").put<uint32_t>(13).put<uint32_t>(0).bytes, "unknown value type 13");
-    expect_error(GgufBytes().header(0, 1).string("k").put<uint32_t>(9).put<uint32_t>(77).put<uint64_t>(1).bytes,
+    expect_error(GgufBytes().header(0, 1).string("k").put<uint32_t>(13).put<uint32_t>(0).bytes,
+                 "unknown value type 13");
+    expect_error(GgufBytes()
+                     .header(0, 1)
+                     .string("k")
+                     .put<uint32_t>(9)
+                     .put<uint32_t>(77)
+                     .put<uint64_t>(1)
+                     .bytes,
                  "unknown array element type 77");
-    expect_error(GgufBytes().header(0, 1).string("k").put<uint32_t>(7).put<uint8_t>(2).bytes, "bool stored as 2");
+    expect_error(GgufBytes().header(0, 1).string("k").put<uint32_t>(7).put<uint8_t>(2).bytes,
+                 "bool stored as 2");
     // An array of one array of one array ... ten levels down.
     GgufBytes deep;
     deep.header(0, 1).string("k").put<uint32_t>(9);
@@ -83,7 +104,13 @@ TEST(GgufHostile, BadValueTypes) {
 
 TEST(GgufHostile, DuplicatesAreRefused) {
     expect_error(GgufBytes().header(0, 2).kv_u32("k", 1).kv_u32("k", 2).bytes, "appears twice");
-    auto bytes = GgufBytes().header(2, 0).tensor("t", {8}, 0, 0).tensor("t", {8}, 0, 32).pad().zeros(64).bytes;
+    auto bytes = GgufBytes()
+                     .header(2, 0)
+                     .tensor("t", {8}, 0, 0)
+                     .tensor("t", {8}, 0, 32)
+                     .pad()
+                     .zeros(64)
+                     .bytes;
     expect_error(bytes, "tensor name 't' appears twice");
 }
 
@@ -91,22 +118,32 @@ TEST(GgufHostile, BadTensorShapesAndTypes) {
     expect_error(GgufBytes().header(1, 0).tensor("t", {}, 0, 0).bytes, "0 dimensions");
     expect_error(GgufBytes().header(1, 0).tensor("t", {1, 1, 1, 1, 1}, 0, 0).bytes, "5 dimensions");
     expect_error(GgufBytes().header(1, 0).tensor("t", {0}, 0, 0).bytes, "impossible dimension 0");
-    expect_error(GgufBytes().header(1, 0).tensor("t", {uint64_t{1} << 30, uint64_t{1} << 30, 1u << 30}, 0, 0).bytes,
+    expect_error(GgufBytes()
+                     .header(1, 0)
+                     .tensor("t", {uint64_t{1} << 30, uint64_t{1} << 30, 1u << 30}, 0, 0)
+                     .bytes,
                  "impossible dimension");
-    expect_error(GgufBytes().header(1, 0).tensor("t", {256}, 16, 0).pad().zeros(256).bytes, "IQ2_XXS");
-    expect_error(GgufBytes().header(1, 0).tensor("t", {256}, 999, 0).pad().zeros(256).bytes, "unknown type 999");
-    expect_error(GgufBytes().header(1, 0).tensor("t", {33}, 8, 0).pad().zeros(64).bytes, "not a multiple of the Q8_0");
+    expect_error(GgufBytes().header(1, 0).tensor("t", {256}, 16, 0).pad().zeros(256).bytes,
+                 "IQ2_XXS");
+    expect_error(GgufBytes().header(1, 0).tensor("t", {256}, 999, 0).pad().zeros(256).bytes,
+                 "unknown type 999");
+    expect_error(GgufBytes().header(1, 0).tensor("t", {33}, 8, 0).pad().zeros(64).bytes,
+                 "not a multiple of the Q8_0");
 }
 
 TEST(GgufHostile, BadOffsetsAndAlignment) {
-    expect_error(GgufBytes().header(1, 0).tensor("t", {8}, 0, 4).pad().zeros(64).bytes, "not a multiple of the alignment");
-    expect_error(GgufBytes().header(1, 0).tensor("t", {8}, 0, 0).pad().zeros(16).bytes, "runs past the end");
-    expect_error(GgufBytes().header(1, 0).tensor("t", {8}, 0, ~uint64_t{0} - 31).pad().zeros(64).bytes,
+    expect_error(GgufBytes().header(1, 0).tensor("t", {8}, 0, 4).pad().zeros(64).bytes,
+                 "not a multiple of the alignment");
+    expect_error(GgufBytes().header(1, 0).tensor("t", {8}, 0, 0).pad().zeros(16).bytes,
                  "runs past the end");
+    expect_error(
+        GgufBytes().header(1, 0).tensor("t", {8}, 0, ~uint64_t{0} - 31).pad().zeros(64).bytes,
+        "runs past the end");
     expect_error(GgufBytes().header(0, 1).kv_u32("general.alignment", 0).bytes, "power of two");
     expect_error(GgufBytes().header(0, 1).kv_u32("general.alignment", 48).bytes, "power of two");
-    expect_error(GgufBytes().header(0, 1).string("general.alignment").put<uint32_t>(8).string("x").bytes,
-                 "not an integer");
+    expect_error(
+        GgufBytes().header(0, 1).string("general.alignment").put<uint32_t>(8).string("x").bytes,
+        "not an integer");
 }
 
 TEST(GgufHostile, RandomCorruptionNeverCrashes) {

@@ -25,7 +25,9 @@ GgufWriter every_value_type() {
     writer.set("bool", GgufValue::boolean(true));
     writer.set("string", GgufValue::string("héllo\n"));
     writer.set("array", GgufValue::array(GgufType::Int32, {GgufValue::i32(1), GgufValue::i32(-2)}));
-    writer.set("nested", GgufValue::array(GgufType::Array, {GgufValue::array(GgufType::String, {GgufValue::string("a")})}));
+    writer.set("nested",
+               GgufValue::array(GgufType::Array,
+                                {GgufValue::array(GgufType::String, {GgufValue::string("a")})}));
     writer.set("empty", GgufValue::array(GgufType::Float32, {}));
     return writer;
 }
@@ -80,8 +82,11 @@ TEST(GgufRoundTrip, TensorsAreAlignedAndIntact) {
     EXPECT_EQ(tensor->shape, (std::vector<uint64_t>{32, 2}));
     EXPECT_EQ(tensor->type, DType::Q8_0);
     EXPECT_EQ(tensor->byte_count, 68u);
-    EXPECT_EQ(std::vector<uint8_t>(file.tensor_data(*tensor), file.tensor_data(*tensor) + 68), second);
-    EXPECT_EQ(std::vector<uint8_t>(file.tensor_data(file.tensors()[0]), file.tensor_data(file.tensors()[0]) + 12), first);
+    EXPECT_EQ(std::vector<uint8_t>(file.tensor_data(*tensor), file.tensor_data(*tensor) + 68),
+              second);
+    EXPECT_EQ(std::vector<uint8_t>(file.tensor_data(file.tensors()[0]),
+                                   file.tensor_data(file.tensors()[0]) + 12),
+              first);
 }
 
 TEST(GgufRoundTrip, WriterRefusesInconsistentTensors) {

@@ -92,14 +92,14 @@ TEST(QuantKnownValues, Q4_KFirstSubBlocks) {
     BlockQ4_K block{};
     block.d = float_to_half(2.0f);
     block.dmin = float_to_half(1.0f);
-    block.scales[0] = 3;       // sub-block 0: scale 3
-    block.scales[4] = 5;       // sub-block 0: min 5
-    block.scales[1] = 1;       // sub-block 1: scale 1
-    block.scales[5] = 0;       // sub-block 1: min 0
-    block.scales[8] = 0x21;    // sub-block 4: scale low bits 1, min low bits 2
-    block.scales[0] |= 0x40;   // sub-block 4: scale high bits 01 -> scale 17
-    block.qs[0] = 0x72;        // element 0: code 2 (sub 0), element 32: code 7 (sub 1)
-    block.qs[64] = 0x05;       // element 128 (sub 4): code 5
+    block.scales[0] = 3;      // sub-block 0: scale 3
+    block.scales[4] = 5;      // sub-block 0: min 5
+    block.scales[1] = 1;      // sub-block 1: scale 1
+    block.scales[5] = 0;      // sub-block 1: min 0
+    block.scales[8] = 0x21;   // sub-block 4: scale low bits 1, min low bits 2
+    block.scales[0] |= 0x40;  // sub-block 4: scale high bits 01 -> scale 17
+    block.qs[0] = 0x72;       // element 0: code 2 (sub 0), element 32: code 7 (sub 1)
+    block.qs[64] = 0x05;      // element 128 (sub 4): code 5
     const auto out = dequantize(DType::Q4_K, block);
     EXPECT_EQ(out[0], 2.0f * 3 * 2 - 1.0f * 5);
     EXPECT_EQ(out[1], -5.0f);
@@ -130,9 +130,11 @@ void reference_q2_k(const BlockQ2_K& b, float* y) {
         int shift = 0;
         for (int j = 0; j < 4; ++j) {
             uint8_t sc = b.scales[is++];
-            for (int l = 0; l < 16; ++l) *y++ = d * (sc & 0xF) * ((q[l] >> shift) & 3) - min * (sc >> 4);
+            for (int l = 0; l < 16; ++l)
+                *y++ = d * (sc & 0xF) * ((q[l] >> shift) & 3) - min * (sc >> 4);
             sc = b.scales[is++];
-            for (int l = 0; l < 16; ++l) *y++ = d * (sc & 0xF) * ((q[l + 16] >> shift) & 3) - min * (sc >> 4);
+            for (int l = 0; l < 16; ++l)
+                *y++ = d * (sc & 0xF) * ((q[l + 16] >> shift) & 3) - min * (sc >> 4);
             shift += 2;
         }
         q += 32;
@@ -156,7 +158,8 @@ void reference_q3_k(const BlockQ3_K& b, float* y) {
         int shift = 0;
         for (int j = 0; j < 4; ++j) {
             float dl = d * (scales[is++] - 32);
-            for (int l = 0; l < 16; ++l) *y++ = dl * (((q[l] >> shift) & 3) - ((b.hmask[l] & m) ? 0 : 4));
+            for (int l = 0; l < 16; ++l)
+                *y++ = dl * (((q[l] >> shift) & 3) - ((b.hmask[l] & m) ? 0 : 4));
             dl = d * (scales[is++] - 32);
             for (int l = 0; l < 16; ++l) {
                 *y++ = dl * (((q[l + 16] >> shift) & 3) - ((b.hmask[l + 16] & m) ? 0 : 4));
@@ -261,7 +264,8 @@ void compare_with_reference(DType type, Reference reference) {
         float expected[256];
         reference(block, expected);
         const auto actual = dequantize(type, block);
-        for (int i = 0; i < 256; ++i) ASSERT_EQ(actual[i], expected[i]) << dtype_name(type) << " element " << i;
+        for (int i = 0; i < 256; ++i)
+            ASSERT_EQ(actual[i], expected[i]) << dtype_name(type) << " element " << i;
     }
 }
 

@@ -21,10 +21,10 @@ struct Precision {
 // Bounds sit a little above what these quantizers reach on Gaussian data; a layout or
 // rounding bug pushes the error far past them.
 constexpr Precision kPrecisions[] = {
-    {DType::F32, 0.0},     {DType::F16, 0.001},  {DType::BF16, 0.005}, {DType::Q8_0, 0.01},
-    {DType::Q5_0, 0.05},   {DType::Q5_1, 0.05},  {DType::Q4_0, 0.10},  {DType::Q4_1, 0.10},
-    {DType::Q8_K, 0.01},   {DType::Q6_K, 0.03},  {DType::Q5_K, 0.05},  {DType::Q4_K, 0.10},
-    {DType::Q3_K, 0.25},   {DType::Q2_K, 0.45},
+    {DType::F32, 0.0},   {DType::F16, 0.001}, {DType::BF16, 0.005}, {DType::Q8_0, 0.01},
+    {DType::Q5_0, 0.05}, {DType::Q5_1, 0.05}, {DType::Q4_0, 0.10},  {DType::Q4_1, 0.10},
+    {DType::Q8_K, 0.01}, {DType::Q6_K, 0.03}, {DType::Q5_K, 0.05},  {DType::Q4_K, 0.10},
+    {DType::Q3_K, 0.25}, {DType::Q2_K, 0.45},
 };
 
 std::vector<float> random_row(size_t count, uint32_t seed) {
@@ -68,7 +68,8 @@ TEST_P(QuantRoundTrip, FusedDotMatchesDequantizedDot) {
     dequantize_row(type, packed.data(), restored.data(), count);
     double expected = 0;
     for (size_t i = 0; i < count; ++i) expected += static_cast<double>(restored[i]) * vector[i];
-    EXPECT_NEAR(dot_row(type, packed.data(), vector.data(), count), expected, 1e-3 * std::sqrt(count));
+    EXPECT_NEAR(dot_row(type, packed.data(), vector.data(), count), expected,
+                1e-3 * std::sqrt(count));
 }
 
 TEST_P(QuantRoundTrip, ZerosAndConstantsStayExact) {

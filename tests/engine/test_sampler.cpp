@@ -36,7 +36,8 @@ TEST(Sampler, SameSeedSameSequence) {
     Sampler third(options);
     Sampler fourth(plain(1.0f));
     int differences = 0;
-    for (int i = 0; i < 100; ++i) differences += third.sample(kLogits, {}) != fourth.sample(kLogits, {});
+    for (int i = 0; i < 100; ++i)
+        differences += third.sample(kLogits, {}) != fourth.sample(kLogits, {});
     EXPECT_GT(differences, 0);
 }
 
@@ -51,7 +52,9 @@ TEST(Sampler, FrequenciesFollowTheSoftmax) {
     for (const float logit : kLogits) total += std::exp(logit);
     for (size_t token = 0; token < kLogits.size(); ++token) {
         const double expected = std::exp(kLogits[token]) / total;
-        EXPECT_NEAR(counts[static_cast<int32_t>(token)] / static_cast<double>(draws), expected, 0.015) << token;
+        EXPECT_NEAR(counts[static_cast<int32_t>(token)] / static_cast<double>(draws), expected,
+                    0.015)
+            << token;
     }
 }
 

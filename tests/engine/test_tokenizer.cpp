@@ -22,8 +22,9 @@ TEST(Tokenizer, EmbeddedVocabularyLoads) {
 
 TEST(Tokenizer, EncodeDecodeRoundTrip) {
     const auto tokenizer = embedded_tokenizer();
-    for (const std::string text : {"Once upon a time, there was a little girl named Lily.", "Hello  world\n\nbye",
-                                   "ünïcödé 日本 🦙 falls back to bytes", "x"}) {
+    for (const std::string text :
+         {"Once upon a time, there was a little girl named Lily.", "Hello  world\n\nbye",
+          "ünïcödé 日本 🦙 falls back to bytes", "x"}) {
         const auto tokens = tokenizer.encode(text, true);
         ASSERT_FALSE(tokens.empty());
         EXPECT_EQ(tokens[0], 1);

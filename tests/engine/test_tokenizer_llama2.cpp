@@ -15,10 +15,11 @@ namespace llcuda {
 namespace {
 
 class Llama2Tokenizer : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (!std::filesystem::exists(LLCUDA_TOKENIZER_CASES)) {
-            GTEST_SKIP() << "no " << LLCUDA_TOKENIZER_CASES << " (needs ../shared/models and python3-sentencepiece)";
+            GTEST_SKIP() << "no " << LLCUDA_TOKENIZER_CASES
+                         << " (needs ../shared/models and python3-sentencepiece)";
         }
         std::ifstream in(LLCUDA_TOKENIZER_CASES);
         cases_ = nlohmann::json::parse(in);
@@ -32,12 +33,15 @@ protected:
         writer.set("tokenizer.ggml.model", GgufValue::string("llama"));
         writer.set("tokenizer.ggml.tokens", GgufValue::array(GgufType::String, std::move(pieces)));
         writer.set("tokenizer.ggml.scores", GgufValue::array(GgufType::Float32, std::move(scores)));
-        writer.set("tokenizer.ggml.token_type", GgufValue::array(GgufType::Int32, std::move(types)));
+        writer.set("tokenizer.ggml.token_type",
+                   GgufValue::array(GgufType::Int32, std::move(types)));
         writer.set("tokenizer.ggml.bos_token_id", GgufValue::u32(cases_["bos"].get<uint32_t>()));
         writer.set("tokenizer.ggml.eos_token_id", GgufValue::u32(cases_["eos"].get<uint32_t>()));
-        writer.set("tokenizer.ggml.unknown_token_id", GgufValue::u32(cases_["unknown"].get<uint32_t>()));
+        writer.set("tokenizer.ggml.unknown_token_id",
+                   GgufValue::u32(cases_["unknown"].get<uint32_t>()));
         bytes_ = writer.serialize();
-        tokenizer_ = std::make_unique<Tokenizer>(read_vocabulary(GgufFile::from_memory(bytes_, "llama2-vocab")));
+        tokenizer_ = std::make_unique<Tokenizer>(
+            read_vocabulary(GgufFile::from_memory(bytes_, "llama2-vocab")));
     }
 
     nlohmann::json cases_;
@@ -60,7 +64,8 @@ TEST_F(Llama2Tokenizer, MatchesSentencePiece) {
 TEST_F(Llama2Tokenizer, DecodesLikeSentencePiece) {
     for (const auto& test_case : cases_["cases"]) {
         const auto ids = test_case["ids"].get<std::vector<int32_t>>();
-        EXPECT_EQ(tokenizer_->decode(ids), test_case["decoded"].get<std::string>()) << test_case["text"];
+        EXPECT_EQ(tokenizer_->decode(ids), test_case["decoded"].get<std::string>())
+            << test_case["text"];
     }
 }
 

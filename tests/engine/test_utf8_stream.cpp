@@ -28,8 +28,8 @@ TEST(Utf8Stream, EveryByteSplitOfMixedTextReassembles) {
 TEST(Utf8Stream, InvalidBytesBecomeReplacementCharacters) {
     Utf8Stream stream;
     const std::string replacement = "\xEF\xBF\xBD";
-    EXPECT_EQ(stream.push("\x80x"), replacement + "x");      // stray continuation byte
-    EXPECT_EQ(stream.push("\xC3(y"), replacement + "(y");    // lead byte without continuation
+    EXPECT_EQ(stream.push("\x80x"), replacement + "x");    // stray continuation byte
+    EXPECT_EQ(stream.push("\xC3(y"), replacement + "(y");  // lead byte without continuation
     EXPECT_EQ(stream.push("\xC0\xAF"), replacement + replacement);  // overlong form
     EXPECT_EQ(stream.push("\xED\xA0\x80"), replacement + replacement + replacement);  // surrogate
     EXPECT_EQ(stream.push("\xE6\x97"), "");

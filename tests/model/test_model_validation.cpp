@@ -12,8 +12,9 @@ namespace llcuda {
 namespace {
 
 // A copy of the embedded model with one change applied to its metadata or tensors.
-std::vector<uint8_t> modified_model(const std::function<void(const std::string&, GgufValue&)>& edit_metadata,
-                                    const std::string& drop_tensor = "") {
+std::vector<uint8_t> modified_model(
+    const std::function<void(const std::string&, GgufValue&)>& edit_metadata,
+    const std::string& drop_tensor = "") {
     const auto source = GgufFile::from_memory(embedded_model_bytes(), "embedded");
     GgufWriter writer;
     for (auto [key, value] : source.metadata()) {
@@ -23,14 +24,16 @@ std::vector<uint8_t> modified_model(const std::function<void(const std::string&,
     for (const auto& tensor : source.tensors()) {
         if (tensor.name == drop_tensor) continue;
         const uint8_t* data = source.tensor_data(tensor);
-        writer.add_tensor(tensor.name, tensor.type, tensor.shape, std::vector<uint8_t>(data, data + tensor.byte_count));
+        writer.add_tensor(tensor.name, tensor.type, tensor.shape,
+                          std::vector<uint8_t>(data, data + tensor.byte_count));
     }
     return writer.serialize();
 }
 
 void expect_load_error(const std::vector<uint8_t>& bytes, const std::string& fragment) {
     try {
-        LlamaModel model(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "modified")));
+        LlamaModel model(
+            std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "modified")));
         FAIL() << "loaded a model that should fail with '" << fragment << "'";
     } catch (const Error& error) {
         EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
@@ -39,7 +42,8 @@ void expect_load_error(const std::vector<uint8_t>& bytes, const std::string& fra
 
 TEST(ModelValidation, UnmodifiedCopyLoads) {
     const auto bytes = modified_model([](const std::string&, GgufValue&) {});
-    EXPECT_NO_THROW(LlamaModel(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "copy"))));
+    EXPECT_NO_THROW(
+        LlamaModel(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "copy"))));
 }
 
 TEST(ModelValidation, ReportsWhatIsWrong) {
@@ -68,7 +72,8 @@ TEST(ModelValidation, ReportsWhatIsWrong) {
 }
 
 TEST(ModelValidation, OutOfRangeTokensAreRefused) {
-    LlamaModel model(std::make_shared<const GgufFile>(GgufFile::from_memory(embedded_model_bytes(), "embedded")));
+    LlamaModel model(std::make_shared<const GgufFile>(
+        GgufFile::from_memory(embedded_model_bytes(), "embedded")));
     ThreadPool pool(1);
     KvCache cache(model.hparams(), 8);
     std::vector<float> logits;

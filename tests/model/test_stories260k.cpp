@@ -50,7 +50,8 @@ TEST(Stories260K, GreedyFromBosMatchesTheReference) {
     engine_options.threads = 2;
     Engine engine(engine_options);
     std::string streamed;
-    const auto result = engine.generate("", greedy(200), [&](std::string_view text) { streamed += text; });
+    const auto result =
+        engine.generate("", greedy(200), [&](std::string_view text) { streamed += text; });
     EXPECT_EQ(result.prompt_tokens, std::vector<int32_t>{1});
     EXPECT_EQ(result.tokens, expected.ids);
     EXPECT_EQ(result.text, expected.text);
@@ -68,7 +69,8 @@ TEST(Stories260K, SharedFileGivesTheSameOutput) {
 }
 
 TEST(Stories260K, BatchedPromptMatchesTokenByToken) {
-    auto file = std::make_shared<const GgufFile>(GgufFile::from_memory(embedded_model_bytes(), "embedded"));
+    auto file =
+        std::make_shared<const GgufFile>(GgufFile::from_memory(embedded_model_bytes(), "embedded"));
     LlamaModel model(file);
     ThreadPool pool(2);
     const auto prompt = read_expected().ids;  // 200 real tokens
@@ -77,7 +79,8 @@ TEST(Stories260K, BatchedPromptMatchesTokenByToken) {
     KvCache batched_cache(model.hparams(), 128), stepwise_cache(model.hparams(), 128);
     std::vector<float> batched, stepwise;
     model.forward(tokens, batched_cache, pool, batched);
-    for (const auto token : tokens) model.forward(std::span<const int32_t>(&token, 1), stepwise_cache, pool, stepwise);
+    for (const auto token : tokens)
+        model.forward(std::span<const int32_t>(&token, 1), stepwise_cache, pool, stepwise);
     ASSERT_EQ(batched.size(), stepwise.size());
     for (size_t i = 0; i < batched.size(); ++i) ASSERT_NEAR(batched[i], stepwise[i], 1e-4) << i;
     EXPECT_EQ(batched_cache.used(), tokens.size());
@@ -118,7 +121,8 @@ TEST(Stories260K, Q8_0CopyStaysCloseToF32) {
     EXPECT_GE(report.converted.size(), 30u);  // everything but ffn_down (172 columns) and norms
     const auto bytes = writer.serialize();
     auto quantized = std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "q8_0"));
-    for (const auto& name : report.converted) EXPECT_EQ(quantized->find_tensor(name)->type, DType::Q8_0) << name;
+    for (const auto& name : report.converted)
+        EXPECT_EQ(quantized->find_tensor(name)->type, DType::Q8_0) << name;
 
     LlamaModel f32_model(std::make_shared<const GgufFile>(source));
     LlamaModel q8_model(quantized);

@@ -1,0 +1,34 @@
+// Feeds arbitrary bytes to everything that reads a GGUF file: the container parser, the
+// model's hyperparameters and tensor table, and the tokenizer. Any outcome but success or
+// llcuda::Error (a crash, a sanitizer report, another exception) is a bug.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "core/error.hpp"
+#include "core/gguf/gguf_file.hpp"
+#include "engine/tokenizer.hpp"
+#include "model/llama_model.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    try {
+        auto file = std::make_shared<const llcuda::GgufFile>(
+            llcuda::GgufFile::from_memory({data, size}, "fuzz-input"));
+        for (const auto& [key, value] : file->metadata()) (void)value.to_display_string();
+        try {
+            llcuda::Tokenizer tokenizer(llcuda::read_vocabulary(*file));
+            (void)tokenizer.decode(tokenizer.encode("Hello wörld 🦙 <s>", true, true));
+        } catch (const llcuda::Error&) {
+        }
+        llcuda::LlamaModel model(file);
+        if (model.hparams().embedding_dim * model.hparams().layer_count < (1u << 16)) {
+            llcuda::ThreadPool pool(1);
+            llcuda::KvCache cache(model.hparams(), 4);
+            std::vector<float> logits;
+            const int32_t bos = 1;
+            model.forward({&bos, 1}, cache, pool, logits);
+        }
+    } catch (const llcuda::Error&) {
+    }
+    return 0;
+}
