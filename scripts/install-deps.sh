@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   python3 python3-sentencepiece python3-numpy
+  libcurl4-openssl-dev libssl-dev
   clang libclang-rt-14-dev clang-format
 )
 

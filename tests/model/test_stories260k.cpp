@@ -113,7 +113,8 @@ TEST(Stories260K, ContextOverflowIsAClearError) {
 }
 
 // Tolerance: Q8_0 keeps ~2 decimal digits per weight, so the greedy path may eventually take
-// a different branch, but the opening must be identical and most of the text the same.
+// a different branch, but the first 60 tokens must be identical and at least half of the 200
+// positions the same (measured when written: the first difference at token 114, 116 same).
 TEST(Stories260K, Q8_0CopyStaysCloseToF32) {
     const auto source = GgufFile::from_memory(embedded_model_bytes(), "embedded");
     GgufWriter writer;
@@ -144,7 +145,7 @@ TEST(Stories260K, Q8_0CopyStaysCloseToF32) {
     }
     RecordProperty("first_difference", static_cast<int>(first_difference));
     RecordProperty("same_tokens", static_cast<int>(same));
-    EXPECT_GE(first_difference, 30u);
+    EXPECT_GE(first_difference, 60u);
     EXPECT_GE(same, 100u);
 }
 
