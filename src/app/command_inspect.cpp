@@ -11,6 +11,8 @@
 #include "engine/embedded_model.hpp"
 #include "model/llama_hparams.hpp"
 #include "model/memory_estimate.hpp"
+#include "store/model_resolver.hpp"
+#include "store/model_store.hpp"
 
 namespace llcuda {
 namespace {
@@ -20,6 +22,7 @@ struct InspectArguments {
     bool json = false;
     size_t context_size = 4096;
     size_t max_items = 8;
+    std::string store;
 };
 
 nlohmann::json value_to_json(const GgufValue& value, size_t max_items) {
@@ -152,7 +155,10 @@ void register_inspect_command(CLI::App& app) {
     auto arguments = std::make_shared<InspectArguments>();
     auto* command =
         app.add_subcommand("inspect", "Show a GGUF file's metadata, tensors and memory needs");
-    command->add_option("file", arguments->path, "GGUF file (default: the embedded model)");
+    command->add_option("file", arguments->path,
+                        "GGUF file or store name (default: the embedded model)");
+    command->add_option("--store", arguments->store,
+                        "Model store directory (default: LLCUDA_STORE or ~/.cache/llcuda)");
     command->add_flag("--json", arguments->json, "Print JSON");
     command
         ->add_option("-c,--ctx-size", arguments->context_size,

@@ -6,6 +6,8 @@
 
 #include "app/commands.hpp"
 #include "llcuda/engine.hpp"
+#include "store/model_resolver.hpp"
+#include "store/model_store.hpp"
 
 namespace llcuda {
 namespace {
@@ -16,6 +18,7 @@ struct RunArguments {
     std::string prompt;
     bool seed_given = false;
     bool verbose = false;
+    std::string store;
 };
 
 void print_placement(const ModelSummary& summary) {
@@ -33,6 +36,9 @@ void print_placement(const ModelSummary& summary) {
 void run(RunArguments& arguments) {
     if (!arguments.seed_given) arguments.generation.sampling.seed = std::random_device{}();
     arguments.generation.sampling.validate();
+    arguments.engine.model_path = resolve_model_argument(
+        arguments.engine.model_path,
+        arguments.store.empty() ? ModelStore::default_root() : arguments.store);
     Engine engine(arguments.engine);
     const auto& summary = engine.summary();
     if (arguments.verbose) print_placement(summary);
@@ -63,7 +69,9 @@ void register_run_command(CLI::App& app) {
     auto* command = app.add_subcommand("run", "Generate text from a prompt");
     auto& sampling = arguments->generation.sampling;
     command->add_option("-m,--model", arguments->engine.model_path,
-                        "GGUF file (default: the embedded stories260K)");
+                        "GGUF file or store name (default: the embedded stories260K)");
+    command->add_option("--store", arguments->store,
+                        "Model store directory (default: LLCUDA_STORE or ~/.cache/llcuda)");
     command->add_option("-p,--prompt", arguments->prompt,
                         "Prompt text (default: empty, start from BOS)");
     command

@@ -7,5 +7,7 @@ namespace llcuda {
 void register_run_command(CLI::App& app);
 void register_inspect_command(CLI::App& app);
 void register_quantize_command(CLI::App& app);
+void register_pull_command(CLI::App& app);
+void register_models_command(CLI::App& app);
 
 }  // namespace llcuda

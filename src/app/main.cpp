@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
     llcuda::register_run_command(app);
     llcuda::register_inspect_command(app);
     llcuda::register_quantize_command(app);
+    llcuda::register_pull_command(app);
+    llcuda::register_models_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -51,7 +51,7 @@ class RunCommand(unittest.TestCase):
 
     def test_bad_input_gets_clear_errors(self):
         self.assert_fails(["run", "--bogus"], "--bogus", code=109)
-        self.assert_fails(["run", "-m", "/nonexistent/model.gguf"], "cannot open '/nonexistent/model.gguf'")
+        self.assert_fails(["run", "-m", "/nonexistent/model.gguf"], "is neither a file nor a model in the store")
         self.assert_fails(["run", "--device", "tpu"], "unknown device 'tpu'")
         self.assert_fails(["run", "--device", "cuda:7"], "cannot use cuda:7")
         self.assert_fails(["run", "--temp", "-1"], "temperature")
