@@ -9,5 +9,6 @@ void register_inspect_command(CLI::App& app);
 void register_quantize_command(CLI::App& app);
 void register_pull_command(CLI::App& app);
 void register_models_command(CLI::App& app);
+void register_doctor_command(CLI::App& app);
 
 }  // namespace llcuda

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     llcuda::register_quantize_command(app);
     llcuda::register_pull_command(app);
     llcuda::register_models_command(app);
+    llcuda::register_doctor_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

@@ -1,5 +1,8 @@
 #include "model/memory_estimate.hpp"
 
+#include <algorithm>
+#include <cstdio>
+
 #include "model/llama_model.hpp"
 
 namespace llcuda {
@@ -16,6 +19,41 @@ MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams
     estimate.scratch_bytes =
         (LlamaModel::kMaxBatch * per_token + hparams.vocab_size) * sizeof(float);
     return estimate;
+}
+
+}  // namespace llcuda
+
+namespace llcuda {
+
+LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t context_size,
+                    uint64_t free_bytes) {
+    LayerFit fit;
+    fit.total_layers = hparams.layer_count;
+    std::vector<uint64_t> layer_bytes(hparams.layer_count, 0);
+    uint64_t other_bytes = 0;
+    for (const auto& tensor : file.tensors()) {
+        size_t layer = 0;
+        if (std::sscanf(tensor.name.c_str(), "blk.%zu.", &layer) == 1 &&
+            layer < layer_bytes.size()) {
+            layer_bytes[layer] += tensor.byte_count;
+        } else if (tensor.name != "token_embd.weight" ||
+                   file.find_tensor("output.weight") == nullptr) {
+            other_bytes += tensor.byte_count;  // the embedding table stays on the CPU unless it is
+                                               // the output too
+        }
+    }
+    const uint64_t kv_per_layer =
+        uint64_t{2} * context_size * hparams.kv_dim() * 2;  // K and V in F16
+    for (const auto bytes : layer_bytes)
+        fit.bytes_per_layer = std::max(fit.bytes_per_layer, bytes + kv_per_layer);
+    const auto estimate = estimate_memory(file, hparams, context_size);
+    fit.fixed_bytes = other_bytes + estimate.scratch_bytes + kGpuReserveBytes;
+    fit.bytes_for_all = fit.fixed_bytes + fit.bytes_per_layer * hparams.layer_count;
+    if (free_bytes > fit.fixed_bytes && fit.bytes_per_layer > 0) {
+        fit.layers_that_fit = std::min<uint64_t>(
+            hparams.layer_count, (free_bytes - fit.fixed_bytes) / fit.bytes_per_layer);
+    }
+    return fit;
 }
 
 }  // namespace llcuda

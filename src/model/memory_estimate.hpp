@@ -18,3 +18,22 @@ MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams
                                size_t context_size);
 
 }  // namespace llcuda
+
+namespace llcuda {
+
+// How many transformer layers fit in `free_bytes` of GPU memory, with the KV cache in F16
+// and the output layer on the GPU, after a fixed reserve for the CUDA context and workspace.
+struct LayerFit {
+    size_t layers_that_fit = 0;
+    size_t total_layers = 0;
+    uint64_t bytes_per_layer = 0;  // largest layer: weights + KV cache
+    uint64_t fixed_bytes = 0;      // output layer, norms, scratch, reserve
+    uint64_t bytes_for_all = 0;
+};
+
+constexpr uint64_t kGpuReserveBytes = uint64_t{512} << 20;
+
+LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t context_size,
+                    uint64_t free_bytes);
+
+}  // namespace llcuda

@@ -67,6 +67,35 @@ class RunCommand(unittest.TestCase):
             self.assert_fails(["inspect", path], "truncated or corrupt")
 
 
+class DoctorCommand(unittest.TestCase):
+    """On a machine without a usable GPU (CI) doctor says so and exits with code 2."""
+
+    def setUp(self):
+        if os.path.exists("/dev/nvidia0"):
+            self.skipTest("this machine has a GPU; the gpu-labelled doctor test covers it")
+
+    def test_no_gpu(self):
+        result = llcuda("doctor")
+        self.assertEqual(result.returncode, 2, result.stdout + result.stderr)
+        self.assertIn("result: exit code 2 (no usable NVIDIA GPU)", result.stdout)
+        self.assertIn("problem: ", result.stdout)
+        self.assertIn("CPU:", result.stdout)
+
+    def test_json_and_model_estimate(self):
+        result = llcuda("doctor", "--json", "-m", MODEL, "-c", "512")
+        self.assertEqual(result.returncode, 2, result.stderr)
+        report = json.loads(result.stdout)
+        self.assertEqual(report["exit_code"], 2)
+        self.assertEqual(report["gpus"], [])
+        self.assertEqual(report["model"]["layers"], 5)
+        self.assertGreater(len(report["problems"]), 0)
+
+    def test_bad_model(self):
+        result = llcuda("doctor", "-m", "/nonexistent.gguf")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("is neither a file nor a model in the store", result.stderr)
+
+
 class InspectCommand(unittest.TestCase):
     def test_text(self):
         result = llcuda("inspect", MODEL)

@@ -8,16 +8,30 @@ namespace llcuda {
 
 struct CudaDeviceProbe {
     bool usable = false;
+    bool found = false;   // the device exists (it may still be unusable)
     std::string problem;  // why not usable, and what to do about it
     std::string name;
     int compute_major = 0;
     int compute_minor = 0;
     size_t total_bytes = 0;
     size_t free_bytes = 0;
+    int multiprocessors = 0;
+    bool smoke_test_passed = false;
+    std::string smoke_test_detail;
 };
 
-// Checks driver, device count, the device itself, and that this build has machine code for
-// its architecture (by launching a tiny kernel).
+struct CudaSystemInfo {
+    bool built_with_cuda = false;
+    int driver_version = 0;   // CUDA version the driver supports, e.g. 13000
+    int runtime_version = 0;  // CUDA runtime this build links, e.g. 13000
+    int device_count = 0;
+    std::string problem;  // why no device can be used at all
+};
+
+CudaSystemInfo query_cuda_system();
+
+// Checks driver, device count, the device itself, and that this build runs on it: a smoke
+// kernel computes on random data and its result is compared with the CPU's.
 CudaDeviceProbe probe_cuda_device(int index);
 
 }  // namespace llcuda

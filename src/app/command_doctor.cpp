@@ -1,0 +1,252 @@
+// `llcuda doctor`: is this machine and this build ready to run models on the GPU, and if not,
+// what to do. Exit codes (for scripts) are listed in kExitCodes and in README.md.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "app/commands.hpp"
+#include "backend/cuda/architecture_coverage.hpp"
+#include "backend/cuda/cuda_device.hpp"
+#include "backend/cuda/nvml_library.hpp"
+#include "core/error.hpp"
+#include "model/llama_hparams.hpp"
+#include "model/memory_estimate.hpp"
+#include "store/model_resolver.hpp"
+#include "store/model_store.hpp"
+#include "store/progress_reporter.hpp"
+
+namespace llcuda {
+namespace {
+
+enum DoctorExit {
+    kReady = 0,
+    kNoGpu = 2,            // no driver, no device, or a build without CUDA
+    kGpuUnusable = 3,      // a GPU is there but this build cannot run on it
+    kModelDoesNotFit = 4,  // with -m: the whole model does not fit in free VRAM
+};
+
+constexpr const char* kExitCodes =
+    "Exit codes: 0 ready; 2 no usable NVIDIA GPU (driver, device or a build without CUDA); 3 a GPU "
+    "is present "
+    "but this build cannot use it (architecture not compiled, smoke test failed); 4 with -m, the "
+    "model does not "
+    "fit in free GPU memory (partial offload needed); 1 bad arguments or model file.";
+
+struct DoctorArguments {
+    bool json = false;
+    std::string model;
+    std::string store;
+    size_t context_size = 4096;
+};
+
+std::string version_text(int version) {
+    return fmt::format("{}.{}", version / 1000, (version % 1000) / 10);
+}
+
+uint64_t physical_memory_bytes() {
+    return static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+           static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+}
+
+struct Report {
+    nlohmann::json json;
+    std::vector<std::string> lines;
+    std::vector<std::string> problems;  // each says what to do
+    int exit_code = kReady;
+    void line(std::string text) { lines.push_back(std::move(text)); }
+    void fail(int code, std::string problem) {
+        if (exit_code == kReady || code < exit_code) exit_code = code;
+        problems.push_back(std::move(problem));
+    }
+};
+
+void check_gpus(Report& report, const NvmlLibrary& nvml, std::vector<CudaDeviceProbe>& usable) {
+    const auto system = query_cuda_system();
+    const auto architectures = compiled_cuda_architectures();
+    std::string built;
+    for (const auto& entry : architectures) built += (built.empty() ? "" : ",") + entry;
+    report.json["build"] = {
+        {"cuda", system.built_with_cuda},
+        {"cuda_runtime", system.built_with_cuda ? version_text(system.runtime_version) : ""},
+        {"architectures", architectures}};
+    report.line(system.built_with_cuda
+                    ? fmt::format("build: CUDA backend compiled (runtime {}), architectures {}",
+                                  version_text(system.runtime_version), built)
+                    : "build: without CUDA (CPU only)");
+    const std::string driver = nvml.driver_version();
+    report.json["driver"] = {
+        {"version", driver},
+        {"cuda", system.driver_version > 0 ? version_text(system.driver_version) : ""},
+        {"nvml", nvml.available() ? "loaded" : nvml.problem()}};
+    if (system.driver_version > 0 || !driver.empty()) {
+        report.line(fmt::format("driver: {} (supports CUDA {}){}",
+                                driver.empty() ? "version unknown" : driver,
+                                version_text(system.driver_version),
+                                nvml.available() ? "" : "; NVML: " + nvml.problem()));
+    } else {
+        report.line("driver: none found");
+    }
+    report.json["gpus"] = nlohmann::json::array();
+    if (!system.problem.empty()) {
+        report.line("GPU: none usable: " + system.problem);
+        report.fail(kNoGpu, system.problem);
+        return;
+    }
+    for (int index = 0; index < system.device_count; ++index) {
+        const auto probe = probe_cuda_device(index);
+        const auto status = nvml.device_status(static_cast<unsigned>(index));
+        const auto coverage =
+            architecture_coverage(probe.compute_major, probe.compute_minor, architectures);
+        nlohmann::json gpu = {
+            {"index", index},
+            {"name", probe.name},
+            {"compute_capability", fmt::format("{}.{}", probe.compute_major, probe.compute_minor)},
+            {"multiprocessors", probe.multiprocessors},
+            {"memory_total", probe.total_bytes},
+            {"memory_free", probe.free_bytes},
+            {"coverage", coverage.coverage == Coverage::Native   ? "native"
+                         : coverage.coverage == Coverage::PtxJit ? "ptx-jit"
+                                                                 : "missing"},
+            {"smoke_test", probe.smoke_test_passed},
+            {"usable", probe.usable},
+            {"problem", probe.problem}};
+        if (status.temperature_celsius) gpu["temperature_c"] = *status.temperature_celsius;
+        if (status.power_watts) gpu["power_w"] = *status.power_watts;
+        if (status.power_limit_watts) gpu["power_limit_w"] = *status.power_limit_watts;
+        if (status.gpu_utilization_percent)
+            gpu["utilization_percent"] = *status.gpu_utilization_percent;
+        if (status.memory_utilization_percent)
+            gpu["memory_utilization_percent"] = *status.memory_utilization_percent;
+        report.json["gpus"].push_back(gpu);
+
+        report.line(fmt::format("GPU {}: {}, compute capability {}.{}, {} SMs", index, probe.name,
+                                probe.compute_major, probe.compute_minor, probe.multiprocessors));
+        report.line(fmt::format("  memory: {} total, {} free", format_bytes(probe.total_bytes),
+                                format_bytes(probe.free_bytes)));
+        std::string health;
+        if (status.temperature_celsius)
+            health += fmt::format("temperature {} C", *status.temperature_celsius);
+        if (status.power_watts) {
+            health +=
+                fmt::format("{}power {:.0f} W", health.empty() ? "" : ", ", *status.power_watts);
+            if (status.power_limit_watts)
+                health += fmt::format(" of {:.0f} W", *status.power_limit_watts);
+        }
+        if (status.gpu_utilization_percent) {
+            health += fmt::format("{}utilisation {}% (memory {}%)", health.empty() ? "" : ", ",
+                                  *status.gpu_utilization_percent,
+                                  status.memory_utilization_percent.value_or(0));
+        }
+        report.line("  " + (health.empty()
+                                ? "temperature, power, utilisation: unavailable (no NVML)"
+                                : health));
+        report.line(fmt::format("  build coverage: {}", coverage.description));
+        report.line(fmt::format("  smoke test: {}", probe.smoke_test_passed
+                                                        ? "passed (" + probe.smoke_test_detail + ")"
+                                                        : "FAILED: " + probe.problem));
+        if (coverage.coverage == Coverage::Missing) report.fail(kGpuUnusable, coverage.description);
+        if (!probe.usable) {
+            report.fail(kGpuUnusable, fmt::format("GPU {}: {}", index, probe.problem));
+        } else {
+            usable.push_back(probe);
+        }
+    }
+}
+
+void check_model(Report& report, const DoctorArguments& arguments,
+                 const std::vector<CudaDeviceProbe>& gpus) {
+    const std::string path = resolve_model_argument(
+        arguments.model, arguments.store.empty() ? ModelStore::default_root() : arguments.store);
+    const auto file = GgufFile::open(path);
+    const auto hparams = read_llama_hparams(file);
+    const auto estimate = estimate_memory(file, hparams, arguments.context_size);
+    report.line(fmt::format("model: {} ({}, {} layers, {} of weights)", path, hparams.architecture,
+                            hparams.layer_count, format_bytes(estimate.weight_bytes)));
+    nlohmann::json model = {{"path", path},
+                            {"architecture", hparams.architecture},
+                            {"layers", hparams.layer_count},
+                            {"context_size", arguments.context_size},
+                            {"weights", estimate.weight_bytes}};
+    model["gpus"] = nlohmann::json::array();
+    for (size_t i = 0; i < gpus.size(); ++i) {
+        const auto fit = fit_layers(file, hparams, arguments.context_size, gpus[i].free_bytes);
+        model["gpus"].push_back({{"needed_for_all_layers", fit.bytes_for_all},
+                                 {"free", gpus[i].free_bytes},
+                                 {"layers_that_fit", fit.layers_that_fit}});
+        const std::string needed = fmt::format(
+            "needs {} at context {} (KV cache in F16), {} free", format_bytes(fit.bytes_for_all),
+            arguments.context_size, format_bytes(gpus[i].free_bytes));
+        if (fit.layers_that_fit == hparams.layer_count) {
+            report.line(
+                fmt::format("  GPU {}: all {} layers fit; {}", i, hparams.layer_count, needed));
+        } else {
+            report.line(fmt::format("  GPU {}: {} of {} layers fit; {}", i, fit.layers_that_fit,
+                                    hparams.layer_count, needed));
+            report.fail(kModelDoesNotFit,
+                        fmt::format("the model does not fit on GPU {}: use --gpu-layers {} (the "
+                                    "rest on the CPU), a "
+                                    "smaller context (-c), or a smaller quantization",
+                                    i, fit.layers_that_fit));
+        }
+    }
+    report.json["model"] = model;
+}
+
+int doctor(const DoctorArguments& arguments) {
+    Report report;
+    report.line("llcuda 0.1.0 doctor");
+    const unsigned threads = std::thread::hardware_concurrency();
+    report.json["cpu"] = {{"threads", threads}, {"memory", physical_memory_bytes()}};
+    report.line(
+        fmt::format("CPU: {} threads, {} RAM", threads, format_bytes(physical_memory_bytes())));
+    NvmlLibrary nvml;
+    std::vector<CudaDeviceProbe> usable;
+    check_gpus(report, nvml, usable);
+    if (!arguments.model.empty()) check_model(report, arguments, usable);
+
+    report.json["problems"] = report.problems;
+    report.json["exit_code"] = report.exit_code;
+    if (arguments.json) {
+        std::puts(report.json.dump(2).c_str());
+    } else {
+        for (const auto& line : report.lines) std::puts(line.c_str());
+        if (report.problems.empty()) {
+            std::puts("result: ready: the GPU path can be used (--device cuda)");
+        } else {
+            for (const auto& problem : report.problems)
+                std::printf("problem: %s\n", problem.c_str());
+            std::printf("result: exit code %d (%s)\n", report.exit_code,
+                        report.exit_code == kNoGpu ? "no usable NVIDIA GPU"
+                        : report.exit_code == kGpuUnusable
+                            ? "GPU present but unusable by this build"
+                            : "model does not fit in GPU memory");
+        }
+    }
+    return report.exit_code;
+}
+
+}  // namespace
+
+void register_doctor_command(CLI::App& app) {
+    auto arguments = std::make_shared<DoctorArguments>();
+    auto* command = app.add_subcommand(
+        "doctor", "Check the GPU, driver and build; with -m, whether a model fits");
+    command->footer(kExitCodes);
+    command->add_flag("--json", arguments->json, "Print JSON");
+    command->add_option("-m,--model", arguments->model,
+                        "GGUF file or store name to estimate GPU memory for");
+    command->add_option("-c,--ctx-size", arguments->context_size, "Context size for the estimate")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+    command->add_option("--store", arguments->store,
+                        "Model store directory (default: LLCUDA_STORE or ~/.cache/llcuda)");
+    command->callback([arguments] {
+        const int code = doctor(*arguments);
+        if (code != 0) throw CLI::RuntimeError(code);
+    });
+}
+
+}  // namespace llcuda
