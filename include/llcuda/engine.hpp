@@ -34,13 +34,15 @@ struct GenerationOptions {
     SamplingOptions sampling;
     bool add_bos = true;
     bool parse_special = false;  // "<s>" in the prompt is the BOS token, not text
+    // Checked before each new token; returning true ends generation ("cancelled").
+    std::function<bool()> should_stop;
 };
 
 struct GenerationResult {
     std::string text;
     std::vector<int32_t> prompt_tokens;
     std::vector<int32_t> tokens;  // generated, not counting an end-of-sequence token
-    std::string finish_reason;    // "stop" (EOS or stop string) or "length"
+    std::string finish_reason;    // "stop" (EOS or stop string), "length" or "cancelled"
     double prompt_seconds = 0;
     double time_to_first_token_ms = 0;
     double decode_seconds = 0;  // from the first generated token to the last

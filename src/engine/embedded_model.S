@@ -4,6 +4,8 @@
     .balign 64
     .global llcuda_embedded_model_begin
     .global llcuda_embedded_model_end
+    .hidden llcuda_embedded_model_begin
+    .hidden llcuda_embedded_model_end
 llcuda_embedded_model_begin:
     .incbin LLCUDA_EMBEDDED_MODEL_PATH
 llcuda_embedded_model_end:

@@ -140,6 +140,10 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
     Clock::time_point first_token_time;
     result.finish_reason = "length";
     for (size_t step = 0; step < options.max_tokens; ++step) {
+        if (options.should_stop && options.should_stop()) {
+            result.finish_reason = "cancelled";
+            break;
+        }
         const int32_t token = sampler.sample(logits, history);
         if (step == 0) {
             first_token_time = Clock::now();

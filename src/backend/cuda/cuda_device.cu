@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_check.hpp"
 #include "backend/cuda/cuda_device.hpp"
 
 namespace llcuda {
@@ -87,6 +88,19 @@ CudaSystemInfo query_cuda_system() {
         info.problem = "the driver reports no CUDA device; check `nvidia-smi`";
     }
     return info;
+}
+
+CudaDeviceProperties cuda_device_properties(int index) {
+    const auto system = query_cuda_system();
+    if (!system.problem.empty()) throw Error(system.problem);
+    if (index < 0 || index >= system.device_count) {
+        throw Error("there is no GPU " + std::to_string(index) + "; this machine has " +
+                    std::to_string(system.device_count));
+    }
+    cudaDeviceProp properties{};
+    CUDA_CHECK(cudaGetDeviceProperties(&properties, index));
+    return {properties.name, properties.major, properties.minor, properties.totalGlobalMem,
+            properties.multiProcessorCount};
 }
 
 CudaDeviceProbe probe_cuda_device(int index) {

@@ -30,6 +30,17 @@ struct CudaSystemInfo {
 
 CudaSystemInfo query_cuda_system();
 
+struct CudaDeviceProperties {
+    std::string name;
+    int compute_major = 0;
+    int compute_minor = 0;
+    size_t total_bytes = 0;
+    int multiprocessors = 0;
+};
+
+// Cheap (no kernel launch); throws llcuda::Error for a device that does not exist.
+CudaDeviceProperties cuda_device_properties(int index);
+
 // Checks driver, device count, the device itself, and that this build runs on it: a smoke
 // kernel computes on random data and its result is compared with the CPU's.
 CudaDeviceProbe probe_cuda_device(int index);

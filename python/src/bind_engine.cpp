@@ -1,0 +1,264 @@
+// InferenceEngine: load a model, generate text (whole or streamed), chat.
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "bindings.hpp"
+#include "core/error.hpp"
+#include "llcuda/engine.hpp"
+#include "store/model_resolver.hpp"
+#include "store/model_store.hpp"
+
+namespace py = pybind11;
+
+namespace llcuda::python {
+namespace {
+
+struct InferResult {
+    std::string text;
+    double tokens_per_sec = 0;
+    double prompt_tokens_per_sec = 0;
+    double ttft_ms = 0;
+    size_t n_tokens = 0;
+    size_t n_prompt_tokens = 0;
+    std::string finish_reason;
+    std::vector<int32_t> tokens;
+};
+
+InferResult to_result(const GenerationResult& result) {
+    return {result.text,
+            result.decode_tokens_per_second(),
+            result.prompt_tokens_per_second(),
+            result.time_to_first_token_ms,
+            result.tokens.size(),
+            result.prompt_tokens.size(),
+            result.finish_reason,
+            result.tokens};
+}
+
+GenerationOptions make_options(size_t max_tokens, float temperature, int top_k, float top_p,
+                               float min_p, float repeat_penalty, std::optional<uint64_t> seed,
+                               std::vector<std::string> stop) {
+    GenerationOptions options;
+    options.max_tokens = max_tokens;
+    options.sampling.temperature = temperature;
+    options.sampling.top_k = top_k;
+    options.sampling.top_p = top_p;
+    options.sampling.min_p = min_p;
+    options.sampling.repeat_penalty = repeat_penalty;
+    options.sampling.seed = seed.value_or(std::random_device{}());
+    options.stop = std::move(stop);
+    options.sampling.validate();
+    return options;
+}
+
+// Streams text pieces from a generation running on its own thread; Python waits for each
+// piece without holding the GIL, and dropping the iterator cancels the generation.
+class TextStream {
+  public:
+    TextStream(Engine& engine, std::string prompt, GenerationOptions options) {
+        options.should_stop = [this] { return cancelled_.load(); };
+        worker_ =
+            std::thread([this, &engine, prompt = std::move(prompt), options = std::move(options)] {
+                try {
+                    engine.generate(prompt, options, [this](std::string_view text) {
+                        std::lock_guard lock(mutex_);
+                        pieces_.emplace_back(text);
+                        ready_.notify_one();
+                    });
+                } catch (const std::exception& error) {
+                    std::lock_guard lock(mutex_);
+                    error_ = error.what();
+                }
+                std::lock_guard lock(mutex_);
+                finished_ = true;
+                ready_.notify_one();
+            });
+    }
+    ~TextStream() {
+        cancelled_ = true;
+        if (worker_.joinable()) {
+            py::gil_scoped_release release;
+            worker_.join();
+        }
+    }
+
+    std::string next() {
+        std::unique_lock lock(mutex_);
+        {
+            py::gil_scoped_release release;
+            ready_.wait(lock, [this] { return !pieces_.empty() || finished_; });
+        }
+        if (!pieces_.empty()) {
+            std::string piece = std::move(pieces_.front());
+            pieces_.pop_front();
+            return piece;
+        }
+        if (!error_.empty()) throw Error(error_);
+        throw py::stop_iteration();
+    }
+
+  private:
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<std::string> pieces_;
+    bool finished_ = false;
+    std::string error_;
+    std::atomic<bool> cancelled_{false};
+    std::thread worker_;
+};
+
+class InferenceEngine {
+  public:
+    void load_model(const std::string& path_or_name, int gpu_layers, size_t context_size,
+                    bool silent, size_t threads, const std::string& device,
+                    const std::string& store) {
+        if (gpu_layers != 0) {
+            throw Error("gpu_layers=" + std::to_string(gpu_layers) +
+                        ": offloading layers to the GPU is not implemented in this version (the "
+                        "CUDA forward pass "
+                        "is not built yet); use gpu_layers=0");
+        }
+        EngineOptions options;
+        options.model_path = resolve_model_argument(
+            path_or_name, store.empty() ? ModelStore::default_root() : store);
+        options.context_size = context_size;
+        options.threads = threads;
+        options.device = device;
+        {
+            py::gil_scoped_release release;
+            engine_ = std::make_unique<Engine>(options);
+        }
+        if (!silent) {
+            const auto& summary = engine_->summary();
+            py::print("llcuda: loaded", summary.source, "(" + summary.architecture + ",",
+                      summary.layers, "layers) on", summary.device_description,
+                      py::arg("file") = py::module_::import("sys").attr("stderr"));
+        }
+    }
+
+    Engine& engine() {
+        if (!engine_) throw Error("no model loaded; call load_model() first");
+        return *engine_;
+    }
+
+    InferResult infer(const std::string& prompt, const GenerationOptions& options) {
+        auto& engine_ref = engine();
+        GenerationResult result;
+        {
+            py::gil_scoped_release release;
+            result = engine_ref.generate(prompt, options);
+        }
+        return to_result(result);
+    }
+
+    bool loaded() const { return engine_ != nullptr; }
+
+  private:
+    std::unique_ptr<Engine> engine_;
+};
+
+// Without a chat-template renderer yet, chat() writes a plain transcript the model continues.
+std::string render_transcript(const std::vector<std::map<std::string, std::string>>& messages) {
+    std::string prompt;
+    for (const auto& message : messages) {
+        const auto role = message.find("role");
+        const auto content = message.find("content");
+        if (role == message.end() || content == message.end()) {
+            throw Error("each chat message needs 'role' and 'content'");
+        }
+        prompt += role->second + ": " + content->second + "\n";
+    }
+    return prompt + "assistant:";
+}
+
+}  // namespace
+
+void bind_engine(py::module_& module) {
+    py::class_<InferResult>(module, "InferResult")
+        .def_readonly("text", &InferResult::text)
+        .def_readonly("tokens_per_sec", &InferResult::tokens_per_sec)
+        .def_readonly("prompt_tokens_per_sec", &InferResult::prompt_tokens_per_sec)
+        .def_readonly("ttft_ms", &InferResult::ttft_ms)
+        .def_readonly("n_tokens", &InferResult::n_tokens)
+        .def_readonly("n_prompt_tokens", &InferResult::n_prompt_tokens)
+        .def_readonly("finish_reason", &InferResult::finish_reason)
+        .def_readonly("tokens", &InferResult::tokens)
+        .def("__repr__", [](const InferResult& result) {
+            return "<InferResult " + std::to_string(result.n_tokens) +
+                   " tokens, finish=" + result.finish_reason + ">";
+        });
+
+    py::class_<TextStream>(module, "TextStream")
+        .def("__iter__", [](TextStream& stream) -> TextStream& { return stream; })
+        .def("__next__", &TextStream::next);
+
+    py::class_<InferenceEngine>(module, "InferenceEngine")
+        .def(py::init<>())
+        .def(
+            "load_model", &InferenceEngine::load_model, py::arg("path_or_store_name") = "",
+            py::arg("gpu_layers") = 0, py::arg("context_size") = 0, py::arg("silent") = true,
+            py::arg("threads") = 0, py::arg("device") = "cpu", py::arg("store") = "",
+            "Load a GGUF file or a model-store name; an empty name loads the embedded stories260K.")
+        .def_property_readonly("loaded", &InferenceEngine::loaded)
+        .def(
+            "infer",
+            [](InferenceEngine& self, const std::string& prompt, size_t max_tokens,
+               float temperature, int top_k, float top_p, float min_p, float repeat_penalty,
+               std::optional<uint64_t> seed, std::vector<std::string> stop) {
+                return self.infer(prompt, make_options(max_tokens, temperature, top_k, top_p, min_p,
+                                                       repeat_penalty, seed, std::move(stop)));
+            },
+            py::arg("prompt"), py::arg("max_tokens") = 128, py::arg("temperature") = 0.8f,
+            py::arg("top_k") = 40, py::arg("top_p") = 0.95f, py::arg("min_p") = 0.05f,
+            py::arg("repeat_penalty") = 1.0f, py::arg("seed") = py::none(),
+            py::arg("stop") = std::vector<std::string>{},
+            "Generate from a prompt; the GIL is released while the model runs.")
+        .def(
+            "stream",
+            [](InferenceEngine& self, const std::string& prompt, size_t max_tokens,
+               float temperature, int top_k, float top_p, float min_p, float repeat_penalty,
+               std::optional<uint64_t> seed, std::vector<std::string> stop) {
+                return std::make_unique<TextStream>(
+                    self.engine(), prompt,
+                    make_options(max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed,
+                                 std::move(stop)));
+            },
+            py::arg("prompt"), py::arg("max_tokens") = 128, py::arg("temperature") = 0.8f,
+            py::arg("top_k") = 40, py::arg("top_p") = 0.95f, py::arg("min_p") = 0.05f,
+            py::arg("repeat_penalty") = 1.0f, py::arg("seed") = py::none(),
+            py::arg("stop") = std::vector<std::string>{}, py::keep_alive<0, 1>(),
+            "Iterate over the generated text as it is produced.")
+        .def(
+            "chat",
+            [](InferenceEngine& self,
+               const std::vector<std::map<std::string, std::string>>& messages, size_t max_tokens,
+               float temperature, std::optional<uint64_t> seed) {
+                auto options = make_options(max_tokens, temperature, 40, 0.95f, 0.05f, 1.0f, seed,
+                                            {"\nuser:"});
+                return self.infer(render_transcript(messages), options);
+            },
+            py::arg("messages"), py::arg("max_tokens") = 128, py::arg("temperature") = 0.8f,
+            py::arg("seed") = py::none(),
+            "Reply to a list of {'role', 'content'} messages (a plain transcript; model chat "
+            "templates come "
+            "with the server).")
+        .def(
+            "tokenize",
+            [](InferenceEngine& self, const std::string& text, bool add_bos) {
+                return self.engine().tokenize(text, add_bos);
+            },
+            py::arg("text"), py::arg("add_bos") = true)
+        .def("detokenize", [](InferenceEngine& self, const std::vector<int32_t>& tokens) {
+            return self.engine().detokenize(tokens);
+        });
+}
+
+}  // namespace llcuda::python

@@ -1,0 +1,73 @@
+import threading
+
+import pytest
+
+import llcuda
+
+
+def test_greedy_output_equals_the_reference(engine, expected_greedy):
+    ids, text = expected_greedy
+    result = engine.infer("", max_tokens=200, temperature=0)
+    assert result.tokens == ids
+    assert result.text == text
+    assert result.n_tokens == 200
+    assert result.finish_reason == "length"
+    assert result.tokens_per_sec > 0 and result.ttft_ms > 0
+
+
+def test_stream_yields_the_same_text(engine):
+    whole = engine.infer("Once upon a time", max_tokens=40, temperature=0).text
+    pieces = list(engine.stream("Once upon a time", max_tokens=40, temperature=0))
+    assert len(pieces) > 5
+    assert "".join(pieces) == whole
+
+
+def test_dropping_a_stream_early_cancels_it(engine):
+    stream = engine.stream("", max_tokens=400, temperature=0)
+    assert next(stream)
+    del stream  # must not hang or crash
+    assert engine.infer("", max_tokens=3, temperature=0).n_tokens == 3
+
+
+def test_seed_reproduces_sampling_and_stop_strings(engine):
+    first = engine.infer("", max_tokens=30, temperature=1.0, seed=11)
+    second = engine.infer("", max_tokens=30, temperature=1.0, seed=11)
+    assert first.tokens == second.tokens
+    stopped = engine.infer("", max_tokens=100, temperature=0, stop=["Lily"])
+    assert stopped.text == "Once upon a time, there was a little girl named "
+    assert stopped.finish_reason == "stop"
+
+
+def test_chat_and_tokenizer(engine):
+    reply = engine.chat([{"role": "user", "content": "Tell me a story"}], max_tokens=12, temperature=0)
+    assert reply.n_tokens > 0
+    tokens = engine.tokenize("Once upon a time")
+    assert tokens[0] == 1
+    assert engine.detokenize(tokens[1:]) == "Once upon a time"
+
+
+def test_the_gil_is_released_while_generating(engine):
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (engine.infer("", max_tokens=300, temperature=0), done.set()))
+    iterations = 0
+    worker.start()
+    while not done.is_set():
+        iterations += 1
+    worker.join()
+    # Holding the GIL for the whole generation would leave this loop a handful of turns.
+    assert iterations > 1000
+
+
+def test_errors_carry_the_engine_message():
+    fresh = llcuda.InferenceEngine()
+    with pytest.raises(llcuda.LlcudaError, match="no model loaded"):
+        fresh.infer("x")
+    with pytest.raises(llcuda.LlcudaError, match="neither a file nor a model in the store"):
+        fresh.load_model("/nonexistent/model.gguf")
+    with pytest.raises(llcuda.LlcudaError, match="gpu_layers=4"):
+        fresh.load_model("", gpu_layers=4)
+    fresh.load_model("", context_size=64)
+    with pytest.raises(llcuda.LlcudaError, match="temperature"):
+        fresh.infer("x", temperature=-1)
+    with pytest.raises(llcuda.LlcudaError, match="ctx-size"):
+        fresh.infer("word " * 200)
