@@ -9,17 +9,6 @@
 
 namespace llcuda {
 
-#ifndef LLCUDA_HAVE_CUDA
-CudaDeviceProbe probe_cuda_device(int) {
-    CudaDeviceProbe probe;
-    probe.problem =
-        "this llcuda was built without CUDA (nvcc was not found at configure time); install the "
-        "CUDA "
-        "toolkit and rebuild, or use --device cpu";
-    return probe;
-}
-#endif
-
 DeviceRequest parse_device(const std::string& text) {
     if (text == "cpu") return {DeviceKind::Cpu, 0};
     if (text == "cuda") return {DeviceKind::Cuda, 0};
