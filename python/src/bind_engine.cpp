@@ -127,8 +127,8 @@ class InferenceEngine {
                         "is not built yet); use gpu_layers=0");
         }
         EngineOptions options;
-        options.model_path = resolve_model_argument(
-            path_or_name, store.empty() ? ModelStore::default_root() : store);
+        options.model_path =
+            resolve_model_argument(path_or_name, ModelStore::root_or_default(store));
         options.context_size = context_size;
         options.threads = threads;
         options.device = device;

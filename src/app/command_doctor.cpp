@@ -158,8 +158,8 @@ void check_gpus(Report& report, const NvmlLibrary& nvml, std::vector<CudaDeviceP
 
 void check_model(Report& report, const DoctorArguments& arguments,
                  const std::vector<CudaDeviceProbe>& gpus) {
-    const std::string path = resolve_model_argument(
-        arguments.model, arguments.store.empty() ? ModelStore::default_root() : arguments.store);
+    const std::string path =
+        resolve_model_argument(arguments.model, ModelStore::root_or_default(arguments.store));
     const auto file = GgufFile::open(path);
     const auto hparams = read_llama_hparams(file);
     const auto estimate = estimate_memory(file, hparams, arguments.context_size);

@@ -66,9 +66,11 @@ std::string gib(uint64_t bytes) {
 }
 
 void inspect(const InspectArguments& arguments) {
-    const auto file = arguments.path.empty()
+    const std::string path =
+        resolve_model_argument(arguments.path, ModelStore::root_or_default(arguments.store));
+    const auto file = path.empty()
                           ? GgufFile::from_memory(embedded_model_bytes(), kEmbeddedModelName)
-                          : GgufFile::open(arguments.path);
+                          : GgufFile::open(path);
     uint64_t parameters = 0;
     std::map<std::string, std::pair<uint64_t, uint64_t>> by_type;  // name -> (tensors, bytes)
     for (const auto& tensor : file.tensors()) {

@@ -17,9 +17,7 @@ struct ModelsArguments {
     std::string store;
     bool json = false;
     std::vector<std::string> names;
-    ModelStore open() const {
-        return ModelStore(store.empty() ? ModelStore::default_root() : store);
-    }
+    ModelStore open() const { return ModelStore(ModelStore::root_or_default(store)); }
 };
 
 std::string format_time(int64_t seconds) {

@@ -18,7 +18,7 @@ struct PullArguments {
 };
 
 void pull(PullArguments& arguments) {
-    ModelStore store(arguments.store.empty() ? ModelStore::default_root() : arguments.store);
+    ModelStore store(ModelStore::root_or_default(arguments.store));
     const auto result = pull_model(store, HubSettings::from_environment(), arguments.repo,
                                    arguments.file, arguments.options);
     std::printf(

@@ -37,8 +37,7 @@ void run(RunArguments& arguments) {
     if (!arguments.seed_given) arguments.generation.sampling.seed = std::random_device{}();
     arguments.generation.sampling.validate();
     arguments.engine.model_path = resolve_model_argument(
-        arguments.engine.model_path,
-        arguments.store.empty() ? ModelStore::default_root() : arguments.store);
+        arguments.engine.model_path, ModelStore::root_or_default(arguments.store));
     Engine engine(arguments.engine);
     const auto& summary = engine.summary();
     if (arguments.verbose) print_placement(summary);

@@ -32,8 +32,8 @@ std::shared_ptr<const GgufFile> open_model_file(const std::string& path) {
     return std::make_shared<const GgufFile>(GgufFile::open(path));
 }
 
-DeviceRequest usable_device(const std::string& text) {
-    const auto device = parse_device(text);
+TensorDevice usable_device(const std::string& text) {
+    const auto device = TensorDevice::parse(text);
     check_device_usable(device);
     return device;
 }
@@ -83,7 +83,7 @@ struct Engine::Impl {
         return size;
     }
 
-    DeviceRequest device;
+    TensorDevice device;
     std::shared_ptr<const GgufFile> file;
     LlamaModel model;
     Tokenizer tokenizer;

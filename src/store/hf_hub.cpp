@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "store/http_client.hpp"
+#include "store/sha256.hpp"
 
 namespace llcuda {
 namespace fs = std::filesystem;
@@ -31,10 +32,6 @@ std::string unquote(std::string text) {
     if (text.size() >= 2 && text.front() == '"' && text.back() == '"')
         text = text.substr(1, text.size() - 2);
     return text;
-}
-
-bool is_sha256(const std::string& text) {
-    return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 void check_repo(const std::string& repo) {
@@ -111,7 +108,7 @@ HubFileInfo fetch_file_info(const HubSettings& hub, const std::string& repo,
     };
     std::string etag = unquote(header("x-linked-etag"));
     if (etag.empty()) etag = unquote(header("etag"));
-    if (is_sha256(lower(etag))) info.sha256 = lower(etag);
+    if (is_sha256_hex(lower(etag))) info.sha256 = lower(etag);
     std::string size = header("x-linked-size");
     if (size.empty() && response.status < 300) size = header("content-length");
     if (!size.empty()) info.size = std::strtoull(size.c_str(), nullptr, 10);
@@ -186,7 +183,8 @@ std::optional<CachedFile> find_in_hf_cache(const HubSettings& hub, const std::st
     CachedFile cached;
     cached.path = snapshot.string();
     const auto target = fs::canonical(snapshot, error);
-    if (!error && is_sha256(target.filename().string())) cached.sha256 = target.filename().string();
+    if (!error && is_sha256_hex(target.filename().string()))
+        cached.sha256 = target.filename().string();
     return cached;
 }
 

@@ -45,10 +45,6 @@ void check_name(const std::string& name) {
         throw Error("a model name must have 1 to 512 characters");
 }
 
-bool is_sha256(const std::string& text) {
-    return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 nlohmann::json to_json(const ManifestEntry& entry) {
     return {{"name", entry.name},         {"sha256", entry.sha256},
             {"size", entry.size},         {"path", entry.path},
@@ -141,7 +137,8 @@ std::string ModelStore::default_root() {
 }
 
 std::string ModelStore::blob_path(const std::string& sha256) const {
-    if (!is_sha256(sha256)) throw Error(fmt::format("'{}' is not a SHA-256 hex digest", sha256));
+    if (!is_sha256_hex(sha256))
+        throw Error(fmt::format("'{}' is not a SHA-256 hex digest", sha256));
     return (fs::path(root_) / "blobs" / ("sha256-" + sha256)).string();
 }
 

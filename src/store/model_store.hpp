@@ -38,6 +38,10 @@ class ModelStore {
     explicit ModelStore(std::string root);
     // LLCUDA_STORE if set, else $XDG_CACHE_HOME/llcuda, else ~/.cache/llcuda.
     static std::string default_root();
+    // A --store flag's value, or default_root() when the flag was not given.
+    static std::string root_or_default(const std::string& flag) {
+        return flag.empty() ? default_root() : flag;
+    }
 
     const std::string& root() const { return root_; }
     std::string blob_path(const std::string& sha256) const;

@@ -41,6 +41,10 @@ std::string Sha256::hex_digest() {
     return hex;
 }
 
+bool is_sha256_hex(const std::string& text) {
+    return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 std::string sha256_of_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(fmt::format("cannot read '{}': {}", path, std::strerror(errno)));

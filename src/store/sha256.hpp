@@ -23,4 +23,7 @@ class Sha256 {
 
 std::string sha256_of_file(const std::string& path);
 
+// Whether `text` is a lower-case hex SHA-256 digest (64 characters).
+bool is_sha256_hex(const std::string& text);
+
 }  // namespace llcuda

@@ -65,6 +65,9 @@ class PullTests(unittest.TestCase):
         run = self.llcuda("run", "-m", "org/model/stories260K.gguf", "-n", "8", "--temp", "0")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertTrue(run.stdout.startswith("Once upon a time"))
+        inspect = self.llcuda("inspect", "--json", "org/model/stories260K.gguf")
+        self.assertEqual(inspect.returncode, 0, inspect.stderr)
+        self.assertEqual(json.loads(inspect.stdout)["file"], os.path.join(self.store, "blobs", "sha256-" + MODEL_SHA))
         gets = self.stats()["cdn_gets"]
         again = self.llcuda("pull", "org/model", "stories260K.gguf")
         self.assertIn("already in the store", again.stdout)

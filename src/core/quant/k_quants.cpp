@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "core/half.hpp"
+#include "core/quant/quant_helpers.hpp"
 
 namespace llcuda {
 namespace {
@@ -34,15 +35,6 @@ int asymmetric_code(float x, float d, float m, int max_code) {
 float max_of(const float* values, size_t count) {
     float best = 0.0f;
     for (size_t i = 0; i < count; ++i) best = std::max(best, values[i]);
-    return best;
-}
-
-// Signed value of largest magnitude (see the symmetric legacy formats).
-float signed_absolute_max(const float* in, size_t count) {
-    float best = 0.0f;
-    for (size_t i = 0; i < count; ++i) {
-        if (std::fabs(in[i]) > std::fabs(best)) best = in[i];
-    }
     return best;
 }
 

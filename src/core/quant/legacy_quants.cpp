@@ -5,19 +5,10 @@
 #include <cstring>
 
 #include "core/half.hpp"
+#include "core/quant/quant_helpers.hpp"
 
 namespace llcuda {
 namespace {
-
-// The element of largest magnitude, keeping its sign: symmetric formats map it to the most
-// negative code so that the full code range is used.
-float signed_absolute_max(const float* in, size_t count) {
-    float best = 0.0f;
-    for (size_t i = 0; i < count; ++i) {
-        if (std::fabs(in[i]) > std::fabs(best)) best = in[i];
-    }
-    return best;
-}
 
 void min_max(const float* in, size_t count, float& lowest, float& highest) {
     lowest = in[0];
