@@ -69,8 +69,9 @@ class Engine {
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
-    // on_text receives the generated text as it becomes displayable (never a split UTF-8
-    // character, never a prefix of a stop string that later matches).
+    // Calls from several threads are served one at a time. on_text receives the generated text as
+    // it becomes displayable (never a split UTF-8 character, never a prefix of a stop string that
+    // later matches).
     GenerationResult generate(std::string_view prompt, const GenerationOptions& options,
                               const std::function<void(std::string_view)>& on_text = {});
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <mutex>
 
 #include "backend/cpu/thread_pool.hpp"
 #include "backend/device_selection.hpp"
@@ -90,6 +91,7 @@ struct Engine::Impl {
     ThreadPool pool;
     KvCache cache;
     ModelSummary summary;
+    std::mutex generate_mutex;  // one generation at a time: they share the KV cache
 };
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>(options)) {}
@@ -109,6 +111,7 @@ std::string Engine::detokenize(const std::vector<int32_t>& tokens) const {
 GenerationResult Engine::generate(std::string_view prompt, const GenerationOptions& options,
                                   const std::function<void(std::string_view)>& on_text) {
     auto& engine = *impl_;
+    std::lock_guard lock(engine.generate_mutex);
     Sampler sampler(options.sampling);
     GenerationResult result;
     result.prompt_tokens = engine.tokenizer.encode(
