@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <random>
 #include <vector>
 
@@ -34,6 +35,8 @@ std::vector<float> random_row(size_t count, uint32_t seed) {
     for (auto& value : row) value = normal(rng);
     return row;
 }
+
+void PrintTo(const Precision& precision, std::ostream* out) { *out << dtype_name(precision.type); }
 
 class QuantRoundTrip : public ::testing::TestWithParam<Precision> {};
 
