@@ -3,51 +3,17 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/file_type.hpp"
 #include "core/quant/quant.hpp"
 
 namespace llcuda {
-namespace {
-
-// llama_ftype values for general.file_type, so other tools label the file correctly.
-uint32_t file_type_of(DType type) {
-    switch (type) {
-        case DType::F32:
-            return 0;
-        case DType::F16:
-            return 1;
-        case DType::Q4_0:
-            return 2;
-        case DType::Q4_1:
-            return 3;
-        case DType::Q8_0:
-            return 7;
-        case DType::Q5_0:
-            return 8;
-        case DType::Q5_1:
-            return 9;
-        case DType::Q2_K:
-            return 10;
-        case DType::Q3_K:
-            return 12;  // Q3_K_M
-        case DType::Q4_K:
-            return 15;  // Q4_K_M
-        case DType::Q5_K:
-            return 17;  // Q5_K_M
-        case DType::Q6_K:
-            return 18;
-        case DType::BF16:
-            return 32;
-        default:
-            throw Error(fmt::format("{} is not a file type to quantize to", dtype_name(type)));
-    }
-}
-
-}  // namespace
 
 QuantizeReport quantize_model(const GgufFile& source, DType target, GgufWriter& output) {
-    const uint32_t file_type = file_type_of(target);
+    const auto file_type = file_type_written_for(target);
+    if (!file_type)
+        throw Error(fmt::format("{} is not a file type to quantize to", dtype_name(target)));
     for (const auto& [key, value] : source.metadata()) output.set(key, value);
-    output.set("general.file_type", GgufValue::u32(file_type));
+    output.set("general.file_type", GgufValue::u32(*file_type));
     output.set("general.quantization_version", GgufValue::u32(2));
 
     QuantizeReport report;

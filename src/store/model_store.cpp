@@ -11,6 +11,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/file_type.hpp"
 #include "core/gguf/gguf_file.hpp"
 #include "store/atomic_file.hpp"
 #include "store/file_lock.hpp"
@@ -80,16 +81,6 @@ std::optional<ManifestEntry> read_manifest(const fs::path& path) {
     }
 }
 
-std::string quant_label(uint64_t file_type) {
-    static const std::map<uint64_t, std::string> kLabels{
-        {0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},
-        {8, "Q5_0"},    {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"},
-        {13, "Q3_K_L"}, {14, "Q4_K_S"}, {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"},
-        {18, "Q6_K"},   {32, "BF16"}};
-    const auto found = kLabels.find(file_type);
-    return found == kLabels.end() ? fmt::format("type {}", file_type) : found->second;
-}
-
 }  // namespace
 
 void describe_gguf(const std::string& path, std::string& quant, std::string& architecture) {
@@ -97,7 +88,7 @@ void describe_gguf(const std::string& path, std::string& quant, std::string& arc
         const auto file = GgufFile::open(path);
         architecture = file.find_string("general.architecture").value_or("");
         if (const auto file_type = file.find_uint("general.file_type")) {
-            quant = quant_label(*file_type);
+            quant = file_type_label(*file_type);
             return;
         }
         std::map<std::string, uint64_t> bytes_by_type;

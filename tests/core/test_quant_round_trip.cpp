@@ -9,6 +9,7 @@
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "core/file_type.hpp"
 #include "core/quant/quant.hpp"
 
 namespace llcuda {
@@ -109,6 +110,19 @@ TEST(DType, TraitsMatchTheSpecification) {
     EXPECT_EQ(ggml_type_name(16), "IQ2_XXS");
     EXPECT_EQ(dtype_from_name("q4_k"), DType::Q4_K);
     EXPECT_FALSE(dtype_from_name("Q4_K_S").has_value());
+}
+
+TEST(FileType, LabelsAndQuantizeTargetsShareOneTable) {
+    EXPECT_EQ(file_type_label(15), "Q4_K_M");
+    EXPECT_EQ(file_type_label(14), "Q4_K_S");
+    EXPECT_EQ(file_type_label(99), "type 99");
+    EXPECT_EQ(file_type_written_for(DType::Q8_0), 7u);
+    EXPECT_EQ(file_type_written_for(DType::Q4_K), 15u);
+    EXPECT_FALSE(file_type_written_for(DType::Q8_K).has_value());
+    for (const DType type :
+         {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q5_1, DType::Q6_K}) {
+        EXPECT_EQ(file_type_label(*file_type_written_for(type)), dtype_name(type));
+    }
 }
 
 }  // namespace
