@@ -22,10 +22,16 @@ struct SamplingOptions {
 };
 
 struct EngineOptions {
-    std::string model_path;      // empty: the embedded default model
-    std::string device = "cpu";  // "cpu", "cuda", "cuda:N"
-    size_t context_size = 0;     // 0: the model's trained context, at most 4096
-    size_t threads = 0;          // 0: all cores
+    std::string model_path;  // empty: the embedded default model
+    // "cpu", "cuda", "cuda:N"; empty: the CPU, unless gpu_layers asks for the GPU.
+    std::string device;
+    // How many of the last layers run on the GPU: a count, "all" or "auto" (as many as fit in
+    // the free memory); empty: all when the device is CUDA.
+    std::string gpu_layers;
+    std::string kv_type = "f16";  // GPU layers' KV cache: "f16" or "q8_0"
+    size_t context_size = 0;      // 0: the model's trained context, at most 4096
+    size_t threads = 0;           // 0: all cores
+    bool cuda_graphs = true;      // replay decode steps from a captured CUDA graph
 };
 
 struct GenerationOptions {
@@ -60,6 +66,9 @@ struct ModelSummary {
     size_t vocab_size = 0;
     std::string device_description;          // e.g. "CPU (16 threads)"
     std::vector<std::string> layer_devices;  // one entry per transformer layer
+    size_t gpu_layers = 0;
+    unsigned long long gpu_bytes = 0;  // GPU memory held: weights, KV cache, scratch
+    std::string placement;             // how the layers were placed, and why
 };
 
 class Engine {

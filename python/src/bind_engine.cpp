@@ -115,18 +115,23 @@ class TextStream {
     std::thread worker_;
 };
 
+// gpu_layers as Python callers write it: a count (-1: all, 0: none), "all" or "auto".
+std::string gpu_layers_text(const py::object& value) {
+    if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+    const auto count = value.cast<long long>();
+    if (count == -1) return "all";
+    if (count < 0) throw Error("gpu_layers must be -1 (all), 0 (none), a count, 'all' or 'auto'");
+    return count == 0 ? "" : std::to_string(count);
+}
+
 class InferenceEngine {
   public:
-    void load_model(const std::string& path_or_name, int gpu_layers, size_t context_size,
-                    bool silent, size_t threads, const std::string& device,
-                    const std::string& store) {
-        if (gpu_layers != 0) {
-            throw Error("gpu_layers=" + std::to_string(gpu_layers) +
-                        ": offloading layers to the GPU is not implemented in this version (the "
-                        "CUDA forward pass "
-                        "is not built yet); use gpu_layers=0");
-        }
+    void load_model(const std::string& path_or_name, const py::object& gpu_layers,
+                    size_t context_size, bool silent, size_t threads, const std::string& device,
+                    const std::string& store, const std::string& kv_type) {
         EngineOptions options;
+        options.gpu_layers = gpu_layers_text(gpu_layers);
+        options.kv_type = kv_type;
         options.model_path =
             resolve_model_argument(path_or_name, ModelStore::root_or_default(store));
         options.context_size = context_size;
@@ -205,7 +210,8 @@ void bind_engine(py::module_& module) {
         .def(
             "load_model", &InferenceEngine::load_model, py::arg("path_or_store_name") = "",
             py::arg("gpu_layers") = 0, py::arg("context_size") = 0, py::arg("silent") = true,
-            py::arg("threads") = 0, py::arg("device") = "cpu", py::arg("store") = "",
+            py::arg("threads") = 0, py::arg("device") = "", py::arg("store") = "",
+            py::arg("kv_type") = "f16",
             "Load a GGUF file or a model-store name; an empty name loads the embedded stories260K.")
         .def_property_readonly("loaded", &InferenceEngine::loaded)
         .def(

@@ -11,9 +11,6 @@
 #include "core/half.hpp"
 #include "core/tensor.hpp"
 
-#ifdef LLCUDA_HAVE_CUDA
-#include "backend/cuda/cublas_matmul.hpp"
-#endif
 
 namespace py = pybind11;
 
@@ -87,9 +84,6 @@ py::array to_numpy(const Tensor& tensor) {
 }  // namespace
 
 void bind_tensor(py::module_& core) {
-#ifdef LLCUDA_HAVE_CUDA
-    install_cublas_matmul();
-#endif
     core.def(
         "get_device_count", [] { return query_cuda_system().device_count; },
         "Number of usable CUDA GPUs (0 without a driver or in a build without CUDA)");

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "app/commands.hpp"
+#include "app/engine_options.hpp"
 #include "llcuda/engine.hpp"
 #include "store/model_resolver.hpp"
 #include "store/model_store.hpp"
@@ -20,18 +21,6 @@ struct RunArguments {
     bool verbose = false;
     std::string store;
 };
-
-void print_placement(const ModelSummary& summary) {
-    std::fprintf(stderr, "model: %s (%s, %.2fM parameters, %zu layers, context %zu)\n",
-                 summary.source.c_str(), summary.architecture.c_str(),
-                 static_cast<double>(summary.parameters) / 1e6, summary.layers,
-                 summary.context_size);
-    for (size_t layer = 0; layer < summary.layer_devices.size(); ++layer) {
-        std::fprintf(stderr, "  layer %zu: %s\n", layer, summary.layer_devices[layer].c_str());
-    }
-    std::fprintf(stderr, "  output: %s\n",
-                 summary.layer_devices.empty() ? "CPU" : summary.layer_devices.back().c_str());
-}
 
 void run(RunArguments& arguments) {
     if (!arguments.seed_given) arguments.generation.sampling.seed = std::random_device{}();
@@ -105,12 +94,7 @@ void register_run_command(CLI::App& app) {
         },
         "Random seed (default: random, printed at the end)");
     command->add_option("--stop", arguments->generation.stop, "Stop before this text (repeatable)");
-    command->add_option("-c,--ctx-size", arguments->engine.context_size,
-                        "Context size in tokens (default: model's, max 4096)");
-    command->add_option("-t,--threads", arguments->engine.threads,
-                        "CPU threads (default: all cores)");
-    command->add_option("--device", arguments->engine.device, "cpu, cuda or cuda:N")
-        ->capture_default_str();
+    add_engine_options(*command, arguments->engine);
     command->add_flag("--special", arguments->generation.parse_special,
                       "Parse control tokens such as <s> in the prompt");
     command->add_flag("-v,--verbose", arguments->verbose, "Print where each layer runs");

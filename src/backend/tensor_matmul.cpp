@@ -5,13 +5,12 @@
 #include <vector>
 
 #include "backend/cpu/thread_pool.hpp"
+#include "backend/cuda/tensor_gemm.hpp"
 #include "core/error.hpp"
 #include "core/quant/quant.hpp"
 
 namespace llcuda {
 namespace {
-
-GpuMatmul gpu_matmul = nullptr;
 
 void matmul_cpu(const Tensor& a, const Tensor& b, Tensor& out) {
     const size_t m = static_cast<size_t>(a.shape()[0]);
@@ -36,8 +35,6 @@ void matmul_cpu(const Tensor& a, const Tensor& b, Tensor& out) {
 
 }  // namespace
 
-void set_gpu_matmul(GpuMatmul implementation) { gpu_matmul = implementation; }
-
 Tensor matmul(const Tensor& a, const Tensor& b) {
     if (a.shape().size() != 2 || b.shape().size() != 2 || a.shape()[1] != b.shape()[0]) {
         throw Error(fmt::format(
@@ -56,11 +53,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     Tensor out({a.shape()[0], b.shape()[1]}, a.dtype(), a.device());
     if (!a.device().is_cuda) {
         matmul_cpu(a, b, out);
-    } else if (gpu_matmul == nullptr) {
-        throw Error(
-            "GPU matmul is not available in this program (it was linked without llcuda_cublas)");
     } else {
-        gpu_matmul(a, b, out);
+        cuda_tensor_matmul(a, b, out);
     }
     return out;
 }

@@ -6,14 +6,15 @@
 #include <mutex>
 
 #include "backend/cpu/thread_pool.hpp"
-#include "backend/device_selection.hpp"
 #include "core/error.hpp"
 #include "engine/embedded_model.hpp"
+#include "engine/placement.hpp"
 #include "engine/sampler.hpp"
 #include "engine/stop_string_filter.hpp"
 #include "engine/tokenizer.hpp"
 #include "engine/utf8_stream.hpp"
 #include "model/llama_model.hpp"
+#include "model/llama_runner.hpp"
 
 namespace llcuda {
 namespace {
@@ -33,12 +34,6 @@ std::shared_ptr<const GgufFile> open_model_file(const std::string& path) {
     return std::make_shared<const GgufFile>(GgufFile::open(path));
 }
 
-TensorDevice usable_device(const std::string& text) {
-    const auto device = TensorDevice::parse(text);
-    check_device_usable(device);
-    return device;
-}
-
 }  // namespace
 
 double GenerationResult::prompt_tokens_per_second() const {
@@ -53,12 +48,15 @@ double GenerationResult::decode_tokens_per_second() const {
 
 struct Engine::Impl {
     Impl(const EngineOptions& options)
-        : device(usable_device(options.device)),
-          file(open_model_file(options.model_path)),
+        : file(open_model_file(options.model_path)),
           model(file),
           tokenizer(read_vocabulary(*file)),
+          context(context_size(options)),
+          placement(decide_placement({options.device, options.gpu_layers, context,
+                                      parse_kv_type(options.kv_type)},
+                                     *file, model.hparams())),
           pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count()),
-          cache(model.hparams(), context_size(options)) {
+          runner(model, pool, runner_options(options)) {
         if (tokenizer.size() != model.hparams().vocab_size) {
             throw Error(
                 fmt::format("{}: the tokenizer has {} tokens but the embedding table has {} rows",
@@ -69,10 +67,24 @@ struct Engine::Impl {
         summary.architecture = hp.architecture;
         for (const auto& tensor : file->tensors()) summary.parameters += tensor.element_count;
         summary.layers = hp.layer_count;
-        summary.context_size = cache.context_size();
+        summary.context_size = runner.context_size();
         summary.vocab_size = hp.vocab_size;
-        summary.device_description = fmt::format("CPU ({} threads)", pool.size());
+        summary.gpu_layers = placement.gpu_layers;
+        summary.gpu_bytes = runner.gpu_bytes();
+        summary.placement = placement.note;
+        const size_t cpu_layers = hp.layer_count - placement.gpu_layers;
+        const std::string gpu = placement.device.to_string();
         summary.layer_devices.assign(hp.layer_count, "CPU");
+        for (size_t l = cpu_layers; l < hp.layer_count; ++l) summary.layer_devices[l] = gpu;
+        if (placement.gpu_layers == 0) {
+            summary.device_description = fmt::format("CPU ({} threads)", pool.size());
+        } else if (cpu_layers == 0) {
+            summary.device_description = fmt::format("{} (all {} layers)", gpu, hp.layer_count);
+        } else {
+            summary.device_description =
+                fmt::format("{} layers on the CPU ({} threads), {} on {}", cpu_layers,
+                            pool.size(), placement.gpu_layers, gpu);
+        }
     }
 
     size_t context_size(const EngineOptions& options) const {
@@ -84,12 +96,23 @@ struct Engine::Impl {
         return size;
     }
 
-    TensorDevice device;
+    RunnerOptions runner_options(const EngineOptions& options) const {
+        RunnerOptions runner;
+        runner.context_size = context;
+        runner.gpu_layers = placement.gpu_layers;
+        runner.device = placement.device.index;
+        runner.kv_type = parse_kv_type(options.kv_type);
+        runner.use_graphs = options.cuda_graphs;
+        return runner;
+    }
+
     std::shared_ptr<const GgufFile> file;
     LlamaModel model;
     Tokenizer tokenizer;
+    size_t context;
+    Placement placement;
     ThreadPool pool;
-    KvCache cache;
+    LlamaRunner runner;
     ModelSummary summary;
     std::mutex generate_mutex;  // one generation at a time: they share the KV cache
 };
@@ -117,7 +140,7 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
     result.prompt_tokens = engine.tokenizer.encode(
         prompt, options.add_bos && engine.tokenizer.vocabulary().add_bos, options.parse_special);
     if (result.prompt_tokens.empty()) result.prompt_tokens.push_back(engine.tokenizer.bos_id());
-    const size_t context = engine.cache.context_size();
+    const size_t context = engine.runner.context_size();
     if (result.prompt_tokens.size() >= context) {
         throw Error(
             fmt::format("the prompt is {} tokens, which leaves no room in the {}-token context; "
@@ -132,9 +155,13 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
     };
 
     const auto start = Clock::now();
-    engine.cache.clear();
-    std::vector<float> logits;
-    engine.model.forward(result.prompt_tokens, engine.cache, engine.pool, logits);
+    // Greedy decoding without a repetition penalty takes the argmax computed where the logits
+    // are (on the GPU: no copy of the logits); anything else samples from them on the CPU.
+    const bool greedy = options.sampling.temperature == 0.0f &&
+                        (options.sampling.repeat_penalty == 1.0f ||
+                         options.sampling.repeat_last_n == 0);
+    engine.runner.clear();
+    engine.runner.forward(result.prompt_tokens, !greedy);
     result.prompt_seconds = seconds_between(start, Clock::now());
 
     std::vector<int32_t> history = result.prompt_tokens;
@@ -147,7 +174,8 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
             result.finish_reason = "cancelled";
             break;
         }
-        const int32_t token = sampler.sample(logits, history);
+        const int32_t token =
+            greedy ? engine.runner.greedy_token() : sampler.sample(engine.runner.logits(), history);
         if (step == 0) {
             first_token_time = Clock::now();
             result.time_to_first_token_ms = seconds_between(start, first_token_time) * 1000.0;
@@ -164,9 +192,8 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
             break;
         }
         // Stop when the context is full: prompt plus generated tokens never exceed it.
-        if (step + 1 == options.max_tokens || engine.cache.used() + 1 == context) break;
-        engine.model.forward(std::span<const int32_t>(&history.back(), 1), engine.cache,
-                             engine.pool, logits);
+        if (step + 1 == options.max_tokens || engine.runner.used() + 1 == context) break;
+        engine.runner.forward(std::span<const int32_t>(&history.back(), 1), !greedy);
     }
     if (!stop_filter.stopped()) emit(stop_filter.push(detokenizer.finish()) + stop_filter.finish());
     if (!result.tokens.empty())

@@ -1,5 +1,6 @@
 #pragma once
-// Keys and values of every layer for one sequence, in float: [layer][position][kv_dim].
+// Keys and values of the CPU's layers (the first `layer_count`) for one sequence, in float:
+// [layer][position][kv_dim].
 #include <cstddef>
 #include <vector>
 
@@ -10,11 +11,13 @@ namespace llcuda {
 class KvCache {
   public:
     KvCache(const LlamaHparams& hparams, size_t context_size)
+        : KvCache(hparams, context_size, hparams.layer_count) {}
+    KvCache(const LlamaHparams& hparams, size_t context_size, size_t layer_count)
         : context_size_(context_size),
           kv_dim_(hparams.kv_dim()),
           layer_stride_(context_size * hparams.kv_dim()),
-          keys_(hparams.layer_count * layer_stride_),
-          values_(hparams.layer_count * layer_stride_) {}
+          keys_(layer_count * layer_stride_),
+          values_(layer_count * layer_stride_) {}
 
     size_t context_size() const { return context_size_; }
     size_t used() const { return used_; }

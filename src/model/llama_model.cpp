@@ -84,14 +84,14 @@ uint64_t LlamaModel::weight_bytes() const {
     return total;
 }
 
-void LlamaModel::forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
-                         std::vector<float>& logits) const {
+void LlamaModel::check_tokens(std::span<const int32_t> tokens, size_t used,
+                              size_t context_size) const {
     if (tokens.empty()) throw Error("forward() needs at least one token");
-    if (cache.used() + tokens.size() > cache.context_size()) {
+    if (used + tokens.size() > context_size) {
         throw Error(
             fmt::format("{} tokens do not fit: {} of the {}-token context are used; "
                         "use a larger --ctx-size or a shorter prompt",
-                        tokens.size(), cache.used(), cache.context_size()));
+                        tokens.size(), used, context_size));
     }
     for (const auto token : tokens) {
         if (token < 0 || static_cast<size_t>(token) >= hparams_.vocab_size) {
@@ -99,20 +99,41 @@ void LlamaModel::forward(std::span<const int32_t> tokens, KvCache& cache, Thread
                                     hparams_.vocab_size - 1));
         }
     }
-    for (size_t begin = 0; begin < tokens.size(); begin += kMaxBatch) {
-        const size_t count = std::min(kMaxBatch, tokens.size() - begin);
-        forward_batch(tokens.subspan(begin, count), cache, pool, logits);
-    }
 }
 
-void LlamaModel::forward_batch(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
-                               std::vector<float>& logits) const {
+void LlamaModel::forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
+                         std::vector<float>& logits) const {
+    check_tokens(tokens, cache.used(), cache.context_size());
+    const size_t dim = hparams_.embedding_dim;
+    std::vector<float> x, normed(dim);
+    for (size_t begin = 0; begin < tokens.size(); begin += kMaxBatch) {
+        const size_t count = std::min(kMaxBatch, tokens.size() - begin);
+        run_layers(tokens.subspan(begin, count), hparams_.layer_count, cache, pool, x);
+    }
+    // Only the last token's logits are needed to continue the sequence.
+    rms_norm(x.data() + x.size() - dim, output_norm_.data(), normed.data(), dim,
+             hparams_.rms_epsilon);
+    logits.resize(hparams_.vocab_size);
+    matmul(output_, normed.data(), logits.data(), 1, pool);
+}
+
+void LlamaModel::forward_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
+                                ThreadPool& pool, std::vector<float>& hidden) const {
+    check_tokens(tokens, cache.used(), cache.context_size());
+    if (tokens.size() > kMaxBatch || layer_end > hparams_.layer_count)
+        throw Error("forward_layers: batch or layer range out of bounds");
+    run_layers(tokens, layer_end, cache, pool, hidden);
+}
+
+void LlamaModel::run_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
+                            ThreadPool& pool, std::vector<float>& x) const {
     const auto& hp = hparams_;
     const size_t n = tokens.size();
     const size_t dim = hp.embedding_dim;
     const size_t start = cache.used();
 
-    std::vector<float> x(n * dim), normed(n * dim), queries(n * hp.q_dim()), keys(n * hp.kv_dim()),
+    x.resize(n * dim);
+    std::vector<float> normed(n * dim), queries(n * hp.q_dim()), keys(n * hp.kv_dim()),
         values(n * hp.kv_dim()), attended(n * hp.q_dim()), projected(n * dim),
         gate(n * hp.feed_forward_dim), up(n * hp.feed_forward_dim);
 
@@ -121,7 +142,7 @@ void LlamaModel::forward_batch(std::span<const int32_t> tokens, KvCache& cache, 
                        x.data() + t * dim, dim);
     }
 
-    for (size_t l = 0; l < hp.layer_count; ++l) {
+    for (size_t l = 0; l < layer_end; ++l) {
         const auto& layer = layers_[l];
         for (size_t t = 0; t < n; ++t) {
             rms_norm(x.data() + t * dim, layer.attention_norm.data(), normed.data() + t * dim, dim,
@@ -153,11 +174,6 @@ void LlamaModel::forward_batch(std::span<const int32_t> tokens, KvCache& cache, 
         add_in_place(x.data(), projected.data(), n * dim);
     }
     cache.set_used(start + n);
-
-    // Only the last token's logits are needed to continue the sequence.
-    rms_norm(x.data() + (n - 1) * dim, output_norm_.data(), normed.data(), dim, hp.rms_epsilon);
-    logits.resize(hp.vocab_size);
-    matmul(output_, normed.data(), logits.data(), 1, pool);
 }
 
 void LlamaModel::attention(size_t layer, size_t token_count, size_t start, const float* queries,

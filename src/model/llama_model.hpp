@@ -36,15 +36,30 @@ class LlamaModel {
     void forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
                  std::vector<float>& logits) const;
 
+    // Runs the embedding and layers [0, layer_end) for `tokens` (at most kMaxBatch) and leaves
+    // their hidden states in `hidden` ([tokens][embedding_dim]): the CPU part of a split
+    // between CPU and GPU. The cache holds the keys and values of those layers.
+    void forward_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
+                        ThreadPool& pool, std::vector<float>& hidden) const;
+    void check_tokens(std::span<const int32_t> tokens, size_t used, size_t context_size) const;
+
     // Tokens processed per forward call when a long prompt is split (bounds the scratch memory).
     static constexpr size_t kMaxBatch = 256;
+
+    // The weights, for backends that copy them elsewhere.
+    const LlamaLayerWeights& layer(size_t index) const { return layers_[index]; }
+    const WeightMatrix& token_embedding() const { return token_embedding_; }
+    const WeightMatrix& output() const { return output_; }
+    const std::vector<float>& output_norm() const { return output_norm_; }
+    const RopeParams& rope() const { return rope_; }
+    const std::vector<float>& rope_freq_factors() const { return rope_freq_factors_; }
 
   private:
     WeightMatrix matrix(const std::string& name, size_t expected_columns,
                         size_t expected_rows) const;
     std::vector<float> vector(const std::string& name, size_t expected_size) const;
-    void forward_batch(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
-                       std::vector<float>& logits) const;
+    void run_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
+                    ThreadPool& pool, std::vector<float>& x) const;
     void attention(size_t layer, size_t token_count, size_t start, const float* queries,
                    KvCache& cache, float* out, ThreadPool& pool) const;
 

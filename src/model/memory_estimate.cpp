@@ -25,8 +25,21 @@ MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams
 
 namespace llcuda {
 
+uint64_t gpu_scratch_bytes(const GgufFile& file, const LlamaHparams& hparams) {
+    constexpr uint64_t kBatch = 512;
+    const uint64_t per_token = 4 * hparams.embedding_dim + 2 * hparams.q_dim() +
+                               2 * hparams.kv_dim() + 2 * hparams.feed_forward_dim;
+    uint64_t largest_matrix = 0;
+    for (const auto& tensor : file.tensors()) {
+        if (tensor.name.rfind("blk.", 0) == 0 && tensor.shape.size() == 2)
+            largest_matrix = std::max<uint64_t>(largest_matrix, tensor.element_count);
+    }
+    return (kBatch * per_token + hparams.vocab_size) * sizeof(float) + largest_matrix * 2 +
+           kBatch * std::max(hparams.feed_forward_dim, hparams.embedding_dim) * 2;
+}
+
 LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t context_size,
-                    uint64_t free_bytes) {
+                    uint64_t free_bytes, DType kv_type) {
     LayerFit fit;
     fit.total_layers = hparams.layer_count;
     std::vector<uint64_t> layer_bytes(hparams.layer_count, 0);
@@ -36,18 +49,14 @@ LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t co
         if (std::sscanf(tensor.name.c_str(), "blk.%zu.", &layer) == 1 &&
             layer < layer_bytes.size()) {
             layer_bytes[layer] += tensor.byte_count;
-        } else if (tensor.name != "token_embd.weight" ||
-                   file.find_tensor("output.weight") == nullptr) {
-            other_bytes += tensor.byte_count;  // the embedding table stays on the CPU unless it is
-                                               // the output too
+        } else {
+            other_bytes += tensor.byte_count;  // output, norms, and the embedding table
         }
     }
-    const uint64_t kv_per_layer =
-        uint64_t{2} * context_size * hparams.kv_dim() * 2;  // K and V in F16
+    const uint64_t kv_per_layer = uint64_t{2} * context_size * row_bytes(kv_type, hparams.kv_dim());
     for (const auto bytes : layer_bytes)
         fit.bytes_per_layer = std::max(fit.bytes_per_layer, bytes + kv_per_layer);
-    const auto estimate = estimate_memory(file, hparams, context_size);
-    fit.fixed_bytes = other_bytes + estimate.scratch_bytes + kGpuReserveBytes;
+    fit.fixed_bytes = other_bytes + gpu_scratch_bytes(file, hparams) + kGpuReserveBytes;
     fit.bytes_for_all = fit.fixed_bytes + fit.bytes_per_layer * hparams.layer_count;
     if (free_bytes > fit.fixed_bytes && fit.bytes_per_layer > 0) {
         fit.layers_that_fit = std::min<uint64_t>(

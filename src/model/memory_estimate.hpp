@@ -21,8 +21,9 @@ MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams
 
 namespace llcuda {
 
-// How many transformer layers fit in `free_bytes` of GPU memory, with the KV cache in F16
-// and the output layer on the GPU, after a fixed reserve for the CUDA context and workspace.
+// How many transformer layers fit in `free_bytes` of GPU memory, with the KV cache in
+// `kv_type` (F16 or Q8_0) and the output layer, the embedding table and the scratch of a
+// 512-token batch on the GPU, after a fixed reserve for the CUDA context and cuBLAS.
 struct LayerFit {
     size_t layers_that_fit = 0;
     size_t total_layers = 0;
@@ -34,6 +35,10 @@ struct LayerFit {
 constexpr uint64_t kGpuReserveBytes = uint64_t{512} << 20;
 
 LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t context_size,
-                    uint64_t free_bytes);
+                    uint64_t free_bytes, DType kv_type = DType::F16);
+
+// GPU scratch: activations of a 512-token batch, the largest layer matrix expanded to F16 for
+// the tensor-core GEMM, and the logits.
+uint64_t gpu_scratch_bytes(const GgufFile& file, const LlamaHparams& hparams);
 
 }  // namespace llcuda

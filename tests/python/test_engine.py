@@ -64,7 +64,7 @@ def test_errors_carry_the_engine_message():
         fresh.infer("x")
     with pytest.raises(llcuda.LlcudaError, match="neither a file nor a model in the store"):
         fresh.load_model("/nonexistent/model.gguf")
-    with pytest.raises(llcuda.LlcudaError, match="gpu_layers=4"):
+    with pytest.raises(llcuda.LlcudaError, match="cannot use cuda"):
         fresh.load_model("", gpu_layers=4)
     fresh.load_model("", context_size=64)
     with pytest.raises(llcuda.LlcudaError, match="temperature"):

@@ -45,4 +45,7 @@ CudaDeviceProperties cuda_device_properties(int index);
 // kernel computes on random data and its result is compared with the CPU's.
 CudaDeviceProbe probe_cuda_device(int index);
 
+// Throws llcuda::Error when cuBLAS (loaded at run time) cannot be used, saying how to fix it.
+void require_cublas();
+
 }  // namespace llcuda

@@ -2,6 +2,7 @@
 // silent CPU fallback.
 #include "backend/cuda/cuda_device.hpp"
 #include "backend/cuda/device_memory.hpp"
+#include "backend/cuda/tensor_gemm.hpp"
 #include "core/error.hpp"
 
 namespace llcuda {
@@ -29,6 +30,7 @@ CudaDeviceProbe probe_cuda_device(int) {
 }
 
 CudaDeviceProperties cuda_device_properties(int) { unavailable(); }
+void require_cublas() { unavailable(); }
 
 void* cuda_allocate(size_t, int) { unavailable(); }
 void cuda_release(void*, int) noexcept {}
@@ -36,5 +38,6 @@ void cuda_copy_to_device(void*, const void*, size_t, int) { unavailable(); }
 void cuda_copy_to_host(void*, const void*, size_t, int) { unavailable(); }
 void cuda_copy_between_devices(void*, const void*, size_t, int) { unavailable(); }
 void cuda_fill_zero(void*, size_t, int) { unavailable(); }
+void cuda_tensor_matmul(const Tensor&, const Tensor&, Tensor&) { unavailable(); }
 
 }  // namespace llcuda

@@ -1,0 +1,15 @@
+#pragma once
+// The options every command that loads a model shares: device, GPU layers, KV cache type,
+// context, threads, CUDA graphs.
+#include <CLI/CLI.hpp>
+
+#include "llcuda/engine.hpp"
+
+namespace llcuda {
+
+void add_engine_options(CLI::App& command, EngineOptions& options);
+
+// Where the model runs, layer by layer, and the GPU memory it holds (for --verbose).
+void print_placement(const ModelSummary& summary);
+
+}  // namespace llcuda

@@ -1,0 +1,90 @@
+#pragma once
+// The forward pass's GPU operations as host functions: each launches its kernel on `stream`
+// and returns without waiting. Pointers are device pointers; shapes are row-major with the
+// token index outermost. Positions are read from device memory so that a captured CUDA graph
+// stays valid from one decode step to the next.
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "backend/cpu/cpu_ops.hpp"
+#include "core/dtype.hpp"
+
+namespace llcuda::cuda {
+
+// A weight matrix in GPU memory, in its storage type (see WeightMatrix).
+struct DeviceMatrix {
+    DType type = DType::F32;
+    const uint8_t* data = nullptr;
+    size_t rows = 0;
+    size_t columns = 0;
+    size_t row_stride_bytes = 0;
+};
+
+// Bytes of one KV cache row of kv_dim values in `type` (F16 or Q8_0); throws for other types
+// and for Q8_0 rows that are not whole blocks.
+size_t kv_row_bytes(DType type, size_t kv_dim);
+
+// Bytes of the int8 activation blocks for `tokens` inputs of `columns` values.
+size_t activation_blocks_bytes(size_t tokens, size_t columns);
+
+// int8 activations with one scale per 32 values, the input of matvec_quantized.
+void quantize_activations(const float* x, size_t tokens, size_t columns, void* blocks,
+                          cudaStream_t stream);
+
+// out[t][r] = row r of `weights` . x[t], for up to 8 tokens. Quantized weights take activations
+// from quantize_activations (dp4a on the blocks); F32/F16/BF16 weights take the float inputs.
+void matvec(const DeviceMatrix& weights, const float* x, const void* activation_blocks,
+            size_t tokens, float* out, cudaStream_t stream);
+constexpr size_t kMaxMatvecTokens = 8;
+
+// Rows of `weights` (all of them, or those listed in `row_indices`) as float or half values:
+// out[i][c]. Used for embedding lookups and to feed tensor-core GEMMs.
+void dequantize_rows(const DeviceMatrix& weights, const int32_t* row_indices, size_t row_count,
+                     void* out, bool out_half, cudaStream_t stream);
+
+void float_to_half(const float* in, void* out, size_t count, cudaStream_t stream);
+
+void rms_norm(const float* x, const float* weight, float* out, size_t tokens, size_t size,
+              float epsilon, cudaStream_t stream);
+
+struct DeviceRope {
+    RopeStyle style = RopeStyle::Normal;
+    size_t rotated_dims = 0;
+    float freq_base = 10000.0f;
+    float position_scale = 1.0f;
+    const float* freq_factors = nullptr;  // device pointer or null
+};
+
+// Rotates heads[t][head][..] in place at position positions[t].
+void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim,
+          const int32_t* positions, const DeviceRope& params, cudaStream_t stream);
+
+// Writes the keys and values of `tokens` tokens into row positions[t] of the caches.
+void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,
+              const int32_t* positions, DType type, void* key_cache, void* value_cache,
+              cudaStream_t stream);
+
+struct AttentionShape {
+    size_t head_count = 0;
+    size_t kv_head_count = 0;
+    size_t head_dim = 0;
+};
+
+// Causal attention of each query token over cache rows 0..positions[t] (online softmax; no
+// score matrix is stored). queries and out: [tokens][head_count * head_dim].
+void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
+               const int32_t* positions, size_t tokens, const AttentionShape& shape, float* out,
+               cudaStream_t stream);
+
+void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream);
+void add(float* destination, const float* source, size_t count, cudaStream_t stream);
+
+// The index of the largest value (the first one on ties), written to *result.
+void argmax(const float* values, size_t count, int32_t* result, cudaStream_t stream);
+
+// Throws llcuda::Error for a launch that failed (bad configuration, no kernel image).
+void check_launch(const char* what);
+
+}  // namespace llcuda::cuda

@@ -1,0 +1,223 @@
+// Causal attention over the KV cache, flash-attention style: scores are never stored; each warp
+// walks a share of the cache rows keeping a running maximum, normaliser and weighted sum
+// (online softmax), and the warps of a block merge their partial results at the end. One block
+// per (query head, token) serves decode and prompt processing alike. Keys and values are read
+// in F16 or Q8_0 (GGUF's block layout: a half scale and 32 int8 per block).
+#include <cuda_fp16.h>
+#include <fmt/format.h>
+
+#include <cfloat>
+
+#include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/quant_unpack.cuh"
+#include "backend/cuda/kernels/warp_reduce.cuh"
+#include "core/error.hpp"
+#include "core/quant/blocks.hpp"
+
+namespace llcuda::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kMaxHeadDim = 256;
+
+// Element `i` of cache row `row` (kv_dim values, F16 or Q8_0 blocks).
+template <DType T>
+__device__ __forceinline__ float kv_at(const uint8_t* cache, size_t row_bytes, int row, int i);
+
+template <>
+__device__ __forceinline__ float kv_at<DType::F16>(const uint8_t* cache, size_t row_bytes,
+                                                    int row, int i) {
+    return __half2float(reinterpret_cast<const __half*>(cache + row * row_bytes)[i]);
+}
+
+template <>
+__device__ __forceinline__ float kv_at<DType::Q8_0>(const uint8_t* cache, size_t row_bytes,
+                                                     int row, int i) {
+    const uint8_t* block = cache + row * row_bytes + (i / 32) * sizeof(BlockQ8_0);
+    return half_at(block) * static_cast<float>(reinterpret_cast<const int8_t*>(block + 2)[i % 32]);
+}
+
+// Lane `lane` owns head elements lane, lane + 32, ... (kPerLane of them).
+template <DType T, int kPerLane>
+__global__ void attention_kernel(const float* queries, const uint8_t* keys, const uint8_t* values,
+                                 size_t row_bytes, const int32_t* positions, int head_count,
+                                 int kv_head_count, int head_dim, float sqrt_head_dim, float* out) {
+    const int head = blockIdx.x;
+    const int token = blockIdx.y;
+    const int lane = threadIdx.x;
+    const int warp = threadIdx.y;
+    const int kv_offset = (head / (head_count / kv_head_count)) * head_dim;
+    const int visible = positions[token] + 1;
+    const float* query = queries + (static_cast<size_t>(token) * head_count + head) * head_dim;
+
+    float q[kPerLane], acc[kPerLane];
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+        const int i = lane + 32 * k;
+        q[k] = i < head_dim ? query[i] : 0.0f;
+        acc[k] = 0.0f;
+    }
+    float running_max = -FLT_MAX;
+    float normaliser = 0.0f;
+    for (int row = warp; row < visible; row += kWarps) {
+        float partial = 0.0f;
+#pragma unroll
+        for (int k = 0; k < kPerLane; ++k) {
+            const int i = lane + 32 * k;
+            if (i < head_dim) partial += q[k] * kv_at<T>(keys, row_bytes, row, kv_offset + i);
+        }
+        const float score = warp_sum(partial) / sqrt_head_dim;
+        const float new_max = fmaxf(running_max, score);
+        const float correction = expf(running_max - new_max);
+        const float weight = expf(score - new_max);
+        normaliser = normaliser * correction + weight;
+#pragma unroll
+        for (int k = 0; k < kPerLane; ++k) {
+            const int i = lane + 32 * k;
+            const float v = i < head_dim ? kv_at<T>(values, row_bytes, row, kv_offset + i) : 0.0f;
+            acc[k] = acc[k] * correction + weight * v;
+        }
+        running_max = new_max;
+    }
+
+    __shared__ float maxima[kWarps], normalisers[kWarps];
+    __shared__ float sums[kWarps][kMaxHeadDim];
+    if (lane == 0) {
+        maxima[warp] = running_max;
+        normalisers[warp] = normaliser;
+    }
+#pragma unroll
+    for (int k = 0; k < kPerLane; ++k) {
+        const int i = lane + 32 * k;
+        if (i < head_dim) sums[warp][i] = acc[k];
+    }
+    __syncthreads();
+    float overall_max = -FLT_MAX;
+    for (int w = 0; w < kWarps; ++w) overall_max = fmaxf(overall_max, maxima[w]);
+    float total = 0.0f;
+    for (int w = 0; w < kWarps; ++w)
+        total += normalisers[w] * expf(maxima[w] - overall_max);  // warps with no rows add 0
+    float* result = out + (static_cast<size_t>(token) * head_count + head) * head_dim;
+    for (int i = warp * 32 + lane; i < head_dim; i += kWarps * 32) {
+        float value = 0.0f;
+        for (int w = 0; w < kWarps; ++w) value += sums[w][i] * expf(maxima[w] - overall_max);
+        result[i] = value / total;
+    }
+}
+
+template <DType T>
+void launch(const float* queries, const void* keys, const void* values, const int32_t* positions,
+            size_t tokens, const AttentionShape& shape, float* out, cudaStream_t stream) {
+    const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens));
+    const dim3 block(32, kWarps);
+    const size_t row_bytes = kv_row_bytes(T, shape.kv_head_count * shape.head_dim);
+    const float scale = sqrtf(static_cast<float>(shape.head_dim));
+    const auto* k = static_cast<const uint8_t*>(keys);
+    const auto* v = static_cast<const uint8_t*>(values);
+    const int heads = static_cast<int>(shape.head_count);
+    const int kv_heads = static_cast<int>(shape.kv_head_count);
+    const int dim = static_cast<int>(shape.head_dim);
+    if (shape.head_dim <= 32) {
+        attention_kernel<T, 1><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           heads, kv_heads, dim, scale, out);
+    } else if (shape.head_dim <= 64) {
+        attention_kernel<T, 2><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           heads, kv_heads, dim, scale, out);
+    } else if (shape.head_dim <= 128) {
+        attention_kernel<T, 4><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           heads, kv_heads, dim, scale, out);
+    } else {
+        attention_kernel<T, 8><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           heads, kv_heads, dim, scale, out);
+    }
+}
+
+__global__ void store_f16_kernel(const float* source, size_t tokens, size_t kv_dim,
+                                 const int32_t* positions, __half* cache) {
+    const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (index >= tokens * kv_dim) return;
+    const size_t token = index / kv_dim;
+    const size_t i = index % kv_dim;
+    cache[static_cast<size_t>(positions[token]) * kv_dim + i] = __float2half(source[index]);
+}
+
+// One warp per 32-value block; rounding as GGUF's Q8_0 reference quantizer.
+__global__ void store_q8_0_kernel(const float* source, size_t tokens, size_t kv_dim,
+                                  const int32_t* positions, uint8_t* cache) {
+    const size_t blocks_per_row = kv_dim / 32;
+    const size_t block_index = static_cast<size_t>(blockIdx.x) * blockDim.y + threadIdx.y;
+    if (block_index >= tokens * blocks_per_row) return;
+    const size_t token = block_index / blocks_per_row;
+    const size_t block_in_row = block_index % blocks_per_row;
+    const int lane = threadIdx.x;
+    const float value = source[token * kv_dim + block_in_row * 32 + lane];
+    const float amax = warp_max(fabsf(value));
+    const float d = amax / 127.0f;
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    const int q = max(-127, min(127, static_cast<int>(roundf(value * inverse))));
+    uint8_t* block = cache + static_cast<size_t>(positions[token]) * blocks_per_row *
+                                 sizeof(BlockQ8_0) +
+                     block_in_row * sizeof(BlockQ8_0);
+    reinterpret_cast<int8_t*>(block + 2)[lane] = static_cast<int8_t>(q);
+    if (lane == 0) *reinterpret_cast<__half*>(block) = __float2half(d);
+}
+
+void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t* positions,
+               DType type, void* cache, cudaStream_t stream) {
+    if (type == DType::F16) {
+        const size_t total = tokens * kv_dim;
+        store_f16_kernel<<<static_cast<unsigned>((total + 255) / 256), 256, 0, stream>>>(
+            source, tokens, kv_dim, positions, static_cast<__half*>(cache));
+    } else {
+        const size_t total = tokens * (kv_dim / 32);
+        store_q8_0_kernel<<<static_cast<unsigned>((total + 7) / 8), dim3(32, 8), 0, stream>>>(
+            source, tokens, kv_dim, positions, static_cast<uint8_t*>(cache));
+    }
+}
+
+}  // namespace
+
+size_t kv_row_bytes(DType type, size_t kv_dim) {
+    if (type == DType::F16) return kv_dim * sizeof(__half);
+    if (type != DType::Q8_0) {
+        throw Error(fmt::format("the KV cache can be f16 or q8_0, not {}", dtype_name(type)));
+    }
+    if (kv_dim % 32 != 0) {
+        throw Error(fmt::format(
+            "a Q8_0 KV cache needs rows of whole 32-value blocks; this model's are {} values "
+            "(use --kv-type f16)",
+            kv_dim));
+    }
+    return kv_dim / 32 * sizeof(BlockQ8_0);
+}
+
+void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,
+              const int32_t* positions, DType type, void* key_cache, void* value_cache,
+              cudaStream_t stream) {
+    if (tokens == 0) return;
+    kv_row_bytes(type, kv_dim);  // validates the shape
+    store_one(keys, tokens, kv_dim, positions, type, key_cache, stream);
+    store_one(values, tokens, kv_dim, positions, type, value_cache, stream);
+    check_launch("store_kv");
+}
+
+void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
+               const int32_t* positions, size_t tokens, const AttentionShape& shape, float* out,
+               cudaStream_t stream) {
+    if (tokens == 0) return;
+    if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
+        shape.head_count % shape.kv_head_count != 0) {
+        throw Error(fmt::format("attention with {} heads, {} KV heads of {} values is not supported "
+                                "on the GPU (head size at most {})",
+                                shape.head_count, shape.kv_head_count, shape.head_dim,
+                                kMaxHeadDim));
+    }
+    if (type == DType::F16)
+        launch<DType::F16>(queries, key_cache, value_cache, positions, tokens, shape, out, stream);
+    else
+        launch<DType::Q8_0>(queries, key_cache, value_cache, positions, tokens, shape, out,
+                             stream);
+    check_launch("attention");
+}
+
+}  // namespace llcuda::cuda

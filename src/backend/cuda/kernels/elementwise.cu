@@ -1,0 +1,144 @@
+// RMSNorm, RoPE, SwiGLU, residual add and argmax: the small ops between the matrix products.
+#include <cfloat>
+
+#include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/warp_reduce.cuh"
+
+namespace llcuda::cuda {
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+unsigned blocks_for(size_t count) { return static_cast<unsigned>((count + kThreads - 1) / kThreads); }
+
+// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
+__device__ float block_sum(float value) {
+    __shared__ float partial[32];
+    const int lane = threadIdx.x % 32;
+    const int warp = threadIdx.x / 32;
+    value = warp_sum(value);
+    if (lane == 0) partial[warp] = value;
+    __syncthreads();
+    const int warps = blockDim.x / 32;
+    value = lane < warps ? partial[lane] : 0.0f;
+    value = warp_sum(value);
+    __syncthreads();
+    return value;
+}
+
+__global__ void rms_norm_kernel(const float* x, const float* weight, float* out, size_t size,
+                                float epsilon) {
+    const float* row = x + blockIdx.x * size;
+    float* result = out + blockIdx.x * size;
+    float squares = 0.0f;
+    for (size_t i = threadIdx.x; i < size; i += blockDim.x) squares += row[i] * row[i];
+    const float mean = block_sum(squares) / static_cast<float>(size);
+    const float scale = 1.0f / sqrtf(mean + epsilon);
+    for (size_t i = threadIdx.x; i < size; i += blockDim.x) result[i] = weight[i] * (scale * row[i]);
+}
+
+__global__ void rope_kernel(float* heads, size_t tokens, size_t head_count, size_t head_dim,
+                            const int32_t* positions, DeviceRope params) {
+    const size_t pairs = params.rotated_dims / 2;
+    const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (index >= tokens * head_count * pairs) return;
+    const size_t pair = index % pairs;
+    const size_t head = (index / pairs) % head_count;
+    const size_t token = index / (pairs * head_count);
+    float frequency = 1.0f / powf(params.freq_base, static_cast<float>(2 * pair) /
+                                                        static_cast<float>(params.rotated_dims));
+    if (params.freq_factors != nullptr) frequency /= params.freq_factors[pair];
+    const float angle =
+        static_cast<float>(positions[token]) * params.position_scale * frequency;
+    const float cosine = cosf(angle);
+    const float sine = sinf(angle);
+    const size_t first = params.style == RopeStyle::Normal ? 2 * pair : pair;
+    const size_t second = params.style == RopeStyle::Normal ? 2 * pair + 1 : pair + pairs;
+    float* values = heads + (token * head_count + head) * head_dim;
+    const float a = values[first];
+    const float b = values[second];
+    values[first] = a * cosine - b * sine;
+    values[second] = a * sine + b * cosine;
+}
+
+__global__ void swiglu_kernel(float* gate, const float* up, size_t count) {
+    const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i >= count) return;
+    const float g = gate[i];
+    gate[i] = g * (1.0f / (1.0f + expf(-g))) * up[i];
+}
+
+__global__ void add_kernel(float* destination, const float* source, size_t count) {
+    const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < count) destination[i] += source[i];
+}
+
+// One block of 1024 threads: each keeps its best (value, index), then a tree picks the best.
+__global__ void argmax_kernel(const float* values, size_t count, int32_t* result) {
+    __shared__ float best_values[1024];
+    __shared__ int32_t best_indices[1024];
+    float best = -FLT_MAX;
+    int32_t best_index = static_cast<int32_t>(count);
+    for (size_t i = threadIdx.x; i < count; i += blockDim.x) {
+        if (values[i] > best || best_index == static_cast<int32_t>(count)) {
+            best = values[i];
+            best_index = static_cast<int32_t>(i);
+        }
+    }
+    best_values[threadIdx.x] = best;
+    best_indices[threadIdx.x] = best_index;
+    __syncthreads();
+    for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        if (threadIdx.x < stride) {
+            const float other = best_values[threadIdx.x + stride];
+            const int32_t other_index = best_indices[threadIdx.x + stride];
+            const bool better = other > best_values[threadIdx.x] ||
+                                (other == best_values[threadIdx.x] &&
+                                 other_index < best_indices[threadIdx.x]);
+            if (better) {
+                best_values[threadIdx.x] = other;
+                best_indices[threadIdx.x] = other_index;
+            }
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *result = best_indices[0];
+}
+
+}  // namespace
+
+void rms_norm(const float* x, const float* weight, float* out, size_t tokens, size_t size,
+              float epsilon, cudaStream_t stream) {
+    if (tokens == 0) return;
+    rms_norm_kernel<<<static_cast<unsigned>(tokens), kThreads, 0, stream>>>(x, weight, out, size,
+                                                                            epsilon);
+    check_launch("rms_norm");
+}
+
+void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim,
+          const int32_t* positions, const DeviceRope& params, cudaStream_t stream) {
+    const size_t total = tokens * head_count * (params.rotated_dims / 2);
+    if (total == 0) return;
+    rope_kernel<<<blocks_for(total), kThreads, 0, stream>>>(heads, tokens, head_count, head_dim,
+                                                            positions, params);
+    check_launch("rope");
+}
+
+void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream) {
+    if (count == 0) return;
+    swiglu_kernel<<<blocks_for(count), kThreads, 0, stream>>>(gate, up, count);
+    check_launch("swiglu");
+}
+
+void add(float* destination, const float* source, size_t count, cudaStream_t stream) {
+    if (count == 0) return;
+    add_kernel<<<blocks_for(count), kThreads, 0, stream>>>(destination, source, count);
+    check_launch("add");
+}
+
+void argmax(const float* values, size_t count, int32_t* result, cudaStream_t stream) {
+    argmax_kernel<<<1, 1024, 0, stream>>>(values, count, result);
+    check_launch("argmax");
+}
+
+}  // namespace llcuda::cuda

@@ -1,0 +1,329 @@
+#include "model/llama_gpu_layers.hpp"
+
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "backend/cuda/cuda_check.hpp"
+#include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/device_buffer.hpp"
+#include "backend/cuda/gpu_matmul.hpp"
+
+namespace llcuda {
+namespace {
+
+constexpr size_t kAlignment = 256;
+
+size_t aligned(size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
+// One device allocation holding every weight, laid out by a first pass that only counts.
+class WeightArena {
+  public:
+    void reserve(size_t bytes) { size_ += aligned(bytes); }
+    void allocate(int device) {
+        buffer_ = DeviceBuffer(size_, device);
+        offset_ = 0;
+    }
+    uint8_t* upload(const void* host, size_t bytes) {
+        auto* destination = buffer_.as<uint8_t>() + offset_;
+        CUDA_CHECK(cudaMemcpy(destination, host, bytes, cudaMemcpyHostToDevice));
+        offset_ += aligned(bytes);
+        return destination;
+    }
+    size_t bytes() const { return buffer_.bytes(); }
+
+  private:
+    size_t size_ = 0;
+    size_t offset_ = 0;
+    DeviceBuffer buffer_;
+};
+
+size_t matrix_bytes(const WeightMatrix& m) { return m.rows * m.row_stride_bytes; }
+
+struct GpuLayer {
+    const float* attention_norm = nullptr;
+    cuda::DeviceMatrix query, key, value, attention_output;
+    const float* ffn_norm = nullptr;
+    cuda::DeviceMatrix ffn_gate, ffn_up, ffn_down;
+    DeviceBuffer key_cache, value_cache;
+};
+
+// Pinned host memory, so that the copies around a decode step are asynchronous.
+class PinnedBuffer {
+  public:
+    explicit PinnedBuffer(size_t bytes) { CUDA_CHECK(cudaMallocHost(&pointer_, bytes)); }
+    ~PinnedBuffer() { cudaFreeHost(pointer_); }
+    PinnedBuffer(const PinnedBuffer&) = delete;
+    PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+    template <typename T>
+    T* as() const {
+        return static_cast<T*>(pointer_);
+    }
+
+  private:
+    void* pointer_ = nullptr;
+};
+
+}  // namespace
+
+struct LlamaGpuLayers::Impl {
+    Impl(const LlamaModel& model, const GpuLayersOptions& options);
+    ~Impl();
+
+    void enqueue(size_t count);  // the whole computation of `count` tokens, on the stream
+    void run(size_t count);      // directly, or as the captured graph for single tokens
+
+    const LlamaModel& model;
+    const LlamaHparams& hp;
+    GpuLayersOptions options;
+    cudaStream_t stream = nullptr;
+    WeightArena arena;
+    std::vector<GpuLayer> layers;  // layers first_layer.. only
+    cuda::DeviceMatrix token_embedding, output;
+    const float* output_norm = nullptr;
+    cuda::DeviceRope rope;
+    size_t row_bytes = 0;
+
+    DeviceBuffer x, normed, queries, keys, values, attended, projected, gate, up, logits_device,
+        tokens_device, positions_device, argmax_device;
+    std::unique_ptr<cuda::GpuMatmul> matmul;
+    PinnedBuffer host_io;  // tokens and positions in, greedy token out
+    std::vector<float> logits;
+    int32_t greedy = 0;
+    cudaGraphExec_t graph = nullptr;
+    uint64_t scratch_bytes = 0;
+};
+
+LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& options_)
+    : model(model_),
+      hp(model_.hparams()),
+      options(options_),
+      host_io((2 * options_.max_batch + 1) * sizeof(int32_t)) {
+    CUDA_CHECK(cudaSetDevice(options.device));
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    const bool embed_here = options.first_layer == 0;
+    const bool output_is_embedding = model.output_is_tied();
+
+    // First pass: sizes.
+    for (size_t l = options.first_layer; l < hp.layer_count; ++l) {
+        const auto& w = model.layer(l);
+        arena.reserve(w.attention_norm.size() * sizeof(float));
+        arena.reserve(w.ffn_norm.size() * sizeof(float));
+        for (const auto* m : {&w.query, &w.key, &w.value, &w.attention_output, &w.ffn_gate,
+                              &w.ffn_up, &w.ffn_down})
+            arena.reserve(matrix_bytes(*m));
+    }
+    arena.reserve(model.output_norm().size() * sizeof(float));
+    arena.reserve(matrix_bytes(model.output()));
+    if (embed_here && !output_is_embedding) arena.reserve(matrix_bytes(model.token_embedding()));
+    arena.reserve(model.rope_freq_factors().size() * sizeof(float));
+    arena.allocate(options.device);
+
+    auto upload_matrix = [&](const WeightMatrix& m) {
+        cuda::DeviceMatrix d;
+        d.type = m.type;
+        d.rows = m.rows;
+        d.columns = m.columns;
+        d.row_stride_bytes = m.row_stride_bytes;
+        d.data = arena.upload(m.data, matrix_bytes(m));
+        return d;
+    };
+    auto upload_vector = [&](const std::vector<float>& v) {
+        return reinterpret_cast<const float*>(arena.upload(v.data(), v.size() * sizeof(float)));
+    };
+
+    row_bytes = cuda::kv_row_bytes(options.kv_type, hp.kv_dim());
+    layers.resize(hp.layer_count - options.first_layer);
+    for (size_t l = options.first_layer; l < hp.layer_count; ++l) {
+        const auto& w = model.layer(l);
+        auto& g = layers[l - options.first_layer];
+        g.attention_norm = upload_vector(w.attention_norm);
+        g.ffn_norm = upload_vector(w.ffn_norm);
+        g.query = upload_matrix(w.query);
+        g.key = upload_matrix(w.key);
+        g.value = upload_matrix(w.value);
+        g.attention_output = upload_matrix(w.attention_output);
+        g.ffn_gate = upload_matrix(w.ffn_gate);
+        g.ffn_up = upload_matrix(w.ffn_up);
+        g.ffn_down = upload_matrix(w.ffn_down);
+        g.key_cache = DeviceBuffer(options.context_size * row_bytes, options.device);
+        g.value_cache = DeviceBuffer(options.context_size * row_bytes, options.device);
+    }
+    output_norm = upload_vector(model.output_norm());
+    output = upload_matrix(model.output());
+    if (embed_here) token_embedding = output_is_embedding ? output : upload_matrix(model.token_embedding());
+    rope.style = model.rope().style;
+    rope.rotated_dims = model.rope().rotated_dims;
+    rope.freq_base = model.rope().freq_base;
+    rope.position_scale = model.rope().position_scale;
+    if (!model.rope_freq_factors().empty()) rope.freq_factors = upload_vector(model.rope_freq_factors());
+
+    const size_t n = options.max_batch;
+    const int device = options.device;
+    auto floats = [&](size_t count) { return DeviceBuffer(count * sizeof(float), device); };
+    x = floats(n * hp.embedding_dim);
+    normed = floats(n * std::max(hp.embedding_dim, hp.q_dim()));
+    queries = floats(n * hp.q_dim());
+    keys = floats(n * hp.kv_dim());
+    values = floats(n * hp.kv_dim());
+    attended = floats(n * hp.q_dim());
+    projected = floats(n * hp.embedding_dim);
+    gate = floats(n * hp.feed_forward_dim);
+    up = floats(n * hp.feed_forward_dim);
+    logits_device = floats(hp.vocab_size);
+    tokens_device = DeviceBuffer(n * sizeof(int32_t), device);
+    positions_device = DeviceBuffer(n * sizeof(int32_t), device);
+    argmax_device = DeviceBuffer(sizeof(int32_t), device);
+
+    std::vector<cuda::DeviceMatrix> matrices;
+    for (const auto& g : layers) {
+        for (const auto* m : {&g.query, &g.key, &g.value, &g.attention_output, &g.ffn_gate,
+                              &g.ffn_up, &g.ffn_down})
+            matrices.push_back(*m);
+    }
+    const size_t widest = std::max({hp.embedding_dim, hp.q_dim(), hp.feed_forward_dim});
+    matmul = std::make_unique<cuda::GpuMatmul>(device, stream, n, widest, matrices.data(),
+                                               matrices.size());
+    scratch_bytes = matmul->scratch_bytes();
+    for (const auto* b : {&x, &normed, &queries, &keys, &values, &attended, &projected, &gate, &up,
+                          &logits_device})
+        scratch_bytes += b->bytes();
+}
+
+LlamaGpuLayers::Impl::~Impl() {
+    cudaSetDevice(options.device);
+    if (graph != nullptr) cudaGraphExecDestroy(graph);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+}
+
+void LlamaGpuLayers::Impl::enqueue(size_t count) {
+    const size_t dim = hp.embedding_dim;
+    float* x_ = x.as<float>();
+    float* normed_ = normed.as<float>();
+    float* queries_ = queries.as<float>();
+    float* keys_ = keys.as<float>();
+    float* values_ = values.as<float>();
+    float* attended_ = attended.as<float>();
+    float* projected_ = projected.as<float>();
+    float* gate_ = gate.as<float>();
+    float* up_ = up.as<float>();
+    const auto* positions = positions_device.as<int32_t>();
+    const cuda::AttentionShape shape{hp.head_count, hp.kv_head_count, hp.head_dim};
+
+    if (options.first_layer == 0)
+        cuda::dequantize_rows(token_embedding, tokens_device.as<int32_t>(), count, x_, false,
+                              stream);
+    for (auto& layer : layers) {
+        cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream);
+        matmul->set_input(normed_, count, dim);
+        matmul->multiply(layer.query, queries_);
+        matmul->multiply(layer.key, keys_);
+        matmul->multiply(layer.value, values_);
+        cuda::rope(queries_, count, hp.head_count, hp.head_dim, positions, rope, stream);
+        cuda::rope(keys_, count, hp.kv_head_count, hp.head_dim, positions, rope, stream);
+        cuda::store_kv(keys_, values_, count, hp.kv_dim(), positions, options.kv_type,
+                       layer.key_cache.get(), layer.value_cache.get(), stream);
+        cuda::attention(queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type,
+                        positions, count, shape, attended_, stream);
+        matmul->set_input(attended_, count, hp.q_dim());
+        matmul->multiply(layer.attention_output, projected_);
+        cuda::add(x_, projected_, count * dim, stream);
+
+        cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream);
+        matmul->set_input(normed_, count, dim);
+        matmul->multiply(layer.ffn_gate, gate_);
+        matmul->multiply(layer.ffn_up, up_);
+        cuda::swiglu(gate_, up_, count * hp.feed_forward_dim, stream);
+        matmul->set_input(gate_, count, hp.feed_forward_dim);
+        matmul->multiply(layer.ffn_down, projected_);
+        cuda::add(x_, projected_, count * dim, stream);
+    }
+    // Only the last token's logits continue the sequence.
+    cuda::rms_norm(x_ + (count - 1) * dim, output_norm, normed_, 1, dim, hp.rms_epsilon, stream);
+    matmul->set_input(normed_, 1, dim);
+    matmul->multiply(output, logits_device.as<float>());
+    cuda::argmax(logits_device.as<float>(), hp.vocab_size, argmax_device.as<int32_t>(), stream);
+}
+
+void LlamaGpuLayers::Impl::run(size_t count) {
+    if (count != 1 || !options.use_graphs) {
+        enqueue(count);
+        return;
+    }
+    if (graph == nullptr) {
+        cudaGraph_t captured = nullptr;
+        CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+        try {
+            enqueue(1);
+        } catch (...) {
+            cudaStreamEndCapture(stream, &captured);
+            if (captured != nullptr) cudaGraphDestroy(captured);
+            throw;
+        }
+        CUDA_CHECK(cudaStreamEndCapture(stream, &captured));
+        const cudaError_t instantiated = cudaGraphInstantiate(&graph, captured, 0);
+        cudaGraphDestroy(captured);
+        CUDA_CHECK(instantiated);
+    }
+    CUDA_CHECK(cudaGraphLaunch(graph, stream));
+}
+
+LlamaGpuLayers::LlamaGpuLayers(const LlamaModel& model, const GpuLayersOptions& options)
+    : impl_(std::make_unique<Impl>(model, options)) {}
+
+LlamaGpuLayers::~LlamaGpuLayers() = default;
+
+void LlamaGpuLayers::forward(std::span<const int32_t> tokens, const float* hidden, size_t start,
+                             bool want_logits) {
+    auto& g = *impl_;
+    const size_t count = tokens.size();
+    if (count == 0 || count > g.options.max_batch)
+        throw Error(fmt::format("GPU forward of {} tokens (batches of 1..{})", count,
+                                g.options.max_batch));
+    if (start + count > g.options.context_size)
+        throw Error(fmt::format("positions {}..{} are outside the {}-token context", start,
+                                start + count - 1, g.options.context_size));
+    if ((g.options.first_layer > 0) != (hidden != nullptr))
+        throw Error("GPU forward: hidden states are needed exactly when CPU layers come first");
+    CUDA_CHECK(cudaSetDevice(g.options.device));
+    auto* host_tokens = g.host_io.as<int32_t>();
+    auto* host_positions = host_tokens + g.options.max_batch;
+    auto* host_greedy = host_positions + g.options.max_batch;
+    for (size_t i = 0; i < count; ++i) {
+        host_tokens[i] = tokens[i];
+        host_positions[i] = static_cast<int32_t>(start + i);
+    }
+    CUDA_CHECK(cudaMemcpyAsync(g.tokens_device.get(), host_tokens, count * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, g.stream));
+    CUDA_CHECK(cudaMemcpyAsync(g.positions_device.get(), host_positions, count * sizeof(int32_t),
+                               cudaMemcpyHostToDevice, g.stream));
+    if (hidden != nullptr) {
+        CUDA_CHECK(cudaMemcpyAsync(g.x.get(), hidden, count * g.hp.embedding_dim * sizeof(float),
+                                   cudaMemcpyHostToDevice, g.stream));
+    }
+    g.run(count);
+    CUDA_CHECK(cudaMemcpyAsync(host_greedy, g.argmax_device.get(), sizeof(int32_t),
+                               cudaMemcpyDeviceToHost, g.stream));
+    if (want_logits) {
+        g.logits.resize(g.hp.vocab_size);
+        CUDA_CHECK(cudaMemcpyAsync(g.logits.data(), g.logits_device.get(),
+                                   g.hp.vocab_size * sizeof(float), cudaMemcpyDeviceToHost,
+                                   g.stream));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(g.stream));
+    g.greedy = *host_greedy;
+}
+
+int32_t LlamaGpuLayers::greedy_token() const { return impl_->greedy; }
+const std::vector<float>& LlamaGpuLayers::logits() const { return impl_->logits; }
+
+uint64_t LlamaGpuLayers::device_bytes() const {
+    uint64_t total = impl_->arena.bytes() + impl_->scratch_bytes;
+    for (const auto& layer : impl_->layers)
+        total += layer.key_cache.bytes() + layer.value_cache.bytes();
+    return total;
+}
+
+}  // namespace llcuda

@@ -1,0 +1,50 @@
+#pragma once
+// The last layers of a Llama model, its final norm and output head on one GPU. Weights are
+// copied to the device as stored (quantized blocks stay quantized), the KV cache lives there in
+// F16 or Q8_0, and a decode step is replayed from a captured CUDA graph: the host only writes
+// the token and position before it and reads the greedy token (or the logits) after it.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/dtype.hpp"
+#include "model/llama_model.hpp"
+
+namespace llcuda {
+
+struct GpuLayersOptions {
+    int device = 0;
+    size_t first_layer = 0;  // layers before it run on the CPU
+    size_t context_size = 0;
+    DType kv_type = DType::F16;
+    size_t max_batch = 512;
+    bool use_graphs = true;
+};
+
+class LlamaGpuLayers {
+  public:
+    LlamaGpuLayers(const LlamaModel& model, const GpuLayersOptions& options);
+    ~LlamaGpuLayers();
+    LlamaGpuLayers(const LlamaGpuLayers&) = delete;
+    LlamaGpuLayers& operator=(const LlamaGpuLayers&) = delete;
+
+    // Runs `tokens` (at most max_batch) at positions start.. through the GPU layers and the
+    // output head. When the first layer is on the CPU, `hidden` holds the CPU layers' output
+    // ([tokens][embedding_dim]); otherwise it is null and the embedding is looked up here.
+    // Afterwards greedy_token() is the next token's argmax, and logits() holds the logits when
+    // want_logits was set.
+    void forward(std::span<const int32_t> tokens, const float* hidden, size_t start,
+                 bool want_logits);
+    int32_t greedy_token() const;
+    const std::vector<float>& logits() const;
+
+    uint64_t device_bytes() const;  // weights, KV cache and scratch allocated by this object
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llcuda

@@ -1,0 +1,21 @@
+// Builds without CUDA: device selection refuses CUDA before this is reached; if it is, say so.
+#include "core/error.hpp"
+#include "model/llama_gpu_layers.hpp"
+
+namespace llcuda {
+
+struct LlamaGpuLayers::Impl {};
+
+LlamaGpuLayers::LlamaGpuLayers(const LlamaModel&, const GpuLayersOptions&) {
+    throw Error("this llcuda was built without CUDA; rebuild with the CUDA toolkit installed");
+}
+LlamaGpuLayers::~LlamaGpuLayers() = default;
+void LlamaGpuLayers::forward(std::span<const int32_t>, const float*, size_t, bool) {}
+int32_t LlamaGpuLayers::greedy_token() const { return 0; }
+const std::vector<float>& LlamaGpuLayers::logits() const {
+    static const std::vector<float> none;
+    return none;
+}
+uint64_t LlamaGpuLayers::device_bytes() const { return 0; }
+
+}  // namespace llcuda
