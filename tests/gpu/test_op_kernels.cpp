@@ -1,0 +1,192 @@
+// The non-matrix ops on the GPU against the CPU reference ops (backend/cpu) on fresh random
+// inputs: RMSNorm, RoPE (both styles, frequency factors), SwiGLU, add, argmax, the KV cache
+// store in F16 and Q8_0, and causal attention with grouped heads over cached rows.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "backend/cpu/cpu_ops.hpp"
+#include "backend/cuda/cuda_ops.hpp"
+#include "core/half.hpp"
+#include "core/quant/quant.hpp"
+#include "gpu_test_support.hpp"
+
+namespace llcuda {
+namespace {
+
+using testing::random_floats;
+using testing::to_device;
+using testing::to_host;
+
+void expect_close(const std::vector<float>& gpu, const std::vector<float>& cpu, float tolerance) {
+    ASSERT_EQ(gpu.size(), cpu.size());
+    for (size_t i = 0; i < gpu.size(); ++i)
+        ASSERT_NEAR(gpu[i], cpu[i], tolerance * (1.0f + std::fabs(cpu[i]))) << "element " << i;
+}
+
+TEST(OpKernels, RmsNorm) {
+    const size_t tokens = 3, size = 1000;
+    const auto x = random_floats(tokens * size, 2.0f, 1);
+    const auto weight = random_floats(size, 1.0f, 2);
+    std::vector<float> cpu(x.size());
+    for (size_t t = 0; t < tokens; ++t)
+        rms_norm(x.data() + t * size, weight.data(), cpu.data() + t * size, size, 1e-5f);
+    const auto xd = to_device(x), wd = to_device(weight);
+    DeviceBuffer out(x.size() * sizeof(float), 0);
+    cuda::rms_norm(xd.as<float>(), wd.as<float>(), out.as<float>(), tokens, size, 1e-5f, nullptr);
+    expect_close(to_host<float>(out, x.size()), cpu, 1e-5f);
+}
+
+TEST(OpKernels, RopeBothStylesWithFrequencyFactors) {
+    const size_t tokens = 4, heads = 3, head_dim = 64;
+    const std::vector<int32_t> positions = {0, 1, 517, 4095};
+    const auto factors = random_floats(head_dim / 2, 0.5f, 3);
+    std::vector<float> positive_factors(factors.size());
+    for (size_t i = 0; i < factors.size(); ++i) positive_factors[i] = 1.0f + std::fabs(factors[i]);
+    for (const auto style : {RopeStyle::Normal, RopeStyle::NeoX}) {
+        for (const bool with_factors : {false, true}) {
+            RopeParams params;
+            params.style = style;
+            params.rotated_dims = 48;  // partial rotation: the last 16 values stay
+            params.freq_base = 500000.0f;
+            params.position_scale = 0.5f;
+            params.freq_factors = with_factors ? positive_factors.data() : nullptr;
+            auto cpu = random_floats(tokens * heads * head_dim, 1.0f, 4);
+            const auto device_input = to_device(cpu);
+            for (size_t t = 0; t < tokens; ++t)
+                apply_rope(cpu.data() + t * heads * head_dim, heads, head_dim, positions[t], params);
+            const auto factors_device = to_device(positive_factors);
+            cuda::DeviceRope device_params{style, params.rotated_dims, params.freq_base,
+                                           params.position_scale,
+                                           with_factors ? factors_device.as<float>() : nullptr};
+            const auto positions_device = to_device(positions);
+            cuda::rope(device_input.as<float>(), tokens, heads, head_dim,
+                       positions_device.as<int32_t>(), device_params, nullptr);
+            expect_close(to_host<float>(device_input, cpu.size()), cpu, 2e-4f);
+        }
+    }
+}
+
+TEST(OpKernels, SwigluAddArgmax) {
+    const size_t count = 4099;
+    auto gate = random_floats(count, 3.0f, 5);
+    const auto up = random_floats(count, 1.0f, 6);
+    const auto gate_device = to_device(gate), up_device = to_device(up);
+    swiglu_in_place(gate.data(), up.data(), count);
+    cuda::swiglu(gate_device.as<float>(), up_device.as<float>(), count, nullptr);
+    expect_close(to_host<float>(gate_device, count), gate, 1e-5f);
+
+    auto sum = random_floats(count, 1.0f, 7);
+    const auto sum_device = to_device(sum);
+    add_in_place(sum.data(), up.data(), count);
+    cuda::add(sum_device.as<float>(), up_device.as<float>(), count, nullptr);
+    expect_close(to_host<float>(sum_device, count), sum, 0.0f);
+
+    // The first of equal maxima wins, as on the CPU.
+    auto values = random_floats(count, 1.0f, 8);
+    values[2021] = 100.0f;
+    values[3030] = 100.0f;
+    const auto values_device = to_device(values);
+    DeviceBuffer result(sizeof(int32_t), 0);
+    cuda::argmax(values_device.as<float>(), count, result.as<int32_t>(), nullptr);
+    EXPECT_EQ(to_host<int32_t>(result, 1)[0], 2021);
+}
+
+// What the CPU expects the cache to hold: the values after the cache type's rounding.
+std::vector<float> cache_rounding(DType type, const std::vector<float>& values, size_t kv_dim) {
+    std::vector<float> out(values.size());
+    std::vector<uint8_t> row(row_bytes(type, kv_dim));
+    for (size_t r = 0; r < values.size() / kv_dim; ++r) {
+        quantize_row(type, values.data() + r * kv_dim, row.data(), kv_dim);
+        dequantize_row(type, row.data(), out.data() + r * kv_dim, kv_dim);
+    }
+    return out;
+}
+
+struct AttentionCase {
+    size_t heads, kv_heads, head_dim;
+};
+
+class AttentionKernels : public ::testing::TestWithParam<std::tuple<DType, AttentionCase>> {};
+
+TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
+    const auto [type, shape] = GetParam();
+    const size_t kv_dim = shape.kv_heads * shape.head_dim;
+    const size_t q_dim = shape.heads * shape.head_dim;
+    const size_t context = 300, cached = 250, tokens = 7;  // 7 new tokens after 250 cached
+    const size_t row = cuda::kv_row_bytes(type, kv_dim);
+    DeviceBuffer key_cache(context * row, 0), value_cache(context * row, 0);
+
+    const auto keys = random_floats((cached + tokens) * kv_dim, 1.0f, 10);
+    const auto values = random_floats((cached + tokens) * kv_dim, 1.0f, 11);
+    std::vector<int32_t> all_positions(cached + tokens);
+    for (size_t p = 0; p < all_positions.size(); ++p) all_positions[p] = static_cast<int32_t>(p);
+    // Store the history in one call and the new tokens in another, as prefill then decode do.
+    const auto keys_device = to_device(keys), values_device = to_device(values);
+    const auto positions_device = to_device(all_positions);
+    cuda::store_kv(keys_device.as<float>(), values_device.as<float>(), cached, kv_dim,
+                   positions_device.as<int32_t>(), type, key_cache.get(), value_cache.get(),
+                   nullptr);
+    cuda::store_kv(keys_device.as<float>() + cached * kv_dim,
+                   values_device.as<float>() + cached * kv_dim, tokens, kv_dim,
+                   positions_device.as<int32_t>() + cached, type, key_cache.get(),
+                   value_cache.get(), nullptr);
+
+    // The cache bytes equal the CPU's encoding of the same rows.
+    const auto stored = to_host<uint8_t>(key_cache, (cached + tokens) * row);
+    std::vector<uint8_t> expected_row(row);
+    size_t differing_bytes = 0;
+    for (size_t p = 0; p < cached + tokens; ++p) {
+        quantize_row(type, keys.data() + p * kv_dim, expected_row.data(), kv_dim);
+        for (size_t b = 0; b < row; ++b) differing_bytes += stored[p * row + b] != expected_row[b];
+    }
+    EXPECT_EQ(differing_bytes, 0u);
+
+    const auto queries = random_floats(tokens * q_dim, 1.0f, 12);
+    const auto queries_device = to_device(queries);
+    DeviceBuffer out(tokens * q_dim * sizeof(float), 0);
+    cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
+                    positions_device.as<int32_t>() + cached, tokens,
+                    {shape.heads, shape.kv_heads, shape.head_dim}, out.as<float>(), nullptr);
+    const auto gpu = to_host<float>(out, tokens * q_dim);
+
+    const auto k = cache_rounding(type, keys, kv_dim);
+    const auto v = cache_rounding(type, values, kv_dim);
+    const size_t group = shape.heads / shape.kv_heads;
+    for (size_t t = 0; t < tokens; ++t) {
+        const size_t visible = cached + t + 1;
+        for (size_t h = 0; h < shape.heads; ++h) {
+            const size_t kv = (h / group) * shape.head_dim;
+            std::vector<float> scores(visible);
+            for (size_t p = 0; p < visible; ++p) {
+                float dot = 0;
+                for (size_t i = 0; i < shape.head_dim; ++i)
+                    dot += queries[t * q_dim + h * shape.head_dim + i] * k[p * kv_dim + kv + i];
+                scores[p] = dot / std::sqrt(static_cast<float>(shape.head_dim));
+            }
+            softmax_in_place(scores.data(), visible);
+            for (size_t i = 0; i < shape.head_dim; ++i) {
+                double expected = 0;
+                for (size_t p = 0; p < visible; ++p) expected += scores[p] * v[p * kv_dim + kv + i];
+                ASSERT_NEAR(gpu[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
+                    << "token " << t << " head " << h << " value " << i;
+            }
+        }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, AttentionKernels,
+    ::testing::Combine(::testing::Values(DType::F16, DType::Q8_0),
+                       ::testing::Values(AttentionCase{8, 4, 8}, AttentionCase{6, 2, 48},
+                                         AttentionCase{32, 8, 128}, AttentionCase{4, 4, 256})),
+    [](const auto& info) {
+        const auto& shape = std::get<1>(info.param);
+        return std::string(dtype_name(std::get<0>(info.param))) + "_" +
+               std::to_string(shape.heads) + "x" + std::to_string(shape.kv_heads) + "x" +
+               std::to_string(shape.head_dim);
+    });
+
+}  // namespace
+}  // namespace llcuda
