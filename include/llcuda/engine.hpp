@@ -84,6 +84,10 @@ class Engine {
     GenerationResult generate(std::string_view prompt, const GenerationOptions& options,
                               const std::function<void(std::string_view)>& on_text = {});
 
+    // Token-level access for benchmarks and tools: appends `tokens` to the sequence (a new one
+    // when `reset`) and returns the greedy choice of the next token. Waits for the device.
+    int32_t evaluate(const std::vector<int32_t>& tokens, bool reset);
+
     std::vector<int32_t> tokenize(std::string_view text, bool add_bos,
                                   bool parse_special = false) const;
     std::string detokenize(const std::vector<int32_t>& tokens) const;

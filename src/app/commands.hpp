@@ -10,5 +10,7 @@ void register_quantize_command(CLI::App& app);
 void register_pull_command(CLI::App& app);
 void register_models_command(CLI::App& app);
 void register_doctor_command(CLI::App& app);
+void register_bench_command(CLI::App& app);
+void register_synth_command(CLI::App& app);
 
 }  // namespace llcuda

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
     llcuda::register_pull_command(app);
     llcuda::register_models_command(app);
     llcuda::register_doctor_command(app);
+    llcuda::register_bench_command(app);
+    llcuda::register_synth_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {

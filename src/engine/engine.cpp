@@ -122,6 +122,13 @@ Engine::~Engine() = default;
 
 const ModelSummary& Engine::summary() const { return impl_->summary; }
 
+int32_t Engine::evaluate(const std::vector<int32_t>& tokens, bool reset) {
+    std::lock_guard lock(impl_->generate_mutex);
+    if (reset) impl_->runner.clear();
+    impl_->runner.forward(tokens, false);
+    return impl_->runner.greedy_token();
+}
+
 std::vector<int32_t> Engine::tokenize(std::string_view text, bool add_bos,
                                       bool parse_special) const {
     return impl_->tokenizer.encode(text, add_bos, parse_special);

@@ -143,4 +143,39 @@ CudaDeviceProbe probe_cuda_device(int index) {
     return probe;
 }
 
+CudaMemoryInfo cuda_memory_info(int index) {
+    CUDA_CHECK(cudaSetDevice(index));
+    CudaMemoryInfo info;
+    CUDA_CHECK(cudaMemGetInfo(&info.free_bytes, &info.total_bytes));
+    return info;
+}
+
+double measure_copy_bandwidth(int index, size_t bytes) {
+    CUDA_CHECK(cudaSetDevice(index));
+    void* source = nullptr;
+    void* destination = nullptr;
+    CUDA_CHECK(cudaMalloc(&source, bytes));
+    const cudaError_t allocated = cudaMalloc(&destination, bytes);
+    if (allocated != cudaSuccess) cudaFree(source);
+    CUDA_CHECK(allocated);
+    cudaEvent_t start, stop;
+    CUDA_CHECK(cudaEventCreate(&start));
+    CUDA_CHECK(cudaEventCreate(&stop));
+    float best_ms = 0.0f;
+    for (int i = 0; i < 6; ++i) {
+        CUDA_CHECK(cudaEventRecord(start));
+        CUDA_CHECK(cudaMemcpy(destination, source, bytes, cudaMemcpyDeviceToDevice));
+        CUDA_CHECK(cudaEventRecord(stop));
+        CUDA_CHECK(cudaEventSynchronize(stop));
+        float ms = 0.0f;
+        CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+        if (i > 0 && (best_ms == 0.0f || ms < best_ms)) best_ms = ms;  // the first one warms up
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    cudaFree(source);
+    cudaFree(destination);
+    return 2.0 * static_cast<double>(bytes) / (best_ms / 1000.0);
+}
+
 }  // namespace llcuda

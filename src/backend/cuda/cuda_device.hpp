@@ -45,6 +45,16 @@ CudaDeviceProperties cuda_device_properties(int index);
 // kernel computes on random data and its result is compared with the CPU's.
 CudaDeviceProbe probe_cuda_device(int index);
 
+struct CudaMemoryInfo {
+    size_t free_bytes = 0;
+    size_t total_bytes = 0;
+};
+CudaMemoryInfo cuda_memory_info(int index);
+
+// Device-to-device copy bandwidth in bytes per second, counting the bytes read and the bytes
+// written (the memory traffic), best of several copies of `bytes`.
+double measure_copy_bandwidth(int index, size_t bytes);
+
 // Throws llcuda::Error when cuBLAS (loaded at run time) cannot be used, saying how to fix it.
 void require_cublas();
 

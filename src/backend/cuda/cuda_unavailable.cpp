@@ -31,6 +31,8 @@ CudaDeviceProbe probe_cuda_device(int) {
 
 CudaDeviceProperties cuda_device_properties(int) { unavailable(); }
 void require_cublas() { unavailable(); }
+CudaMemoryInfo cuda_memory_info(int) { unavailable(); }
+double measure_copy_bandwidth(int, size_t) { unavailable(); }
 
 void* cuda_allocate(size_t, int) { unavailable(); }
 void cuda_release(void*, int) noexcept {}

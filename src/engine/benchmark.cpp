@@ -1,0 +1,118 @@
+#include "engine/benchmark.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <random>
+
+#include "backend/cuda/cuda_device.hpp"
+#include "core/error.hpp"
+#include "core/file_type.hpp"
+#include "core/gguf/gguf_file.hpp"
+#include "core/tensor.hpp"
+#include "engine/embedded_model.hpp"
+#include "engine/placement.hpp"
+
+namespace llcuda {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double milliseconds_since(Clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// What one decode step reads from GPU memory: every weight of the GPU layers and the output
+// head (one embedding row is negligible, and the KV cache at tg positions is small).
+uint64_t decode_bytes(const GgufFile& file, size_t first_gpu_layer) {
+    uint64_t total = 0;
+    for (const auto& tensor : file.tensors()) {
+        size_t layer = 0;
+        if (std::sscanf(tensor.name.c_str(), "blk.%zu.", &layer) == 1) {
+            if (layer >= first_gpu_layer) total += tensor.byte_count;
+        } else if (tensor.name != "token_embd.weight" || file.find_tensor("output.weight") == nullptr) {
+            total += tensor.byte_count;
+        }
+    }
+    return total;
+}
+
+}  // namespace
+
+BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
+    if (options.prompt_tokens == 0 && options.generated_tokens == 0)
+        throw Error("nothing to measure: -p and -n are both 0");
+    if (options.repetitions == 0) throw Error("-r must be at least 1");
+    auto engine_options = options.engine;
+    if (engine_options.context_size == 0)
+        engine_options.context_size = std::max<size_t>(options.prompt_tokens, options.generated_tokens) + 1;
+    Engine engine(engine_options);
+    const auto& summary = engine.summary();
+
+    const auto file = options.engine.model_path.empty()
+                          ? GgufFile::from_memory(embedded_model_bytes(), kEmbeddedModelName)
+                          : GgufFile::open(options.engine.model_path);
+    BenchmarkResult result;
+    result.model = summary.source;
+    if (const auto* type = file.find("general.file_type")) result.file_type = file_type_label(type->as_uint());
+    for (const auto& tensor : file.tensors()) result.model_bytes += tensor.byte_count;
+    result.placement = summary.placement;
+    result.layers = summary.layers;
+    result.gpu_layers = summary.gpu_layers;
+    result.layer_devices = summary.layer_devices;
+    result.kv_type = options.engine.kv_type;
+    result.cuda_graphs = options.engine.cuda_graphs;
+    result.prompt_tokens = options.prompt_tokens;
+    result.generated_tokens = options.generated_tokens;
+    result.repetitions = options.repetitions;
+    result.gpu_bytes_held = summary.gpu_bytes;
+
+    std::mt19937 generator(1234);
+    std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(summary.vocab_size) - 1);
+    std::vector<double> pp, tg, ttft, itl;
+    for (size_t rep = 0; rep < options.warmup + options.repetitions; ++rep) {
+        const bool measured = rep >= options.warmup;
+        if (options.prompt_tokens > 0) {
+            std::vector<int32_t> prompt(options.prompt_tokens);
+            for (auto& t : prompt) t = token(generator);
+            const auto start = Clock::now();
+            engine.evaluate(prompt, true);
+            const double ms = milliseconds_since(start);
+            if (measured) {
+                pp.push_back(1000.0 * static_cast<double>(options.prompt_tokens) / ms);
+                ttft.push_back(ms);
+            }
+        }
+        if (options.generated_tokens > 0) {
+            int32_t next = token(generator);
+            const auto start = Clock::now();
+            for (size_t i = 0; i < options.generated_tokens; ++i) {
+                const auto step = Clock::now();
+                next = engine.evaluate({next}, i == 0);
+                if (measured) itl.push_back(milliseconds_since(step));
+            }
+            if (measured) {
+                tg.push_back(1000.0 * static_cast<double>(options.generated_tokens) /
+                             milliseconds_since(start));
+            }
+        }
+    }
+    result.prompt_tokens_per_second = summarize(pp);
+    result.generation_tokens_per_second = summarize(tg);
+    result.time_to_first_token_ms = summarize(ttft);
+    result.inter_token_ms = summarize(itl);
+
+    if (summary.gpu_layers > 0) {
+        const int device = TensorDevice::parse(summary.layer_devices.back()).index;
+        const auto memory = cuda_memory_info(device);
+        result.gpu_memory_in_use = memory.total_bytes - memory.free_bytes;
+        result.bytes_read_per_token = decode_bytes(file, summary.layers - summary.gpu_layers);
+        result.copy_bandwidth = measure_copy_bandwidth(device, size_t{1} << 30);
+        result.bandwidth_fraction = result.generation_tokens_per_second.mean *
+                                    static_cast<double>(result.bytes_read_per_token) /
+                                    result.copy_bandwidth;
+    }
+    return result;
+}
+
+}  // namespace llcuda

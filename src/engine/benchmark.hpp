@@ -1,0 +1,48 @@
+#pragma once
+// `llcuda bench`: prompt processing and generation speed of a model as placed by the engine
+// options, measured like llama-bench (random tokens; pp from an empty cache, tg one token at a
+// time from an empty cache), repeated after warm-up, with the GPU's copy bandwidth measured in
+// the same run as the yardstick for decode.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/statistics.hpp"
+#include "llcuda/engine.hpp"
+
+namespace llcuda {
+
+struct BenchmarkOptions {
+    EngineOptions engine;
+    size_t prompt_tokens = 512;
+    size_t generated_tokens = 128;
+    size_t repetitions = 5;
+    size_t warmup = 1;
+};
+
+struct BenchmarkResult {
+    std::string model;
+    std::string file_type;
+    uint64_t model_bytes = 0;
+    std::string placement;
+    size_t layers = 0;
+    size_t gpu_layers = 0;
+    std::vector<std::string> layer_devices;
+    std::string kv_type;
+    bool cuda_graphs = true;
+    size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
+
+    Summary prompt_tokens_per_second;      // pp
+    Summary generation_tokens_per_second;  // tg
+    Summary time_to_first_token_ms;        // prompt processed and first token picked
+    Summary inter_token_ms;                // every decode step of every repetition
+    uint64_t gpu_bytes_held = 0;           // weights, KV cache and scratch of this run
+    uint64_t gpu_memory_in_use = 0;        // on the device, all processes, after the run
+    uint64_t bytes_read_per_token = 0;     // weights a decode step reads on the GPU
+    double copy_bandwidth = 0;             // bytes/s, device-to-device copy, read + write
+    double bandwidth_fraction = 0;         // tg mean * bytes per token / copy bandwidth
+};
+
+BenchmarkResult run_benchmark(const BenchmarkOptions& options);
+
+}  // namespace llcuda
