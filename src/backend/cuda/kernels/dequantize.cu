@@ -28,14 +28,20 @@ __global__ void dequantize_quantized_kernel(const uint8_t* weights, size_t row_s
     const int sub = static_cast<int>(index % sub_blocks);
     SubBlock block;
     unpack_sub_block<T>(weights + source_row(row_indices, row) * row_stride, sub, block);
-    Out* destination = out + row * sub_blocks * 32 + sub * 32;
+    // 32 values, written as 16-byte vectors (the row's sub-block is 64- or 128-byte aligned).
+    alignas(16) Out values[32];
 #pragma unroll
     for (int i = 0; i < 32; ++i) {
         const int h = i / 16;
-        store(destination + i,
+        store(values + i,
               block.scale[h] * static_cast<float>(byte_of(block.q[i / 4], i % 4)) +
                   block.offset[h]);
     }
+    auto* destination = reinterpret_cast<uint4*>(out + row * sub_blocks * 32 + sub * 32);
+    const auto* source = reinterpret_cast<const uint4*>(values);
+#pragma unroll
+    for (int i = 0; i < static_cast<int>(sizeof(values) / sizeof(uint4)); ++i)
+        destination[i] = source[i];
 }
 
 __device__ __forceinline__ float to_float(float v) { return v; }

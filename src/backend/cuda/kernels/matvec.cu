@@ -52,7 +52,19 @@ __global__ void matvec_quantized_kernel(const uint8_t* weights, size_t row_strid
     if (row >= rows) return;
     const uint8_t* w = weights + static_cast<size_t>(row) * row_stride;
     float sums[kTokens] = {};
-    for (int s = threadIdx.x; s < sub_blocks; s += 32) {
+    // Two sub-blocks per lane and iteration keep more loads in flight.
+    int s = threadIdx.x;
+    for (; s + 32 < sub_blocks; s += 64) {
+        SubBlock first, second;
+        unpack_sub_block<T>(w, s, first);
+        unpack_sub_block<T>(w, s + 32, second);
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+            sums[t] += dot(first, activations[t * sub_blocks + s]) +
+                       dot(second, activations[t * sub_blocks + s + 32]);
+        }
+    }
+    if (s < sub_blocks) {
         SubBlock block;
         unpack_sub_block<T>(w, s, block);
 #pragma unroll
