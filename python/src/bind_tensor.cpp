@@ -11,7 +11,6 @@
 #include "core/half.hpp"
 #include "core/tensor.hpp"
 
-
 namespace py = pybind11;
 
 namespace llcuda::python {

@@ -51,7 +51,9 @@ nlohmann::json to_json(const BenchmarkResult& r) {
 }
 
 void print_markdown(const BenchmarkResult& r) {
-    std::printf("| model | type | size GiB | GPU layers | KV | test | tokens/s | TTFT ms | ITL p50/p99 ms |\n");
+    std::printf(
+        "| model | type | size GiB | GPU layers | KV | test | tokens/s | TTFT ms | ITL p50/p99 ms "
+        "|\n");
     std::printf("|---|---|---|---|---|---|---|---|---|\n");
     const auto row = [&](const std::string& test, const Summary& speed, const std::string& ttft,
                          const std::string& itl) {
@@ -85,18 +87,19 @@ void print_csv(const BenchmarkResult& r) {
         "repetitions,pp_tps_mean,pp_tps_stddev,tg_tps_mean,tg_tps_stddev,ttft_ms_p50,ttft_ms_p95,"
         "ttft_ms_p99,itl_ms_p50,itl_ms_p95,itl_ms_p99,gpu_bytes_held,bytes_read_per_token,"
         "copy_bandwidth,tg_bandwidth_fraction\n");
-    std::printf("%s,%s,%llu,%zu,%zu,%s,%d,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.4f,"
-                "%.4f,%llu,%llu,%.0f,%.4f\n",
-                r.model.c_str(), r.file_type.c_str(),
-                static_cast<unsigned long long>(r.model_bytes), r.gpu_layers, r.layers,
-                r.kv_type.c_str(), r.cuda_graphs ? 1 : 0, r.prompt_tokens, r.generated_tokens,
-                r.repetitions, r.prompt_tokens_per_second.mean, r.prompt_tokens_per_second.stddev,
-                r.generation_tokens_per_second.mean, r.generation_tokens_per_second.stddev,
-                r.time_to_first_token_ms.p50, r.time_to_first_token_ms.p95,
-                r.time_to_first_token_ms.p99, r.inter_token_ms.p50, r.inter_token_ms.p95,
-                r.inter_token_ms.p99, static_cast<unsigned long long>(r.gpu_bytes_held),
-                static_cast<unsigned long long>(r.bytes_read_per_token), r.copy_bandwidth,
-                r.bandwidth_fraction);
+    std::printf(
+        "%s,%s,%llu,%zu,%zu,%s,%d,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.4f,"
+        "%.4f,%llu,%llu,%.0f,%.4f\n",
+        r.model.c_str(), r.file_type.c_str(), static_cast<unsigned long long>(r.model_bytes),
+        r.gpu_layers, r.layers, r.kv_type.c_str(), r.cuda_graphs ? 1 : 0, r.prompt_tokens,
+        r.generated_tokens, r.repetitions, r.prompt_tokens_per_second.mean,
+        r.prompt_tokens_per_second.stddev, r.generation_tokens_per_second.mean,
+        r.generation_tokens_per_second.stddev, r.time_to_first_token_ms.p50,
+        r.time_to_first_token_ms.p95, r.time_to_first_token_ms.p99, r.inter_token_ms.p50,
+        r.inter_token_ms.p95, r.inter_token_ms.p99,
+        static_cast<unsigned long long>(r.gpu_bytes_held),
+        static_cast<unsigned long long>(r.bytes_read_per_token), r.copy_bandwidth,
+        r.bandwidth_fraction);
 }
 
 void bench(BenchArguments& arguments) {
@@ -120,11 +123,13 @@ void register_bench_command(CLI::App& app) {
     command->add_option("-m,--model", arguments->bench.engine.model_path,
                         "GGUF file or store name (default: the embedded stories260K)");
     command->add_option("--store", arguments->store, "Model store directory");
-    command->add_option("-p,--prompt-tokens", arguments->bench.prompt_tokens,
-                        "Prompt length of the pp test (0: skip)")
+    command
+        ->add_option("-p,--prompt-tokens", arguments->bench.prompt_tokens,
+                     "Prompt length of the pp test (0: skip)")
         ->capture_default_str();
-    command->add_option("-n,--gen-tokens", arguments->bench.generated_tokens,
-                        "Tokens of the tg test (0: skip)")
+    command
+        ->add_option("-n,--gen-tokens", arguments->bench.generated_tokens,
+                     "Tokens of the tg test (0: skip)")
         ->capture_default_str();
     command->add_option("-r,--repetitions", arguments->bench.repetitions, "Measured repetitions")
         ->capture_default_str()

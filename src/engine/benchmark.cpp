@@ -30,7 +30,8 @@ uint64_t decode_bytes(const GgufFile& file, size_t first_gpu_layer) {
         size_t layer = 0;
         if (std::sscanf(tensor.name.c_str(), "blk.%zu.", &layer) == 1) {
             if (layer >= first_gpu_layer) total += tensor.byte_count;
-        } else if (tensor.name != "token_embd.weight" || file.find_tensor("output.weight") == nullptr) {
+        } else if (tensor.name != "token_embd.weight" ||
+                   file.find_tensor("output.weight") == nullptr) {
             total += tensor.byte_count;
         }
     }
@@ -45,7 +46,8 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
     if (options.repetitions == 0) throw Error("-r must be at least 1");
     auto engine_options = options.engine;
     if (engine_options.context_size == 0)
-        engine_options.context_size = std::max<size_t>(options.prompt_tokens, options.generated_tokens) + 1;
+        engine_options.context_size =
+            std::max<size_t>(options.prompt_tokens, options.generated_tokens) + 1;
     Engine engine(engine_options);
     const auto& summary = engine.summary();
 
@@ -54,7 +56,8 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
                           : GgufFile::open(options.engine.model_path);
     BenchmarkResult result;
     result.model = summary.source;
-    if (const auto* type = file.find("general.file_type")) result.file_type = file_type_label(type->as_uint());
+    if (const auto* type = file.find("general.file_type"))
+        result.file_type = file_type_label(type->as_uint());
     for (const auto& tensor : file.tensors()) result.model_bytes += tensor.byte_count;
     result.placement = summary.placement;
     result.layers = summary.layers;

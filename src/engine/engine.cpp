@@ -52,9 +52,9 @@ struct Engine::Impl {
           model(file),
           tokenizer(read_vocabulary(*file)),
           context(context_size(options)),
-          placement(decide_placement({options.device, options.gpu_layers, context,
-                                      parse_kv_type(options.kv_type)},
-                                     *file, model.hparams())),
+          placement(decide_placement(
+              {options.device, options.gpu_layers, context, parse_kv_type(options.kv_type)}, *file,
+              model.hparams())),
           pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count()),
           runner(model, pool, runner_options(options)) {
         if (tokenizer.size() != model.hparams().vocab_size) {
@@ -82,8 +82,8 @@ struct Engine::Impl {
             summary.device_description = fmt::format("{} (all {} layers)", gpu, hp.layer_count);
         } else {
             summary.device_description =
-                fmt::format("{} layers on the CPU ({} threads), {} on {}", cpu_layers,
-                            pool.size(), placement.gpu_layers, gpu);
+                fmt::format("{} layers on the CPU ({} threads), {} on {}", cpu_layers, pool.size(),
+                            placement.gpu_layers, gpu);
         }
     }
 
@@ -164,9 +164,9 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
     const auto start = Clock::now();
     // Greedy decoding without a repetition penalty takes the argmax computed where the logits
     // are (on the GPU: no copy of the logits); anything else samples from them on the CPU.
-    const bool greedy = options.sampling.temperature == 0.0f &&
-                        (options.sampling.repeat_penalty == 1.0f ||
-                         options.sampling.repeat_last_n == 0);
+    const bool greedy =
+        options.sampling.temperature == 0.0f &&
+        (options.sampling.repeat_penalty == 1.0f || options.sampling.repeat_last_n == 0);
     engine.runner.clear();
     engine.runner.forward(result.prompt_tokens, !greedy);
     result.prompt_seconds = seconds_between(start, Clock::now());

@@ -111,8 +111,8 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
         const auto& w = model.layer(l);
         arena.reserve(w.attention_norm.size() * sizeof(float));
         arena.reserve(w.ffn_norm.size() * sizeof(float));
-        for (const auto* m : {&w.query, &w.key, &w.value, &w.attention_output, &w.ffn_gate,
-                              &w.ffn_up, &w.ffn_down})
+        for (const auto* m :
+             {&w.query, &w.key, &w.value, &w.attention_output, &w.ffn_gate, &w.ffn_up, &w.ffn_down})
             arena.reserve(matrix_bytes(*m));
     }
     arena.reserve(model.output_norm().size() * sizeof(float));
@@ -153,12 +153,14 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     }
     output_norm = upload_vector(model.output_norm());
     output = upload_matrix(model.output());
-    if (embed_here) token_embedding = output_is_embedding ? output : upload_matrix(model.token_embedding());
+    if (embed_here)
+        token_embedding = output_is_embedding ? output : upload_matrix(model.token_embedding());
     rope.style = model.rope().style;
     rope.rotated_dims = model.rope().rotated_dims;
     rope.freq_base = model.rope().freq_base;
     rope.position_scale = model.rope().position_scale;
-    if (!model.rope_freq_factors().empty()) rope.freq_factors = upload_vector(model.rope_freq_factors());
+    if (!model.rope_freq_factors().empty())
+        rope.freq_factors = upload_vector(model.rope_freq_factors());
 
     const size_t n = options.max_batch;
     const int device = options.device;
@@ -179,16 +181,16 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
 
     std::vector<cuda::DeviceMatrix> matrices;
     for (const auto& g : layers) {
-        for (const auto* m : {&g.query, &g.key, &g.value, &g.attention_output, &g.ffn_gate,
-                              &g.ffn_up, &g.ffn_down})
+        for (const auto* m :
+             {&g.query, &g.key, &g.value, &g.attention_output, &g.ffn_gate, &g.ffn_up, &g.ffn_down})
             matrices.push_back(*m);
     }
     const size_t widest = std::max({hp.embedding_dim, hp.q_dim(), hp.feed_forward_dim});
     matmul = std::make_unique<cuda::GpuMatmul>(device, stream, n, widest, matrices.data(),
                                                matrices.size());
     scratch_bytes = matmul->scratch_bytes();
-    for (const auto* b : {&x, &normed, &queries, &keys, &values, &attended, &projected, &gate, &up,
-                          &logits_device})
+    for (const auto* b :
+         {&x, &normed, &queries, &keys, &values, &attended, &projected, &gate, &up, &logits_device})
         scratch_bytes += b->bytes();
 }
 
@@ -280,8 +282,8 @@ void LlamaGpuLayers::forward(std::span<const int32_t> tokens, const float* hidde
     auto& g = *impl_;
     const size_t count = tokens.size();
     if (count == 0 || count > g.options.max_batch)
-        throw Error(fmt::format("GPU forward of {} tokens (batches of 1..{})", count,
-                                g.options.max_batch));
+        throw Error(
+            fmt::format("GPU forward of {} tokens (batches of 1..{})", count, g.options.max_batch));
     if (start + count > g.options.context_size)
         throw Error(fmt::format("positions {}..{} are outside the {}-token context", start,
                                 start + count - 1, g.options.context_size));

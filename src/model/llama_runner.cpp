@@ -12,12 +12,12 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
     : model_(model),
       pool_(pool),
       options_(options),
-      cpu_layers_(model.hparams().layer_count - std::min(options.gpu_layers,
-                                                         model.hparams().layer_count)),
+      cpu_layers_(model.hparams().layer_count -
+                  std::min(options.gpu_layers, model.hparams().layer_count)),
       cache_(model.hparams(), options.context_size, cpu_layers_) {
     if (options.gpu_layers > model.hparams().layer_count) {
-        throw Error(fmt::format("{} GPU layers asked for, but the model has {}",
-                                options.gpu_layers, model.hparams().layer_count));
+        throw Error(fmt::format("{} GPU layers asked for, but the model has {}", options.gpu_layers,
+                                model.hparams().layer_count));
     }
     if (options.gpu_layers > 0) {
         GpuLayersOptions gpu;

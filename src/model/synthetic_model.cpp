@@ -152,9 +152,9 @@ void build_synthetic_model(const SyntheticModelOptions& options, const GgufFile&
                           size_t columns, size_t rows) {
         const DType type = type_for(options.type, role, layer, shape.layers);
         const float scale = 1.0f / std::sqrt(static_cast<float>(columns));
-        writer.add_tensor(name, type, {columns, rows},
-                          random_matrix(type, rows, columns, scale,
-                                        mix64(options.seed + ++tensor_index), pool));
+        writer.add_tensor(
+            name, type, {columns, rows},
+            random_matrix(type, rows, columns, scale, mix64(options.seed + ++tensor_index), pool));
     };
     const size_t dim = shape.embedding_dim;
     const size_t kv_dim = shape.kv_heads * head_dim;

@@ -55,6 +55,12 @@ class RunCommand(unittest.TestCase):
         self.assert_fails(["run", "--device", "tpu"], "unknown device 'tpu'")
         self.assert_fails(["run", "--device", "cuda:7"], "cannot use cuda:7")
         self.assert_fails(["run", "--temp", "-1"], "temperature")
+        self.assert_fails(["run", "--gpu-layers", "3", "--device", "cpu"], "--device is cpu")
+        self.assert_fails(["run", "--gpu-layers", "lots"], "not a number of layers")
+        self.assert_fails(["run", "--gpu-layers", "2"], "cannot use cuda:0")  # no GPU in CI
+        self.assert_fails(["run", "--kv-type", "q4_0"], "use f16 or q8_0")
+        self.assert_fails(["bench", "-r", "0"], "--repetitions", code=105)
+        self.assert_fails(["synth", "--shape", "gpt5", "-o", "/tmp/x.gguf"], "unknown model shape")
         self.assert_fails(["run", "-p", "word " * 5000], "--ctx-size")
         self.assert_fails(["run", "-m", REPO + "/CMakeLists.txt"], "not a GGUF file")
 
@@ -135,6 +141,36 @@ class QuantizeCommand(unittest.TestCase):
             self.assertEqual(result.returncode, 1)
             self.assertIn("unknown target type 'Q9_9'", result.stderr)
             self.assertEqual(os.listdir(directory), [])
+
+
+class BenchAndSynth(unittest.TestCase):
+    def test_bench_reports_every_format(self):
+        table = llcuda("bench", "-p", "16", "-n", "8", "-r", "2", "-t", "2")
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("| pp16 |", table.stdout)
+        self.assertIn("| tg8 |", table.stdout)
+        report = json.loads(llcuda("bench", "-p", "16", "-n", "8", "-r", "3", "-o", "json").stdout)
+        self.assertEqual(report["tg_tokens_per_second"]["count"], 3)
+        self.assertEqual(report["inter_token_ms"]["count"], 24)
+        self.assertGreater(report["pp_tokens_per_second"]["mean"], 0)
+        self.assertEqual(report["layer_devices"], ["CPU"] * 5)
+        csv = llcuda("bench", "-p", "8", "-n", "4", "-r", "1", "-o", "csv").stdout.splitlines()
+        self.assertEqual(len(csv), 2)
+        self.assertEqual(len(csv[0].split(",")), len(csv[1].split(",")))
+
+    def test_synthetic_model_loads_and_runs(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "tiny.gguf")
+            made = llcuda("synth", "--shape", "tiny", "--type", "Q4_K_M", "-o", path)
+            self.assertEqual(made.returncode, 0, made.stderr)
+            info = json.loads(llcuda("inspect", "--json", path).stdout)
+            types = {t["name"]: t["type"] for t in info["tensors"]}
+            self.assertEqual(types["blk.2.attn_v.weight"], "Q6_K")  # every third layer: more bits
+            self.assertEqual(types["blk.1.attn_v.weight"], "Q4_K")
+            self.assertEqual(types["output.weight"], "Q6_K")
+            run = llcuda("run", "-m", path, "-n", "4", "--temp", "0")
+            self.assertEqual(run.returncode, 0, run.stderr)
+
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ TEST(OpKernels, RopeBothStylesWithFrequencyFactors) {
             auto cpu = random_floats(tokens * heads * head_dim, 1.0f, 4);
             const auto device_input = to_device(cpu);
             for (size_t t = 0; t < tokens; ++t)
-                apply_rope(cpu.data() + t * heads * head_dim, heads, head_dim, positions[t], params);
+                apply_rope(cpu.data() + t * heads * head_dim, heads, head_dim, positions[t],
+                           params);
             const auto factors_device = to_device(positive_factors);
             cuda::DeviceRope device_params{style, params.rotated_dims, params.freq_base,
                                            params.position_scale,

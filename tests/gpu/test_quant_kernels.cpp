@@ -70,7 +70,8 @@ TEST_P(QuantKernels, DequantizeEqualsTheCpu) {
     cuda::dequantize_rows(device_matrix(type, m, data), nullptr, m.rows, out.get(), false, nullptr);
     const auto gpu = to_host<float>(out, m.values.size());
     for (size_t i = 0; i < gpu.size(); ++i)
-        ASSERT_NEAR(gpu[i], m.values[i], 1e-6f * (1.0f + std::fabs(m.values[i]))) << "element " << i;
+        ASSERT_NEAR(gpu[i], m.values[i], 1e-6f * (1.0f + std::fabs(m.values[i])))
+            << "element " << i;
 
     // Embedding lookup: rows picked by token id, repeats and the last row included.
     const std::vector<int32_t> ids = {36, 0, 5, 5, 17};
@@ -108,7 +109,8 @@ TEST_P(QuantKernels, MatvecEqualsTheCpuForOneToEightTokens) {
                     double expected = 0, magnitude = 0;
                     for (size_t c = 0; c < columns; ++c) {
                         expected += double(m.values[r * columns + c]) * seen[t * columns + c];
-                        magnitude += std::fabs(double(m.values[r * columns + c]) * seen[t * columns + c]);
+                        magnitude +=
+                            std::fabs(double(m.values[r * columns + c]) * seen[t * columns + c]);
                     }
                     ASSERT_NEAR(gpu[t * rows + r], expected, 1e-5 * magnitude + 1e-6)
                         << "rows " << rows << " tokens " << tokens << " at " << t << "," << r;

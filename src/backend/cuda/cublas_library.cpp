@@ -15,11 +15,10 @@ namespace llcuda::cuda {
 namespace {
 
 // cublasGemmEx is overloaded in C++; the C entry point has this signature.
-using GemmExFunction = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t,
-                                          int, int, int, const void*, const void*, cudaDataType,
-                                          int, const void*, cudaDataType, int, const void*, void*,
-                                          cudaDataType, int, cublasComputeType_t,
-                                          cublasGemmAlgo_t);
+using GemmExFunction = cublasStatus_t (*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int,
+                                          int, int, const void*, const void*, cudaDataType, int,
+                                          const void*, cudaDataType, int, const void*, void*,
+                                          cudaDataType, int, cublasComputeType_t, cublasGemmAlgo_t);
 
 class CublasLibrary {
   public:
@@ -116,11 +115,9 @@ void gemm(int device, cudaStream_t stream, int m, int n, int k, const GemmOperan
     library.check(library.set_stream_(handle, stream), "cublasSetStream");
     const float alpha = 1.0f, beta = 0.0f;
     library.check(library.gemm_ex_(handle, operation(a), operation(b), m, n, k, &alpha, a.data,
-                                   a.type, a.leading_dimension, b.data, b.type,
-                                   b.leading_dimension, &beta, c, c_type, ldc, CUBLAS_COMPUTE_32F,
-                                   CUBLAS_GEMM_DEFAULT),
+                                   a.type, a.leading_dimension, b.data, b.type, b.leading_dimension,
+                                   &beta, c, c_type, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                   "GemmEx");
 }
 
 }  // namespace llcuda::cuda
-

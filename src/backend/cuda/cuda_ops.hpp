@@ -58,8 +58,8 @@ struct DeviceRope {
 };
 
 // Rotates heads[t][head][..] in place at position positions[t].
-void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim,
-          const int32_t* positions, const DeviceRope& params, cudaStream_t stream);
+void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim, const int32_t* positions,
+          const DeviceRope& params, cudaStream_t stream);
 
 // Writes the keys and values of `tokens` tokens into row positions[t] of the caches.
 void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,

@@ -25,14 +25,14 @@ template <DType T>
 __device__ __forceinline__ float kv_at(const uint8_t* cache, size_t row_bytes, int row, int i);
 
 template <>
-__device__ __forceinline__ float kv_at<DType::F16>(const uint8_t* cache, size_t row_bytes,
-                                                    int row, int i) {
+__device__ __forceinline__ float kv_at<DType::F16>(const uint8_t* cache, size_t row_bytes, int row,
+                                                   int i) {
     return __half2float(reinterpret_cast<const __half*>(cache + row * row_bytes)[i]);
 }
 
 template <>
-__device__ __forceinline__ float kv_at<DType::Q8_0>(const uint8_t* cache, size_t row_bytes,
-                                                     int row, int i) {
+__device__ __forceinline__ float kv_at<DType::Q8_0>(const uint8_t* cache, size_t row_bytes, int row,
+                                                    int i) {
     const uint8_t* block = cache + row * row_bytes + (i / 32) * sizeof(BlockQ8_0);
     return half_at(block) * static_cast<float>(reinterpret_cast<const int8_t*>(block + 2)[i % 32]);
 }
@@ -155,8 +155,8 @@ __global__ void store_q8_0_kernel(const float* source, size_t tokens, size_t kv_
     const float d = amax / 127.0f;
     const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
     const int q = max(-127, min(127, static_cast<int>(roundf(value * inverse))));
-    uint8_t* block = cache + static_cast<size_t>(positions[token]) * blocks_per_row *
-                                 sizeof(BlockQ8_0) +
+    uint8_t* block = cache +
+                     static_cast<size_t>(positions[token]) * blocks_per_row * sizeof(BlockQ8_0) +
                      block_in_row * sizeof(BlockQ8_0);
     reinterpret_cast<int8_t*>(block + 2)[lane] = static_cast<int8_t>(q);
     if (lane == 0) *reinterpret_cast<__half*>(block) = __float2half(d);
@@ -207,16 +207,15 @@ void attention(const float* queries, const void* key_cache, const void* value_ca
     if (tokens == 0) return;
     if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
         shape.head_count % shape.kv_head_count != 0) {
-        throw Error(fmt::format("attention with {} heads, {} KV heads of {} values is not supported "
-                                "on the GPU (head size at most {})",
-                                shape.head_count, shape.kv_head_count, shape.head_dim,
-                                kMaxHeadDim));
+        throw Error(
+            fmt::format("attention with {} heads, {} KV heads of {} values is not supported "
+                        "on the GPU (head size at most {})",
+                        shape.head_count, shape.kv_head_count, shape.head_dim, kMaxHeadDim));
     }
     if (type == DType::F16)
         launch<DType::F16>(queries, key_cache, value_cache, positions, tokens, shape, out, stream);
     else
-        launch<DType::Q8_0>(queries, key_cache, value_cache, positions, tokens, shape, out,
-                             stream);
+        launch<DType::Q8_0>(queries, key_cache, value_cache, positions, tokens, shape, out, stream);
     check_launch("attention");
 }
 

@@ -20,8 +20,8 @@ __device__ __forceinline__ size_t source_row(const int32_t* row_indices, size_t 
 
 template <DType T, typename Out>
 __global__ void dequantize_quantized_kernel(const uint8_t* weights, size_t row_stride,
-                                            const int32_t* row_indices, size_t rows,
-                                            int sub_blocks, Out* out) {
+                                            const int32_t* row_indices, size_t rows, int sub_blocks,
+                                            Out* out) {
     const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (index >= rows * sub_blocks) return;
     const size_t row = index / sub_blocks;
@@ -33,9 +33,8 @@ __global__ void dequantize_quantized_kernel(const uint8_t* weights, size_t row_s
 #pragma unroll
     for (int i = 0; i < 32; ++i) {
         const int h = i / 16;
-        store(values + i,
-              block.scale[h] * static_cast<float>(byte_of(block.q[i / 4], i % 4)) +
-                  block.offset[h]);
+        store(values + i, block.scale[h] * static_cast<float>(byte_of(block.q[i / 4], i % 4)) +
+                              block.offset[h]);
     }
     auto* destination = reinterpret_cast<uint4*>(out + row * sub_blocks * 32 + sub * 32);
     const auto* source = reinterpret_cast<const uint4*>(values);
@@ -88,10 +87,10 @@ void launch(const DeviceMatrix& m, const int32_t* row_indices, size_t row_count,
     const size_t total = row_count * sub_blocks;
     const unsigned grid = static_cast<unsigned>((total + kThreads - 1) / kThreads);
     switch (m.type) {
-#define LLCUDA_DEQUANTIZE_CASE(NAME)                                                      \
-    case DType::NAME:                                                                     \
-        dequantize_quantized_kernel<DType::NAME><<<grid, kThreads, 0, stream>>>(          \
-            m.data, m.row_stride_bytes, row_indices, row_count, sub_blocks, out);         \
+#define LLCUDA_DEQUANTIZE_CASE(NAME)                                              \
+    case DType::NAME:                                                             \
+        dequantize_quantized_kernel<DType::NAME><<<grid, kThreads, 0, stream>>>(  \
+            m.data, m.row_stride_bytes, row_indices, row_count, sub_blocks, out); \
         return;
         LLCUDA_FOR_EACH_QUANT_TYPE(LLCUDA_DEQUANTIZE_CASE)
 #undef LLCUDA_DEQUANTIZE_CASE

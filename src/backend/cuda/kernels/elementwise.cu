@@ -9,7 +9,9 @@ namespace {
 
 constexpr unsigned kThreads = 256;
 
-unsigned blocks_for(size_t count) { return static_cast<unsigned>((count + kThreads - 1) / kThreads); }
+unsigned blocks_for(size_t count) {
+    return static_cast<unsigned>((count + kThreads - 1) / kThreads);
+}
 
 // Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets it.
 __device__ float block_sum(float value) {
@@ -34,7 +36,8 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float* out,
     for (size_t i = threadIdx.x; i < size; i += blockDim.x) squares += row[i] * row[i];
     const float mean = block_sum(squares) / static_cast<float>(size);
     const float scale = 1.0f / sqrtf(mean + epsilon);
-    for (size_t i = threadIdx.x; i < size; i += blockDim.x) result[i] = weight[i] * (scale * row[i]);
+    for (size_t i = threadIdx.x; i < size; i += blockDim.x)
+        result[i] = weight[i] * (scale * row[i]);
 }
 
 __global__ void rope_kernel(float* heads, size_t tokens, size_t head_count, size_t head_dim,
@@ -48,8 +51,7 @@ __global__ void rope_kernel(float* heads, size_t tokens, size_t head_count, size
     float frequency = 1.0f / powf(params.freq_base, static_cast<float>(2 * pair) /
                                                         static_cast<float>(params.rotated_dims));
     if (params.freq_factors != nullptr) frequency /= params.freq_factors[pair];
-    const float angle =
-        static_cast<float>(positions[token]) * params.position_scale * frequency;
+    const float angle = static_cast<float>(positions[token]) * params.position_scale * frequency;
     const float cosine = cosf(angle);
     const float sine = sinf(angle);
     const size_t first = params.style == RopeStyle::Normal ? 2 * pair : pair;
@@ -92,9 +94,9 @@ __global__ void argmax_kernel(const float* values, size_t count, int32_t* result
         if (threadIdx.x < stride) {
             const float other = best_values[threadIdx.x + stride];
             const int32_t other_index = best_indices[threadIdx.x + stride];
-            const bool better = other > best_values[threadIdx.x] ||
-                                (other == best_values[threadIdx.x] &&
-                                 other_index < best_indices[threadIdx.x]);
+            const bool better =
+                other > best_values[threadIdx.x] ||
+                (other == best_values[threadIdx.x] && other_index < best_indices[threadIdx.x]);
             if (better) {
                 best_values[threadIdx.x] = other;
                 best_indices[threadIdx.x] = other_index;
@@ -115,8 +117,8 @@ void rms_norm(const float* x, const float* weight, float* out, size_t tokens, si
     check_launch("rms_norm");
 }
 
-void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim,
-          const int32_t* positions, const DeviceRope& params, cudaStream_t stream) {
+void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim, const int32_t* positions,
+          const DeviceRope& params, cudaStream_t stream) {
     const size_t total = tokens * head_count * (params.rotated_dims / 2);
     if (total == 0) return;
     rope_kernel<<<blocks_for(total), kThreads, 0, stream>>>(heads, tokens, head_count, head_dim,

@@ -39,9 +39,9 @@ __device__ __forceinline__ float dot(const SubBlock& w, const ActivationBlock& a
         high = __dp4a(w.q[4 + k], a.q[4 + k], high);
         sum_high = __dp4a(0x01010101, a.q[4 + k], sum_high);
     }
-    return a.d * (w.scale[0] * static_cast<float>(low) + w.scale[1] * static_cast<float>(high) +
-                  w.offset[0] * static_cast<float>(sum_low) +
-                  w.offset[1] * static_cast<float>(sum_high));
+    return a.d *
+           (w.scale[0] * static_cast<float>(low) + w.scale[1] * static_cast<float>(high) +
+            w.offset[0] * static_cast<float>(sum_low) + w.offset[1] * static_cast<float>(sum_high));
 }
 
 template <DType T, int kTokens>
@@ -91,7 +91,8 @@ __global__ void matvec_float_kernel(const W* weights, int rows, int columns, con
     for (int c = threadIdx.x; c < columns; c += 32) {
         const float value = to_float(w[c]);
 #pragma unroll
-        for (int t = 0; t < kTokens; ++t) sums[t] += value * x[static_cast<size_t>(t) * columns + c];
+        for (int t = 0; t < kTokens; ++t)
+            sums[t] += value * x[static_cast<size_t>(t) * columns + c];
     }
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) {
@@ -101,8 +102,8 @@ __global__ void matvec_float_kernel(const W* weights, int rows, int columns, con
 }
 
 template <int kTokens>
-void launch_matvec(const DeviceMatrix& m, const float* x, const ActivationBlock* blocks,
-                   float* out, cudaStream_t stream) {
+void launch_matvec(const DeviceMatrix& m, const float* x, const ActivationBlock* blocks, float* out,
+                   cudaStream_t stream) {
     const dim3 block(32, kWarpsPerBlock);
     const dim3 grid(static_cast<unsigned>((m.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
     const int rows = static_cast<int>(m.rows);
@@ -121,10 +122,10 @@ void launch_matvec(const DeviceMatrix& m, const float* x, const ActivationBlock*
             matvec_float_kernel<__nv_bfloat16, kTokens><<<grid, block, 0, stream>>>(
                 reinterpret_cast<const __nv_bfloat16*>(m.data), rows, columns, x, out);
             return;
-#define LLCUDA_MATVEC_CASE(NAME)                                                       \
-    case DType::NAME:                                                                  \
-        matvec_quantized_kernel<DType::NAME, kTokens><<<grid, block, 0, stream>>>(     \
-            m.data, m.row_stride_bytes, rows, sub_blocks, blocks, out);                \
+#define LLCUDA_MATVEC_CASE(NAME)                                                   \
+    case DType::NAME:                                                              \
+        matvec_quantized_kernel<DType::NAME, kTokens><<<grid, block, 0, stream>>>( \
+            m.data, m.row_stride_bytes, rows, sub_blocks, blocks, out);            \
         return;
             LLCUDA_FOR_EACH_QUANT_TYPE(LLCUDA_MATVEC_CASE)
 #undef LLCUDA_MATVEC_CASE
@@ -145,8 +146,8 @@ void quantize_activations(const float* x, size_t tokens, size_t columns, void* b
     const size_t total = tokens * (columns / 32);
     const dim3 block(32, 8);
     const dim3 grid(static_cast<unsigned>((total + 7) / 8));
-    quantize_activations_kernel<<<grid, block, 0, stream>>>(
-        x, columns / 32, total, static_cast<ActivationBlock*>(blocks));
+    quantize_activations_kernel<<<grid, block, 0, stream>>>(x, columns / 32, total,
+                                                            static_cast<ActivationBlock*>(blocks));
     check_launch("quantize_activations");
 }
 
@@ -160,13 +161,22 @@ void matvec(const DeviceMatrix& weights, const float* x, const void* activation_
     for (const size_t part : {size_t{8}, size_t{4}, size_t{2}, size_t{1}}) {
         while (tokens - done >= part) {
             const float* part_x = x + done * weights.columns;
-            const ActivationBlock* part_blocks = quantized ? blocks + done * block_columns : nullptr;
+            const ActivationBlock* part_blocks =
+                quantized ? blocks + done * block_columns : nullptr;
             float* part_out = out + done * weights.rows;
             switch (part) {
-                case 8: launch_matvec<8>(weights, part_x, part_blocks, part_out, stream); break;
-                case 4: launch_matvec<4>(weights, part_x, part_blocks, part_out, stream); break;
-                case 2: launch_matvec<2>(weights, part_x, part_blocks, part_out, stream); break;
-                default: launch_matvec<1>(weights, part_x, part_blocks, part_out, stream); break;
+                case 8:
+                    launch_matvec<8>(weights, part_x, part_blocks, part_out, stream);
+                    break;
+                case 4:
+                    launch_matvec<4>(weights, part_x, part_blocks, part_out, stream);
+                    break;
+                case 2:
+                    launch_matvec<2>(weights, part_x, part_blocks, part_out, stream);
+                    break;
+                default:
+                    launch_matvec<1>(weights, part_x, part_blocks, part_out, stream);
+                    break;
             }
             done += part;
         }

@@ -90,8 +90,8 @@ struct Unpack<DType::Q5_0> {
         const uint32_t high = u32_at2(block + 2);
         for (int k = 0; k < 4; ++k) {
             const uint32_t w = u32_at2(block + 6 + 4 * k);
-            out.q[k] = static_cast<int>(
-                __vsubss4((w & 0x0F0F0F0F) | fifth_bits(high, 4 * k), 0x10101010));
+            out.q[k] =
+                static_cast<int>(__vsubss4((w & 0x0F0F0F0F) | fifth_bits(high, 4 * k), 0x10101010));
             out.q[4 + k] = static_cast<int>(
                 __vsubss4(((w >> 4) & 0x0F0F0F0F) | fifth_bits(high, 16 + 4 * k), 0x10101010));
         }
@@ -244,7 +244,8 @@ struct Unpack<DType::Q8_K> {
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
         set_uniform(out, *reinterpret_cast<const float*>(block), 0.0f);
-        for (int k = 0; k < 8; ++k) out.q[k] = static_cast<int>(u32_at4(block + 4 + 32 * sub + 4 * k));
+        for (int k = 0; k < 8; ++k)
+            out.q[k] = static_cast<int>(u32_at4(block + 4 + 32 * sub + 4 * k));
     }
 };
 
