@@ -12,6 +12,7 @@
 #include "core/tensor.hpp"
 #include "engine/embedded_model.hpp"
 #include "engine/placement.hpp"
+#include "model/memory_estimate.hpp"
 
 namespace llcuda {
 namespace {
@@ -20,22 +21,6 @@ using Clock = std::chrono::steady_clock;
 
 double milliseconds_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// What one decode step reads from GPU memory: every weight of the GPU layers and the output
-// head (one embedding row is negligible, and the KV cache at tg positions is small).
-uint64_t decode_bytes(const GgufFile& file, size_t first_gpu_layer) {
-    uint64_t total = 0;
-    for (const auto& tensor : file.tensors()) {
-        size_t layer = 0;
-        if (std::sscanf(tensor.name.c_str(), "blk.%zu.", &layer) == 1) {
-            if (layer >= first_gpu_layer) total += tensor.byte_count;
-        } else if (tensor.name != "token_embd.weight" ||
-                   file.find_tensor("output.weight") == nullptr) {
-            total += tensor.byte_count;
-        }
-    }
-    return total;
 }
 
 }  // namespace
@@ -109,7 +94,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
         const int device = TensorDevice::parse(summary.layer_devices.back()).index;
         const auto memory = cuda_memory_info(device);
         result.gpu_memory_in_use = memory.total_bytes - memory.free_bytes;
-        result.bytes_read_per_token = decode_bytes(file, summary.layers - summary.gpu_layers);
+        result.bytes_read_per_token = gpu_decode_bytes(file, summary.layers - summary.gpu_layers);
         result.copy_bandwidth = measure_copy_bandwidth(device, size_t{1} << 30);
         result.bandwidth_fraction = result.generation_tokens_per_second.mean *
                                     static_cast<double>(result.bytes_read_per_token) /

@@ -52,9 +52,9 @@ struct Engine::Impl {
           model(file),
           tokenizer(read_vocabulary(*file)),
           context(context_size(options)),
-          placement(decide_placement(
-              {options.device, options.gpu_layers, context, parse_kv_type(options.kv_type)}, *file,
-              model.hparams())),
+          kv_type(parse_kv_type(options.kv_type)),
+          placement(decide_placement({options.device, options.gpu_layers, context, kv_type}, *file,
+                                     model.hparams())),
           pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count()),
           runner(model, pool, runner_options(options)) {
         if (tokenizer.size() != model.hparams().vocab_size) {
@@ -101,7 +101,7 @@ struct Engine::Impl {
         runner.context_size = context;
         runner.gpu_layers = placement.gpu_layers;
         runner.device = placement.device.index;
-        runner.kv_type = parse_kv_type(options.kv_type);
+        runner.kv_type = kv_type;
         runner.use_graphs = options.cuda_graphs;
         return runner;
     }
@@ -110,6 +110,7 @@ struct Engine::Impl {
     LlamaModel model;
     Tokenizer tokenizer;
     size_t context;
+    DType kv_type;
     Placement placement;
     ThreadPool pool;
     LlamaRunner runner;

@@ -122,11 +122,7 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     arena.allocate(options.device);
 
     auto upload_matrix = [&](const WeightMatrix& m) {
-        cuda::DeviceMatrix d;
-        d.type = m.type;
-        d.rows = m.rows;
-        d.columns = m.columns;
-        d.row_stride_bytes = m.row_stride_bytes;
+        cuda::DeviceMatrix d = m;
         d.data = arena.upload(m.data, matrix_bytes(m));
         return d;
     };

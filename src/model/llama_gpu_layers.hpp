@@ -14,12 +14,15 @@
 
 namespace llcuda {
 
+// Prompt tokens per GPU forward call when no CPU layer takes part (sizes the GPU scratch).
+constexpr size_t kGpuMaxBatch = 512;
+
 struct GpuLayersOptions {
     int device = 0;
     size_t first_layer = 0;  // layers before it run on the CPU
     size_t context_size = 0;
     DType kv_type = DType::F16;
-    size_t max_batch = 512;
+    size_t max_batch = kGpuMaxBatch;
     bool use_graphs = true;
 };
 

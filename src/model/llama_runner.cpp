@@ -14,6 +14,7 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
       options_(options),
       cpu_layers_(model.hparams().layer_count -
                   std::min(options.gpu_layers, model.hparams().layer_count)),
+      batch_(cpu_layers_ > 0 ? LlamaModel::kMaxBatch : kGpuMaxBatch),
       cache_(model.hparams(), options.context_size, cpu_layers_) {
     if (options.gpu_layers > model.hparams().layer_count) {
         throw Error(fmt::format("{} GPU layers asked for, but the model has {}", options.gpu_layers,
@@ -25,7 +26,7 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
         gpu.first_layer = cpu_layers_;
         gpu.context_size = options.context_size;
         gpu.kv_type = options.kv_type;
-        gpu.max_batch = cpu_layers_ > 0 ? LlamaModel::kMaxBatch : 512;
+        gpu.max_batch = batch_;
         gpu.use_graphs = options.use_graphs;
         gpu_ = std::make_unique<LlamaGpuLayers>(model, gpu);
     }
@@ -47,9 +48,8 @@ void LlamaRunner::forward(std::span<const int32_t> tokens, bool want_logits) {
                                        logits_.begin());
         return;
     }
-    const size_t batch = cpu_layers_ > 0 ? LlamaModel::kMaxBatch : 512;
-    for (size_t begin = 0; begin < tokens.size(); begin += batch) {
-        const auto part = tokens.subspan(begin, std::min(batch, tokens.size() - begin));
+    for (size_t begin = 0; begin < tokens.size(); begin += batch_) {
+        const auto part = tokens.subspan(begin, std::min(batch_, tokens.size() - begin));
         const bool last = begin + part.size() == tokens.size();
         const float* hidden = nullptr;
         if (cpu_layers_ > 0) {

@@ -47,6 +47,7 @@ class LlamaRunner {
     ThreadPool& pool_;
     RunnerOptions options_;
     size_t cpu_layers_;
+    size_t batch_;  // tokens per forward call: the CPU's batch when CPU layers take part
     KvCache cache_;
     std::unique_ptr<LlamaGpuLayers> gpu_;
     std::vector<float> logits_;

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
+#include <string>
 
+#include "model/llama_gpu_layers.hpp"
 #include "model/llama_model.hpp"
 
 namespace llcuda {
@@ -25,8 +28,32 @@ MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams
 
 namespace llcuda {
 
+namespace {
+
+// The layer of a tensor named "blk.N.*", or nullopt for the others (embedding, output, norms).
+std::optional<size_t> layer_of(const std::string& tensor_name) {
+    size_t layer = 0;
+    if (std::sscanf(tensor_name.c_str(), "blk.%zu.", &layer) == 1) return layer;
+    return std::nullopt;
+}
+
+}  // namespace
+
+uint64_t gpu_decode_bytes(const GgufFile& file, size_t first_gpu_layer) {
+    uint64_t total = 0;
+    for (const auto& tensor : file.tensors()) {
+        const auto layer = layer_of(tensor.name);
+        if (layer ? *layer >= first_gpu_layer
+                  : tensor.name != "token_embd.weight" ||
+                        file.find_tensor("output.weight") == nullptr) {
+            total += tensor.byte_count;
+        }
+    }
+    return total;
+}
+
 uint64_t gpu_scratch_bytes(const GgufFile& file, const LlamaHparams& hparams) {
-    constexpr uint64_t kBatch = 512;
+    constexpr uint64_t kBatch = kGpuMaxBatch;
     const uint64_t per_token = 4 * hparams.embedding_dim + 2 * hparams.q_dim() +
                                2 * hparams.kv_dim() + 2 * hparams.feed_forward_dim;
     uint64_t largest_matrix = 0;
@@ -45,10 +72,9 @@ LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t co
     std::vector<uint64_t> layer_bytes(hparams.layer_count, 0);
     uint64_t other_bytes = 0;
     for (const auto& tensor : file.tensors()) {
-        size_t layer = 0;
-        if (std::sscanf(tensor.name.c_str(), "blk.%zu.", &layer) == 1 &&
-            layer < layer_bytes.size()) {
-            layer_bytes[layer] += tensor.byte_count;
+        const auto layer = layer_of(tensor.name);
+        if (layer && *layer < layer_bytes.size()) {
+            layer_bytes[*layer] += tensor.byte_count;
         } else {
             other_bytes += tensor.byte_count;  // output, norms, and the embedding table
         }

@@ -41,4 +41,8 @@ LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t co
 // the tensor-core GEMM, and the logits.
 uint64_t gpu_scratch_bytes(const GgufFile& file, const LlamaHparams& hparams);
 
+// What one decode step reads when layers first_gpu_layer.. and the output head are on the GPU:
+// their weights (one embedding row is negligible, as is the KV cache at short contexts).
+uint64_t gpu_decode_bytes(const GgufFile& file, size_t first_gpu_layer);
+
 }  // namespace llcuda

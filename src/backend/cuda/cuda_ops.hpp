@@ -13,14 +13,8 @@
 
 namespace llcuda::cuda {
 
-// A weight matrix in GPU memory, in its storage type (see WeightMatrix).
-struct DeviceMatrix {
-    DType type = DType::F32;
-    const uint8_t* data = nullptr;
-    size_t rows = 0;
-    size_t columns = 0;
-    size_t row_stride_bytes = 0;
-};
+// A weight matrix whose data pointer is in GPU memory (same layout description as on the CPU).
+using DeviceMatrix = WeightMatrix;
 
 // Bytes of one KV cache row of kv_dim values in `type` (F16 or Q8_0); throws for other types
 // and for Q8_0 rows that are not whole blocks.

@@ -111,24 +111,24 @@ void launch(const float* queries, const void* keys, const void* values, const in
     const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens));
     const dim3 block(32, kWarps);
     const size_t row_bytes = kv_row_bytes(T, shape.kv_head_count * shape.head_dim);
-    const float scale = sqrtf(static_cast<float>(shape.head_dim));
+    const float sqrt_head_dim = sqrtf(static_cast<float>(shape.head_dim));
     const auto* k = static_cast<const uint8_t*>(keys);
     const auto* v = static_cast<const uint8_t*>(values);
     const int heads = static_cast<int>(shape.head_count);
     const int kv_heads = static_cast<int>(shape.kv_head_count);
     const int dim = static_cast<int>(shape.head_dim);
     if (shape.head_dim <= 32) {
-        attention_kernel<T, 1><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           heads, kv_heads, dim, scale, out);
+        attention_kernel<T, 1><<<grid, block, 0, stream>>>(
+            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
     } else if (shape.head_dim <= 64) {
-        attention_kernel<T, 2><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           heads, kv_heads, dim, scale, out);
+        attention_kernel<T, 2><<<grid, block, 0, stream>>>(
+            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
     } else if (shape.head_dim <= 128) {
-        attention_kernel<T, 4><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           heads, kv_heads, dim, scale, out);
+        attention_kernel<T, 4><<<grid, block, 0, stream>>>(
+            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
     } else {
-        attention_kernel<T, 8><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           heads, kv_heads, dim, scale, out);
+        attention_kernel<T, 8><<<grid, block, 0, stream>>>(
+            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
     }
 }
 
@@ -178,17 +178,16 @@ void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t*
 }  // namespace
 
 size_t kv_row_bytes(DType type, size_t kv_dim) {
-    if (type == DType::F16) return kv_dim * sizeof(__half);
-    if (type != DType::Q8_0) {
+    if (type != DType::F16 && type != DType::Q8_0) {
         throw Error(fmt::format("the KV cache can be f16 or q8_0, not {}", dtype_name(type)));
     }
-    if (kv_dim % 32 != 0) {
+    if (type == DType::Q8_0 && kv_dim % 32 != 0) {
         throw Error(fmt::format(
             "a Q8_0 KV cache needs rows of whole 32-value blocks; this model's are {} values "
             "(use --kv-type f16)",
             kv_dim));
     }
-    return kv_dim / 32 * sizeof(BlockQ8_0);
+    return row_bytes(type, kv_dim);
 }
 
 void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,

@@ -1,7 +1,6 @@
 // Rows of a stored matrix expanded to float or half: embedding lookups (rows picked by token id)
 // and whole weight matrices for the tensor-core GEMM of prompt processing. One thread per
 // 32-element sub-block.
-#include <cuda_bf16.h>
 #include <fmt/format.h>
 
 #include "backend/cuda/cuda_ops.hpp"
@@ -42,10 +41,6 @@ __global__ void dequantize_quantized_kernel(const uint8_t* weights, size_t row_s
     for (int i = 0; i < static_cast<int>(sizeof(values) / sizeof(uint4)); ++i)
         destination[i] = source[i];
 }
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename In, typename Out>
 __global__ void convert_rows_kernel(const In* weights, const int32_t* row_indices, size_t rows,

@@ -1,7 +1,6 @@
 // Matrix-vector products for decode: one warp per weight row, lanes striding over the row's
 // 32-element sub-blocks. Quantized rows are dotted with int8 activations by dp4a; the scales are
 // applied once per 16 elements. Up to 8 tokens share one read of the weights.
-#include <cuda_bf16.h>
 #include <fmt/format.h>
 
 #include "backend/cuda/cuda_ops.hpp"
@@ -76,10 +75,6 @@ __global__ void matvec_quantized_kernel(const uint8_t* weights, size_t row_strid
         if (threadIdx.x == 0) out[static_cast<size_t>(t) * rows + row] = total;
     }
 }
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename W, int kTokens>
 __global__ void matvec_float_kernel(const W* weights, int rows, int columns, const float* x,

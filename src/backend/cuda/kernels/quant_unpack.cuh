@@ -4,6 +4,7 @@
 // scale and an offset, so that value[i] = scale[i / 16] * q[i] + offset[i / 16]. Matrix-vector
 // products multiply the integers with int8 activations (dp4a) and apply the scales once per
 // half; dequantization evaluates the formula. Offsets at the GGUF spec's field positions.
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cstdint>
@@ -23,6 +24,11 @@ struct ActivationBlock {
     float d;
     int q[8];
 };
+
+// The plain float storage types, element by element.
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 __device__ __forceinline__ float half_at(const uint8_t* p) {
     return __half2float(__ushort_as_half(*reinterpret_cast<const uint16_t*>(p)));
@@ -179,15 +185,20 @@ __device__ __forceinline__ void scale_min_k4(const uint8_t* packed, int j, int& 
     }
 }
 
+// Q4_K and Q5_K start alike: d, dmin, then the packed scales and mins.
+__device__ __forceinline__ void set_k4_scales(const uint8_t* block, int sub, SubBlock& out) {
+    int scale, min;
+    scale_min_k4(block + 4, sub, scale, min);
+    set_uniform(out, half_at(block) * static_cast<float>(scale),
+                -half_at(block + 2) * static_cast<float>(min));
+}
+
 template <>
 struct Unpack<DType::Q4_K> {
     static constexpr int kBlockBytes = 144;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
-        int scale, min;
-        scale_min_k4(block + 4, sub, scale, min);
-        set_uniform(out, half_at(block) * static_cast<float>(scale),
-                    -half_at(block + 2) * static_cast<float>(min));
+        set_k4_scales(block, sub, out);
         const uint8_t* qs = block + 16 + (sub / 2) * 32;
         const int shift = 4 * (sub % 2);
         for (int k = 0; k < 8; ++k)
@@ -200,10 +211,7 @@ struct Unpack<DType::Q5_K> {
     static constexpr int kBlockBytes = 176;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
-        int scale, min;
-        scale_min_k4(block + 4, sub, scale, min);
-        set_uniform(out, half_at(block) * static_cast<float>(scale),
-                    -half_at(block + 2) * static_cast<float>(min));
+        set_k4_scales(block, sub, out);
         const uint8_t* qs = block + 48 + (sub / 2) * 32;
         const int shift = 4 * (sub % 2);
         for (int k = 0; k < 8; ++k) {
