@@ -1,6 +1,7 @@
 #pragma once
 // llcuda's public C++ API: load a GGUF model and generate text from a prompt.
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -32,6 +33,11 @@ struct EngineOptions {
     size_t context_size = 0;      // 0: the model's trained context, at most 4096
     size_t threads = 0;           // 0: all cores
     bool cuda_graphs = true;      // replay decode steps from a captured CUDA graph
+    // Sequences decoded together by generate_batch(), each with its own context_size slot in
+    // the KV cache.
+    size_t parallel = 1;
+    size_t batch_size = 0;   // tokens per continuous-batching step; 0: the ubatch size
+    size_t ubatch_size = 0;  // tokens per forward pass; 0: 512 on the GPU, 256 with CPU layers
 };
 
 struct GenerationOptions {
@@ -57,6 +63,15 @@ struct GenerationResult {
     double decode_tokens_per_second() const;
 };
 
+// One request for generate_batch(): its prompt, options, an optional streaming callback, and
+// a tag of the caller's choosing that comes back with the result.
+struct BatchRequest {
+    std::string prompt;
+    GenerationOptions options;
+    std::function<void(std::string_view)> on_text;
+    uint64_t tag = 0;
+};
+
 struct ModelSummary {
     std::string source;  // path, or "embedded:stories260K"
     std::string architecture;
@@ -69,6 +84,9 @@ struct ModelSummary {
     size_t gpu_layers = 0;
     unsigned long long gpu_bytes = 0;  // GPU memory held: weights, KV cache, scratch
     std::string placement;             // how the layers were placed, and why
+    size_t parallel = 1;               // sequences generate_batch() runs together
+    size_t batch_size = 0;             // tokens per step
+    size_t ubatch_size = 0;            // tokens per forward pass
 };
 
 class Engine {
@@ -83,6 +101,16 @@ class Engine {
     // later matches).
     GenerationResult generate(std::string_view prompt, const GenerationOptions& options,
                               const std::function<void(std::string_view)>& on_text = {});
+
+    // Continuous batching: takes requests from `next` while fewer than `parallel` are running
+    // (it returns false when it has none now), runs them together, and hands each result (or
+    // the error that ended that request alone) to `done` as it finishes. Returns when `next`
+    // has nothing more and every request is done. `between_steps` runs after each forward
+    // pass. Each result equals what generate() gives for the same request alone.
+    void generate_batch(const std::function<bool(BatchRequest&)>& next,
+                        const std::function<void(const BatchRequest&, GenerationResult&&,
+                                                 std::exception_ptr)>& done,
+                        const std::function<void()>& between_steps = {});
 
     // Token-level access for benchmarks and tools: appends `tokens` to the sequence (a new one
     // when `reset`) and returns the greedy choice of the next token. Waits for the device.

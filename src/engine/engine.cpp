@@ -2,29 +2,21 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <mutex>
 
 #include "backend/cpu/thread_pool.hpp"
 #include "core/error.hpp"
+#include "engine/continuous_batcher.hpp"
 #include "engine/embedded_model.hpp"
 #include "engine/placement.hpp"
-#include "engine/sampler.hpp"
-#include "engine/stop_string_filter.hpp"
 #include "engine/tokenizer.hpp"
-#include "engine/utf8_stream.hpp"
 #include "model/llama_model.hpp"
 #include "model/llama_runner.hpp"
 
 namespace llcuda {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr size_t kDefaultMaxContext = 4096;
-
-double seconds_between(Clock::time_point begin, Clock::time_point end) {
-    return std::chrono::duration<double>(end - begin).count();
-}
 
 std::shared_ptr<const GgufFile> open_model_file(const std::string& path) {
     if (path.empty()) {
@@ -53,8 +45,9 @@ struct Engine::Impl {
           tokenizer(read_vocabulary(*file)),
           context(context_size(options)),
           kv_type(parse_kv_type(options.kv_type)),
-          placement(decide_placement({options.device, options.gpu_layers, context, kv_type}, *file,
-                                     model.hparams())),
+          placement(decide_placement(
+              {options.device, options.gpu_layers, context, parallel(options), kv_type}, *file,
+              model.hparams())),
           pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count()),
           runner(model, pool, runner_options(options)) {
         if (tokenizer.size() != model.hparams().vocab_size) {
@@ -72,6 +65,9 @@ struct Engine::Impl {
         summary.gpu_layers = placement.gpu_layers;
         summary.gpu_bytes = runner.gpu_bytes();
         summary.placement = placement.note;
+        summary.parallel = runner.sequences();
+        summary.ubatch_size = runner.ubatch_size();
+        summary.batch_size = options.batch_size > 0 ? options.batch_size : runner.ubatch_size();
         const size_t cpu_layers = hp.layer_count - placement.gpu_layers;
         const std::string gpu = placement.device.to_string();
         summary.layer_devices.assign(hp.layer_count, "CPU");
@@ -96,9 +92,18 @@ struct Engine::Impl {
         return size;
     }
 
+    static size_t parallel(const EngineOptions& options) {
+        if (options.parallel == 0 || options.parallel > 1024)
+            throw Error(fmt::format("--parallel {} is out of range (1 to 1024 sequences)",
+                                    options.parallel));
+        return options.parallel;
+    }
+
     RunnerOptions runner_options(const EngineOptions& options) const {
         RunnerOptions runner;
         runner.context_size = context;
+        runner.sequences = parallel(options);
+        runner.ubatch_size = options.ubatch_size;
         runner.gpu_layers = placement.gpu_layers;
         runner.device = placement.device.index;
         runner.kv_type = kv_type;
@@ -139,73 +144,34 @@ std::string Engine::detokenize(const std::vector<int32_t>& tokens) const {
     return impl_->tokenizer.decode(tokens);
 }
 
-GenerationResult Engine::generate(std::string_view prompt, const GenerationOptions& options,
-                                  const std::function<void(std::string_view)>& on_text) {
+void Engine::generate_batch(
+    const std::function<bool(BatchRequest&)>& next,
+    const std::function<void(const BatchRequest&, GenerationResult&&, std::exception_ptr)>& done,
+    const std::function<void()>& between_steps) {
     auto& engine = *impl_;
     std::lock_guard lock(engine.generate_mutex);
-    Sampler sampler(options.sampling);
+    ContinuousBatcher batcher(engine.runner, engine.tokenizer, engine.summary.batch_size);
+    batcher.run(next, done, between_steps);
+}
+
+GenerationResult Engine::generate(std::string_view prompt, const GenerationOptions& options,
+                                  const std::function<void(std::string_view)>& on_text) {
+    BatchRequest request{std::string(prompt), options, on_text, 0};
+    bool taken = false;
     GenerationResult result;
-    result.prompt_tokens = engine.tokenizer.encode(
-        prompt, options.add_bos && engine.tokenizer.vocabulary().add_bos, options.parse_special);
-    if (result.prompt_tokens.empty()) result.prompt_tokens.push_back(engine.tokenizer.bos_id());
-    const size_t context = engine.runner.context_size();
-    if (result.prompt_tokens.size() >= context) {
-        throw Error(
-            fmt::format("the prompt is {} tokens, which leaves no room in the {}-token context; "
-                        "shorten it or raise --ctx-size",
-                        result.prompt_tokens.size(), context));
-    }
-
-    auto emit = [&](const std::string& text) {
-        if (text.empty()) return;
-        result.text += text;
-        if (on_text) on_text(text);
-    };
-
-    const auto start = Clock::now();
-    // Greedy decoding without a repetition penalty takes the argmax computed where the logits
-    // are (on the GPU: no copy of the logits); anything else samples from them on the CPU.
-    const bool greedy =
-        options.sampling.temperature == 0.0f &&
-        (options.sampling.repeat_penalty == 1.0f || options.sampling.repeat_last_n == 0);
-    engine.runner.clear();
-    engine.runner.forward(result.prompt_tokens, !greedy);
-    result.prompt_seconds = seconds_between(start, Clock::now());
-
-    std::vector<int32_t> history = result.prompt_tokens;
-    StreamingDetokenizer<Tokenizer> detokenizer(engine.tokenizer, history.back());
-    StopStringFilter stop_filter(options.stop);
-    Clock::time_point first_token_time;
-    result.finish_reason = "length";
-    for (size_t step = 0; step < options.max_tokens; ++step) {
-        if (options.should_stop && options.should_stop()) {
-            result.finish_reason = "cancelled";
-            break;
-        }
-        const int32_t token =
-            greedy ? engine.runner.greedy_token() : sampler.sample(engine.runner.logits(), history);
-        if (step == 0) {
-            first_token_time = Clock::now();
-            result.time_to_first_token_ms = seconds_between(start, first_token_time) * 1000.0;
-        }
-        if (engine.tokenizer.is_end_of_generation(token)) {
-            result.finish_reason = "stop";
-            break;
-        }
-        result.tokens.push_back(token);
-        history.push_back(token);
-        emit(stop_filter.push(detokenizer.push(token)));
-        if (stop_filter.stopped()) {
-            result.finish_reason = "stop";
-            break;
-        }
-        // Stop when the context is full: prompt plus generated tokens never exceed it.
-        if (step + 1 == options.max_tokens || engine.runner.used() + 1 == context) break;
-        engine.runner.forward(std::span<const int32_t>(&history.back(), 1), !greedy);
-    }
-    if (!stop_filter.stopped()) emit(stop_filter.push(detokenizer.finish()) + stop_filter.finish());
-    if (!result.tokens.empty())
-        result.decode_seconds = seconds_between(first_token_time, Clock::now());
+    std::exception_ptr error;
+    generate_batch(
+        [&](BatchRequest& next) {
+            if (taken) return false;
+            next = std::move(request);
+            taken = true;
+            return true;
+        },
+        [&](const BatchRequest&, GenerationResult&& finished, std::exception_ptr failure) {
+            result = std::move(finished);
+            error = failure;
+        });
+    if (error) std::rethrow_exception(error);
     return result;
 }
 

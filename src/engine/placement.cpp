@@ -73,12 +73,14 @@ Placement decide_placement(const PlacementRequest& request, const GgufFile& file
                         placement.device.to_string(), request.device));
     }
     const auto probe = check_device_usable(placement.device);
-    const auto fit =
-        fit_layers(file, hparams, request.context_size, probe.free_bytes, request.kv_type);
+    const auto fit = fit_layers(file, hparams, request.context_size * request.sequences,
+                                probe.free_bytes, request.kv_type);
+    const std::string sequences =
+        request.sequences > 1 ? fmt::format(" for each of {} sequences", request.sequences) : "";
     const std::string memory = fmt::format(
-        "{} free on {} ({}), {} per layer with a {}-token {} KV cache, {} fixed",
+        "{} free on {} ({}), {} per layer with a {}-token {} KV cache{}, {} fixed",
         gib(probe.free_bytes), placement.device.to_string(), probe.name, gib(fit.bytes_per_layer),
-        request.context_size, dtype_name(request.kv_type), gib(fit.fixed_bytes));
+        request.context_size, dtype_name(request.kv_type), sequences, gib(fit.fixed_bytes));
     if (layers.kind == Kind::Auto) {
         if (fit.layers_that_fit == 0) {
             throw Error(

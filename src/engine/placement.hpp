@@ -13,9 +13,10 @@
 namespace llcuda {
 
 struct PlacementRequest {
-    std::string device;      // "", "cpu", "cuda", "cuda:N"
-    std::string gpu_layers;  // "", "all", "auto" or a count
-    size_t context_size = 0;
+    std::string device;       // "", "cpu", "cuda", "cuda:N"
+    std::string gpu_layers;   // "", "all", "auto" or a count
+    size_t context_size = 0;  // per sequence
+    size_t sequences = 1;     // each holds its own KV cache of context_size positions
     DType kv_type = DType::F16;
 };
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <functional>
 
 #include "backend/cuda/cuda_check.hpp"
@@ -12,6 +13,9 @@
 #include "backend/cuda/gpu_matmul.hpp"
 
 namespace llcuda {
+
+static_assert(kGpuInvariantTokens == cuda::kMaxMatvecTokens);
+
 namespace {
 
 constexpr size_t kAlignment = 256;
@@ -72,8 +76,10 @@ struct LlamaGpuLayers::Impl {
     Impl(const LlamaModel& model, const GpuLayersOptions& options);
     ~Impl();
 
-    void enqueue(size_t count);  // the whole computation of `count` tokens, on the stream
-    void run(size_t count);      // directly, or as the captured graph for single tokens
+    // The whole computation of `count` tokens with `outputs` of them producing logits.
+    void enqueue(size_t count, size_t outputs);
+    // Directly, or as a captured graph for decode steps (up to 8 tokens, each an output).
+    void run(size_t count, size_t outputs);
 
     const LlamaModel& model;
     const LlamaHparams& hp;
@@ -87,12 +93,12 @@ struct LlamaGpuLayers::Impl {
     size_t row_bytes = 0;
 
     DeviceBuffer x, normed, queries, keys, values, attended, projected, gate, up, logits_device,
-        tokens_device, positions_device, argmax_device;
+        tokens_device, positions_device, rows_device, outputs_device, argmax_device;
     std::unique_ptr<cuda::GpuMatmul> matmul;
-    PinnedBuffer host_io;  // tokens and positions in, greedy token out
+    PinnedBuffer host_io;  // tokens, positions, cache rows and outputs in; greedy tokens out
     std::vector<float> logits;
-    int32_t greedy = 0;
-    cudaGraphExec_t graph = nullptr;
+    std::vector<int32_t> greedy;
+    std::array<cudaGraphExec_t, cuda::kMaxMatvecTokens + 1> graphs{};  // by token count
     uint64_t scratch_bytes = 0;
 };
 
@@ -100,7 +106,7 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     : model(model_),
       hp(model_.hparams()),
       options(options_),
-      host_io((2 * options_.max_batch + 1) * sizeof(int32_t)) {
+      host_io((3 * options_.max_batch + 2 * options_.sequences) * sizeof(int32_t)) {
     CUDA_CHECK(cudaSetDevice(options.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     const bool embed_here = options.first_layer == 0;
@@ -144,8 +150,9 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
         g.ffn_gate = upload_matrix(w.ffn_gate);
         g.ffn_up = upload_matrix(w.ffn_up);
         g.ffn_down = upload_matrix(w.ffn_down);
-        g.key_cache = DeviceBuffer(options.context_size * row_bytes, options.device);
-        g.value_cache = DeviceBuffer(options.context_size * row_bytes, options.device);
+        const size_t rows = options.sequences * options.context_size;
+        g.key_cache = DeviceBuffer(rows * row_bytes, options.device);
+        g.value_cache = DeviceBuffer(rows * row_bytes, options.device);
     }
     output_norm = upload_vector(model.output_norm());
     output = upload_matrix(model.output());
@@ -170,10 +177,12 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     projected = floats(n * hp.embedding_dim);
     gate = floats(n * hp.feed_forward_dim);
     up = floats(n * hp.feed_forward_dim);
-    logits_device = floats(hp.vocab_size);
+    logits_device = floats(options.sequences * hp.vocab_size);
     tokens_device = DeviceBuffer(n * sizeof(int32_t), device);
     positions_device = DeviceBuffer(n * sizeof(int32_t), device);
-    argmax_device = DeviceBuffer(sizeof(int32_t), device);
+    rows_device = DeviceBuffer(n * sizeof(int32_t), device);
+    outputs_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
+    argmax_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
 
     std::vector<cuda::DeviceMatrix> matrices;
     for (const auto& g : layers) {
@@ -192,11 +201,12 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
 
 LlamaGpuLayers::Impl::~Impl() {
     cudaSetDevice(options.device);
-    if (graph != nullptr) cudaGraphExecDestroy(graph);
+    for (auto* graph : graphs)
+        if (graph != nullptr) cudaGraphExecDestroy(graph);
     if (stream != nullptr) cudaStreamDestroy(stream);
 }
 
-void LlamaGpuLayers::Impl::enqueue(size_t count) {
+void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     const size_t dim = hp.embedding_dim;
     float* x_ = x.as<float>();
     float* normed_ = normed.as<float>();
@@ -208,6 +218,7 @@ void LlamaGpuLayers::Impl::enqueue(size_t count) {
     float* gate_ = gate.as<float>();
     float* up_ = up.as<float>();
     const auto* positions = positions_device.as<int32_t>();
+    const auto* rows = rows_device.as<int32_t>();
     const cuda::AttentionShape shape{hp.head_count, hp.kv_head_count, hp.head_dim};
 
     if (options.first_layer == 0)
@@ -221,10 +232,10 @@ void LlamaGpuLayers::Impl::enqueue(size_t count) {
         matmul->multiply(layer.value, values_);
         cuda::rope(queries_, count, hp.head_count, hp.head_dim, positions, rope, stream);
         cuda::rope(keys_, count, hp.kv_head_count, hp.head_dim, positions, rope, stream);
-        cuda::store_kv(keys_, values_, count, hp.kv_dim(), positions, options.kv_type,
+        cuda::store_kv(keys_, values_, count, hp.kv_dim(), rows, options.kv_type,
                        layer.key_cache.get(), layer.value_cache.get(), stream);
         cuda::attention(queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type,
-                        positions, count, shape, attended_, stream);
+                        positions, rows, count, shape, attended_, stream);
         matmul->set_input(attended_, count, hp.q_dim());
         matmul->multiply(layer.attention_output, projected_);
         cuda::add(x_, projected_, count * dim, stream);
@@ -238,23 +249,31 @@ void LlamaGpuLayers::Impl::enqueue(size_t count) {
         matmul->multiply(layer.ffn_down, projected_);
         cuda::add(x_, projected_, count * dim, stream);
     }
-    // Only the last token's logits continue the sequence.
-    cuda::rms_norm(x_ + (count - 1) * dim, output_norm, normed_, 1, dim, hp.rms_epsilon, stream);
-    matmul->set_input(normed_, 1, dim);
-    matmul->multiply(output, logits_device.as<float>());
-    cuda::argmax(logits_device.as<float>(), hp.vocab_size, argmax_device.as<int32_t>(), stream);
+    // Only the output tokens' logits are needed. The head goes through the matrix-vector
+    // kernel 8 rows at a time: a GEMM would need the whole head expanded to F16.
+    if (outputs == 0) return;
+    cuda::gather_rows(x_, outputs_device.as<int32_t>(), outputs, dim, projected_, stream);
+    cuda::rms_norm(projected_, output_norm, normed_, outputs, dim, hp.rms_epsilon, stream);
+    auto* logits_ = logits_device.as<float>();
+    for (size_t begin = 0; begin < outputs; begin += cuda::kMaxMatvecTokens) {
+        const size_t part = std::min(cuda::kMaxMatvecTokens, outputs - begin);
+        matmul->set_input(normed_ + begin * dim, part, dim);
+        matmul->multiply(output, logits_ + begin * hp.vocab_size);
+    }
+    cuda::argmax(logits_, outputs, hp.vocab_size, argmax_device.as<int32_t>(), stream);
 }
 
-void LlamaGpuLayers::Impl::run(size_t count) {
-    if (count != 1 || !options.use_graphs) {
-        enqueue(count);
+void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {
+    if (count != outputs || count > cuda::kMaxMatvecTokens || !options.use_graphs) {
+        enqueue(count, outputs);
         return;
     }
+    auto& graph = graphs[count];
     if (graph == nullptr) {
         cudaGraph_t captured = nullptr;
         CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
         try {
-            enqueue(1);
+            enqueue(count, outputs);
         } catch (...) {
             cudaStreamEndCapture(stream, &captured);
             if (captured != nullptr) cudaGraphDestroy(captured);
@@ -273,48 +292,68 @@ LlamaGpuLayers::LlamaGpuLayers(const LlamaModel& model, const GpuLayersOptions& 
 
 LlamaGpuLayers::~LlamaGpuLayers() = default;
 
-void LlamaGpuLayers::forward(std::span<const int32_t> tokens, const float* hidden, size_t start,
-                             bool want_logits) {
+void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool want_logits) {
     auto& g = *impl_;
-    const size_t count = tokens.size();
+    const size_t count = batch.size();
+    const size_t outputs = batch.outputs.size();
     if (count == 0 || count > g.options.max_batch)
         throw Error(
             fmt::format("GPU forward of {} tokens (batches of 1..{})", count, g.options.max_batch));
-    if (start + count > g.options.context_size)
-        throw Error(fmt::format("positions {}..{} are outside the {}-token context", start,
-                                start + count - 1, g.options.context_size));
+    if (outputs > g.options.sequences)
+        throw Error(
+            fmt::format("GPU forward with {} outputs (at most {})", outputs, g.options.sequences));
     if ((g.options.first_layer > 0) != (hidden != nullptr))
         throw Error("GPU forward: hidden states are needed exactly when CPU layers come first");
     CUDA_CHECK(cudaSetDevice(g.options.device));
     auto* host_tokens = g.host_io.as<int32_t>();
     auto* host_positions = host_tokens + g.options.max_batch;
-    auto* host_greedy = host_positions + g.options.max_batch;
+    auto* host_rows = host_positions + g.options.max_batch;
+    auto* host_outputs = host_rows + g.options.max_batch;
+    auto* host_greedy = host_outputs + g.options.sequences;
     for (size_t i = 0; i < count; ++i) {
-        host_tokens[i] = tokens[i];
-        host_positions[i] = static_cast<int32_t>(start + i);
+        const auto position = static_cast<size_t>(batch.positions[i]);
+        const auto sequence = static_cast<size_t>(batch.sequences[i]);
+        // The kernels index the cache with these: a bad one would write outside it.
+        if (position >= g.options.context_size || sequence >= g.options.sequences)
+            throw Error(fmt::format("position {} of sequence {} is outside the GPU's KV cache",
+                                    position, sequence));
+        host_tokens[i] = batch.tokens[i];
+        host_positions[i] = batch.positions[i];
+        host_rows[i] = static_cast<int32_t>(sequence * g.options.context_size + position);
     }
-    CUDA_CHECK(cudaMemcpyAsync(g.tokens_device.get(), host_tokens, count * sizeof(int32_t),
-                               cudaMemcpyHostToDevice, g.stream));
-    CUDA_CHECK(cudaMemcpyAsync(g.positions_device.get(), host_positions, count * sizeof(int32_t),
-                               cudaMemcpyHostToDevice, g.stream));
+    for (size_t o = 0; o < outputs; ++o) {
+        if (batch.outputs[o] < 0 || static_cast<size_t>(batch.outputs[o]) >= count)
+            throw Error(fmt::format("output token {} is outside the batch", batch.outputs[o]));
+        host_outputs[o] = batch.outputs[o];
+    }
+    const auto copy_in = [&](DeviceBuffer& to, const int32_t* from, size_t n) {
+        CUDA_CHECK(
+            cudaMemcpyAsync(to.get(), from, n * sizeof(int32_t), cudaMemcpyHostToDevice, g.stream));
+    };
+    copy_in(g.tokens_device, host_tokens, count);
+    copy_in(g.positions_device, host_positions, count);
+    copy_in(g.rows_device, host_rows, count);
+    if (outputs > 0) copy_in(g.outputs_device, host_outputs, outputs);
     if (hidden != nullptr) {
         CUDA_CHECK(cudaMemcpyAsync(g.x.get(), hidden, count * g.hp.embedding_dim * sizeof(float),
                                    cudaMemcpyHostToDevice, g.stream));
     }
-    g.run(count);
-    CUDA_CHECK(cudaMemcpyAsync(host_greedy, g.argmax_device.get(), sizeof(int32_t),
-                               cudaMemcpyDeviceToHost, g.stream));
-    if (want_logits) {
-        g.logits.resize(g.hp.vocab_size);
+    g.run(count, outputs);
+    if (outputs > 0) {
+        CUDA_CHECK(cudaMemcpyAsync(host_greedy, g.argmax_device.get(), outputs * sizeof(int32_t),
+                                   cudaMemcpyDeviceToHost, g.stream));
+    }
+    g.logits.resize(want_logits ? outputs * g.hp.vocab_size : 0);
+    if (want_logits && outputs > 0) {
         CUDA_CHECK(cudaMemcpyAsync(g.logits.data(), g.logits_device.get(),
-                                   g.hp.vocab_size * sizeof(float), cudaMemcpyDeviceToHost,
+                                   g.logits.size() * sizeof(float), cudaMemcpyDeviceToHost,
                                    g.stream));
     }
     CUDA_CHECK(cudaStreamSynchronize(g.stream));
-    g.greedy = *host_greedy;
+    g.greedy.assign(host_greedy, host_greedy + outputs);
 }
 
-int32_t LlamaGpuLayers::greedy_token() const { return impl_->greedy; }
+int32_t LlamaGpuLayers::greedy_token(size_t output) const { return impl_->greedy.at(output); }
 const std::vector<float>& LlamaGpuLayers::logits() const { return impl_->logits; }
 
 uint64_t LlamaGpuLayers::device_bytes() const {

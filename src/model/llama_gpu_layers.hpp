@@ -11,16 +11,21 @@
 
 #include "core/dtype.hpp"
 #include "model/llama_model.hpp"
+#include "model/token_batch.hpp"
 
 namespace llcuda {
 
 // Prompt tokens per GPU forward call when no CPU layer takes part (sizes the GPU scratch).
 constexpr size_t kGpuMaxBatch = 512;
+// Tokens a pass may hold and still take the matrix-vector kernels, whose result for a token
+// does not depend on the others in the pass (cuda::kMaxMatvecTokens).
+constexpr size_t kGpuInvariantTokens = 8;
 
 struct GpuLayersOptions {
     int device = 0;
-    size_t first_layer = 0;  // layers before it run on the CPU
-    size_t context_size = 0;
+    size_t first_layer = 0;   // layers before it run on the CPU
+    size_t context_size = 0;  // per sequence
+    size_t sequences = 1;     // each has its own slot of context_size positions in the KV cache
     DType kv_type = DType::F16;
     size_t max_batch = kGpuMaxBatch;
     bool use_graphs = true;
@@ -33,14 +38,14 @@ class LlamaGpuLayers {
     LlamaGpuLayers(const LlamaGpuLayers&) = delete;
     LlamaGpuLayers& operator=(const LlamaGpuLayers&) = delete;
 
-    // Runs `tokens` (at most max_batch) at positions start.. through the GPU layers and the
-    // output head. When the first layer is on the CPU, `hidden` holds the CPU layers' output
+    // Runs a batch (at most max_batch tokens, at most `sequences` outputs; the caller has checked
+    // that each sequence continues where it was) through the GPU layers and the output head.
+    // When the first layer is on the CPU, `hidden` holds the CPU layers' output
     // ([tokens][embedding_dim]); otherwise it is null and the embedding is looked up here.
-    // Afterwards greedy_token() is the next token's argmax, and logits() holds the logits when
-    // want_logits was set.
-    void forward(std::span<const int32_t> tokens, const float* hidden, size_t start,
-                 bool want_logits);
-    int32_t greedy_token() const;
+    // Afterwards greedy_token(i) is the argmax of output i's logits, and logits() holds them
+    // ([outputs][vocab_size]) when want_logits was set.
+    void forward(const TokenBatch& batch, const float* hidden, bool want_logits);
+    int32_t greedy_token(size_t output) const;
     const std::vector<float>& logits() const;
 
     uint64_t device_bytes() const;  // weights, KV cache and scratch allocated by this object

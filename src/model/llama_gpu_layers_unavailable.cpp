@@ -10,8 +10,8 @@ LlamaGpuLayers::LlamaGpuLayers(const LlamaModel&, const GpuLayersOptions&) {
     throw Error("this llcuda was built without CUDA; rebuild with the CUDA toolkit installed");
 }
 LlamaGpuLayers::~LlamaGpuLayers() = default;
-void LlamaGpuLayers::forward(std::span<const int32_t>, const float*, size_t, bool) {}
-int32_t LlamaGpuLayers::greedy_token() const { return 0; }
+void LlamaGpuLayers::forward(const TokenBatch&, const float*, bool) {}
+int32_t LlamaGpuLayers::greedy_token(size_t) const { return 0; }
 const std::vector<float>& LlamaGpuLayers::logits() const {
     static const std::vector<float> none;
     return none;

@@ -84,53 +84,84 @@ uint64_t LlamaModel::weight_bytes() const {
     return total;
 }
 
-void LlamaModel::check_tokens(std::span<const int32_t> tokens, size_t used,
-                              size_t context_size) const {
-    if (tokens.empty()) throw Error("forward() needs at least one token");
-    if (used + tokens.size() > context_size) {
-        throw Error(
-            fmt::format("{} tokens do not fit: {} of the {}-token context are used; "
-                        "use a larger --ctx-size or a shorter prompt",
-                        tokens.size(), used, context_size));
-    }
-    for (const auto token : tokens) {
+void LlamaModel::check_batch(const TokenBatch& batch, const KvCache& cache) const {
+    if (batch.empty()) throw Error("forward() needs at least one token");
+    if (batch.positions.size() != batch.size() || batch.sequences.size() != batch.size())
+        throw Error("forward(): a batch needs a position and a sequence for every token");
+    std::vector<size_t> next(cache.sequences());
+    for (size_t s = 0; s < next.size(); ++s) next[s] = cache.used(s);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const auto token = batch.tokens[i];
         if (token < 0 || static_cast<size_t>(token) >= hparams_.vocab_size) {
             throw Error(fmt::format("token id {} is outside the vocabulary (0..{})", token,
                                     hparams_.vocab_size - 1));
         }
+        const auto sequence = static_cast<size_t>(batch.sequences[i]);
+        if (batch.sequences[i] < 0 || sequence >= next.size()) {
+            throw Error(fmt::format("sequence {} does not exist (the cache holds {})",
+                                    batch.sequences[i], next.size()));
+        }
+        if (batch.positions[i] < 0 || static_cast<size_t>(batch.positions[i]) != next[sequence]) {
+            throw Error(fmt::format("sequence {} continues at position {}, not {}", sequence,
+                                    next[sequence], batch.positions[i]));
+        }
+        if (++next[sequence] > cache.context_size()) {
+            throw Error(fmt::format(
+                "the tokens do not fit: position {} of sequence {} is outside the {}-token "
+                "context; use a larger --ctx-size or a shorter prompt",
+                next[sequence] - 1, sequence, cache.context_size()));
+        }
+    }
+    for (const auto index : batch.outputs) {
+        if (index < 0 || static_cast<size_t>(index) >= batch.size())
+            throw Error(fmt::format("output token {} is outside the batch", index));
     }
 }
 
 void LlamaModel::forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
                          std::vector<float>& logits) const {
-    check_tokens(tokens, cache.used(), cache.context_size());
-    const size_t dim = hparams_.embedding_dim;
-    std::vector<float> x, normed(dim);
+    if (tokens.empty()) throw Error("forward() needs at least one token");
+    check_batch(TokenBatch::single(tokens.data(), tokens.size(), 0, cache.used(0)), cache);
     for (size_t begin = 0; begin < tokens.size(); begin += kMaxBatch) {
         const size_t count = std::min(kMaxBatch, tokens.size() - begin);
-        run_layers(tokens.subspan(begin, count), hparams_.layer_count, cache, pool, x);
+        forward(TokenBatch::single(tokens.data() + begin, count, 0, cache.used(0)), cache, pool,
+                logits);
     }
-    // Only the last token's logits are needed to continue the sequence.
-    rms_norm(x.data() + x.size() - dim, output_norm_.data(), normed.data(), dim,
-             hparams_.rms_epsilon);
-    logits.resize(hparams_.vocab_size);
-    matmul(output_, normed.data(), logits.data(), 1, pool);
 }
 
-void LlamaModel::forward_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
+void LlamaModel::forward(const TokenBatch& batch, KvCache& cache, ThreadPool& pool,
+                         std::vector<float>& logits) const {
+    std::vector<float> x;
+    forward_layers(batch, hparams_.layer_count, cache, pool, x);
+    const size_t dim = hparams_.embedding_dim;
+    const size_t outputs = batch.outputs.size();
+    std::vector<float> normed(outputs * dim);
+    for (size_t o = 0; o < outputs; ++o) {
+        rms_norm(x.data() + static_cast<size_t>(batch.outputs[o]) * dim, output_norm_.data(),
+                 normed.data() + o * dim, dim, hparams_.rms_epsilon);
+    }
+    logits.resize(outputs * hparams_.vocab_size);
+    if (outputs > 0) matmul(output_, normed.data(), logits.data(), outputs, pool);
+}
+
+void LlamaModel::forward_layers(const TokenBatch& batch, size_t layer_end, KvCache& cache,
                                 ThreadPool& pool, std::vector<float>& hidden) const {
-    check_tokens(tokens, cache.used(), cache.context_size());
-    if (tokens.size() > kMaxBatch || layer_end > hparams_.layer_count)
+    check_batch(batch, cache);
+    if (batch.size() > kMaxBatch || layer_end > hparams_.layer_count)
         throw Error("forward_layers: batch or layer range out of bounds");
-    run_layers(tokens, layer_end, cache, pool, hidden);
+    run_layers(batch, layer_end, cache, pool, hidden);
+    for (size_t i = 0; i < batch.size(); ++i) {
+        const auto sequence = static_cast<size_t>(batch.sequences[i]);
+        cache.set_used(sequence,
+                       std::max(cache.used(sequence), static_cast<size_t>(batch.positions[i]) + 1));
+    }
 }
 
-void LlamaModel::run_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
+void LlamaModel::run_layers(const TokenBatch& batch, size_t layer_end, KvCache& cache,
                             ThreadPool& pool, std::vector<float>& x) const {
     const auto& hp = hparams_;
-    const size_t n = tokens.size();
+    const size_t n = batch.size();
     const size_t dim = hp.embedding_dim;
-    const size_t start = cache.used();
 
     x.resize(n * dim);
     std::vector<float> normed(n * dim), queries(n * hp.q_dim()), keys(n * hp.kv_dim()),
@@ -138,7 +169,8 @@ void LlamaModel::run_layers(std::span<const int32_t> tokens, size_t layer_end, K
         gate(n * hp.feed_forward_dim), up(n * hp.feed_forward_dim);
 
     for (size_t t = 0; t < n; ++t) {
-        dequantize_row(token_embedding_.type, token_embedding_.row(static_cast<size_t>(tokens[t])),
+        dequantize_row(token_embedding_.type,
+                       token_embedding_.row(static_cast<size_t>(batch.tokens[t])),
                        x.data() + t * dim, dim);
     }
 
@@ -152,14 +184,18 @@ void LlamaModel::run_layers(std::span<const int32_t> tokens, size_t layer_end, K
         matmul(layer.key, normed.data(), keys.data(), n, pool);
         matmul(layer.value, normed.data(), values.data(), n, pool);
         for (size_t t = 0; t < n; ++t) {
-            apply_rope(queries.data() + t * hp.q_dim(), hp.head_count, hp.head_dim, start + t,
+            const auto position = static_cast<size_t>(batch.positions[t]);
+            const auto sequence = static_cast<size_t>(batch.sequences[t]);
+            apply_rope(queries.data() + t * hp.q_dim(), hp.head_count, hp.head_dim, position,
                        rope_);
-            apply_rope(keys.data() + t * hp.kv_dim(), hp.kv_head_count, hp.head_dim, start + t,
+            apply_rope(keys.data() + t * hp.kv_dim(), hp.kv_head_count, hp.head_dim, position,
                        rope_);
-            std::copy_n(keys.data() + t * hp.kv_dim(), hp.kv_dim(), cache.key(l, start + t));
-            std::copy_n(values.data() + t * hp.kv_dim(), hp.kv_dim(), cache.value(l, start + t));
+            std::copy_n(keys.data() + t * hp.kv_dim(), hp.kv_dim(),
+                        cache.key(l, sequence, position));
+            std::copy_n(values.data() + t * hp.kv_dim(), hp.kv_dim(),
+                        cache.value(l, sequence, position));
         }
-        attention(l, n, start, queries.data(), cache, attended.data(), pool);
+        attention(l, batch, queries.data(), cache, attended.data(), pool);
         matmul(layer.attention_output, attended.data(), projected.data(), n, pool);
         add_in_place(x.data(), projected.data(), n * dim);
 
@@ -173,24 +209,27 @@ void LlamaModel::run_layers(std::span<const int32_t> tokens, size_t layer_end, K
         matmul(layer.ffn_down, gate.data(), projected.data(), n, pool);
         add_in_place(x.data(), projected.data(), n * dim);
     }
-    cache.set_used(start + n);
 }
 
-void LlamaModel::attention(size_t layer, size_t token_count, size_t start, const float* queries,
+void LlamaModel::attention(size_t layer, const TokenBatch& batch, const float* queries,
                            KvCache& cache, float* out, ThreadPool& pool) const {
     const auto& hp = hparams_;
     const size_t group = hp.head_count / hp.kv_head_count;
     const float sqrt_head_dim = std::sqrt(static_cast<float>(hp.head_dim));
-    pool.parallel_for(token_count * hp.head_count, [&](size_t begin, size_t end) {
-        std::vector<float> scores(start + token_count);
+    const size_t longest =
+        static_cast<size_t>(*std::max_element(batch.positions.begin(), batch.positions.end())) + 1;
+    pool.parallel_for(batch.size() * hp.head_count, [&](size_t begin, size_t end) {
+        std::vector<float> scores(longest);
         for (size_t item = begin; item < end; ++item) {
             const size_t t = item / hp.head_count;
             const size_t head = item % hp.head_count;
             const size_t kv_head = head / group;
-            const size_t visible = start + t + 1;  // causal: this token and everything before it
+            const auto sequence = static_cast<size_t>(batch.sequences[t]);
+            // causal: this token and everything before it in its own sequence
+            const size_t visible = static_cast<size_t>(batch.positions[t]) + 1;
             const float* query = queries + t * hp.q_dim() + head * hp.head_dim;
             for (size_t p = 0; p < visible; ++p) {
-                const float* key = cache.key(layer, p) + kv_head * hp.head_dim;
+                const float* key = cache.key(layer, sequence, p) + kv_head * hp.head_dim;
                 float dot = 0.0f;
                 for (size_t i = 0; i < hp.head_dim; ++i) dot += query[i] * key[i];
                 scores[p] = dot / sqrt_head_dim;
@@ -199,7 +238,7 @@ void LlamaModel::attention(size_t layer, size_t token_count, size_t start, const
             float* result = out + t * hp.q_dim() + head * hp.head_dim;
             std::fill_n(result, hp.head_dim, 0.0f);
             for (size_t p = 0; p < visible; ++p) {
-                const float* value = cache.value(layer, p) + kv_head * hp.head_dim;
+                const float* value = cache.value(layer, sequence, p) + kv_head * hp.head_dim;
                 for (size_t i = 0; i < hp.head_dim; ++i) result[i] += scores[p] * value[i];
             }
         }

@@ -12,6 +12,7 @@
 #include "core/gguf/gguf_file.hpp"
 #include "model/kv_cache.hpp"
 #include "model/llama_hparams.hpp"
+#include "model/token_batch.hpp"
 
 namespace llcuda {
 
@@ -31,17 +32,26 @@ class LlamaModel {
     bool output_is_tied() const { return output_tied_; }
     uint64_t weight_bytes() const;
 
-    // Processes `tokens` at positions cache.used() onwards, appends their keys and values to
-    // the cache and writes the next-token logits of the last token (vocab_size floats).
+    // Processes `tokens` at positions cache.used() onwards in sequence 0, appends their keys and
+    // values to the cache and writes the next-token logits of the last token (vocab_size floats).
     void forward(std::span<const int32_t> tokens, KvCache& cache, ThreadPool& pool,
                  std::vector<float>& logits) const;
 
-    // Runs the embedding and layers [0, layer_end) for `tokens` (at most kMaxBatch) and leaves
-    // their hidden states in `hidden` ([tokens][embedding_dim]): the CPU part of a split
+    // Processes a batch of at most kMaxBatch tokens from any of the cache's sequences (each
+    // continuing its sequence where the cache left it) and writes the logits of the batch's
+    // output tokens: [outputs][vocab_size].
+    void forward(const TokenBatch& batch, KvCache& cache, ThreadPool& pool,
+                 std::vector<float>& logits) const;
+
+    // Runs the embedding and layers [0, layer_end) for a batch of at most kMaxBatch tokens and
+    // leaves their hidden states in `hidden` ([tokens][embedding_dim]): the CPU part of a split
     // between CPU and GPU. The cache holds the keys and values of those layers.
-    void forward_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
-                        ThreadPool& pool, std::vector<float>& hidden) const;
-    void check_tokens(std::span<const int32_t> tokens, size_t used, size_t context_size) const;
+    void forward_layers(const TokenBatch& batch, size_t layer_end, KvCache& cache, ThreadPool& pool,
+                        std::vector<float>& hidden) const;
+
+    // Throws unless every token is in the vocabulary and each sequence's tokens continue it
+    // (positions used, used + 1, ...) within the context.
+    void check_batch(const TokenBatch& batch, const KvCache& cache) const;
 
     // Tokens processed per forward call when a long prompt is split (bounds the scratch memory).
     static constexpr size_t kMaxBatch = 256;
@@ -58,10 +68,10 @@ class LlamaModel {
     WeightMatrix matrix(const std::string& name, size_t expected_columns,
                         size_t expected_rows) const;
     std::vector<float> vector(const std::string& name, size_t expected_size) const;
-    void run_layers(std::span<const int32_t> tokens, size_t layer_end, KvCache& cache,
-                    ThreadPool& pool, std::vector<float>& x) const;
-    void attention(size_t layer, size_t token_count, size_t start, const float* queries,
-                   KvCache& cache, float* out, ThreadPool& pool) const;
+    void run_layers(const TokenBatch& batch, size_t layer_end, KvCache& cache, ThreadPool& pool,
+                    std::vector<float>& x) const;
+    void attention(size_t layer, const TokenBatch& batch, const float* queries, KvCache& cache,
+                   float* out, ThreadPool& pool) const;
 
     std::shared_ptr<const GgufFile> file_;
     LlamaHparams hparams_;

@@ -7,6 +7,13 @@
 #include "core/error.hpp"
 
 namespace llcuda {
+namespace {
+
+size_t default_ubatch(size_t cpu_layers) {
+    return cpu_layers > 0 ? LlamaModel::kMaxBatch : kGpuMaxBatch;
+}
+
+}  // namespace
 
 LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const RunnerOptions& options)
     : model_(model),
@@ -14,52 +21,81 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
       options_(options),
       cpu_layers_(model.hparams().layer_count -
                   std::min(options.gpu_layers, model.hparams().layer_count)),
-      batch_(cpu_layers_ > 0 ? LlamaModel::kMaxBatch : kGpuMaxBatch),
-      cache_(model.hparams(), options.context_size, cpu_layers_) {
+      ubatch_(options.ubatch_size > 0 ? options.ubatch_size : default_ubatch(cpu_layers_)),
+      cache_(model.hparams(), options.context_size, cpu_layers_, options.sequences) {
     if (options.gpu_layers > model.hparams().layer_count) {
         throw Error(fmt::format("{} GPU layers asked for, but the model has {}", options.gpu_layers,
                                 model.hparams().layer_count));
+    }
+    if (options.sequences == 0) throw Error("at least one sequence is needed");
+    const size_t ubatch_limit = cpu_layers_ > 0 ? LlamaModel::kMaxBatch : kGpuMaxBatch;
+    if (ubatch_ > ubatch_limit) {
+        throw Error(fmt::format("--ubatch-size {} is too large: at most {} {}", ubatch_,
+                                ubatch_limit,
+                                cpu_layers_ > 0 ? "when CPU layers take part" : "on the GPU"));
     }
     if (options.gpu_layers > 0) {
         GpuLayersOptions gpu;
         gpu.device = options.device;
         gpu.first_layer = cpu_layers_;
         gpu.context_size = options.context_size;
+        gpu.sequences = options.sequences;
         gpu.kv_type = options.kv_type;
-        gpu.max_batch = batch_;
+        gpu.max_batch = ubatch_;
         gpu.use_graphs = options.use_graphs;
         gpu_ = std::make_unique<LlamaGpuLayers>(model, gpu);
     }
 }
 
-const std::vector<float>& LlamaRunner::logits() const { return gpu_ ? gpu_->logits() : logits_; }
+size_t LlamaRunner::batch_invariant_tokens() const { return gpu_ ? kGpuInvariantTokens : 0; }
 
-void LlamaRunner::clear() {
-    cache_.clear();
-    used_ = 0;
+std::span<const float> LlamaRunner::logits(size_t output) const {
+    const size_t vocab = vocab_size();
+    if ((output + 1) * vocab > logits_.size())
+        throw Error(fmt::format("no logits for output {}", output));
+    return {logits_.data() + output * vocab, vocab};
 }
 
-void LlamaRunner::forward(std::span<const int32_t> tokens, bool want_logits) {
-    model_.check_tokens(tokens, used_, options_.context_size);
-    if (!gpu_) {
-        model_.forward(tokens, cache_, pool_, logits_);
-        used_ += tokens.size();
-        greedy_ = static_cast<int32_t>(std::max_element(logits_.begin(), logits_.end()) -
-                                       logits_.begin());
-        return;
-    }
-    for (size_t begin = 0; begin < tokens.size(); begin += batch_) {
-        const auto part = tokens.subspan(begin, std::min(batch_, tokens.size() - begin));
-        const bool last = begin + part.size() == tokens.size();
+void LlamaRunner::forward(std::span<const int32_t> tokens, bool want_logits, size_t sequence) {
+    if (tokens.empty()) throw Error("forward() needs at least one token");
+    if (sequence >= sequences())
+        throw Error(
+            fmt::format("sequence {} does not exist ({} sequences)", sequence, sequences()));
+    forward(TokenBatch::single(tokens.data(), tokens.size(), sequence, used(sequence)),
+            want_logits);
+}
+
+void LlamaRunner::forward(const TokenBatch& batch, bool want_logits) {
+    model_.check_batch(batch, cache_);
+    const size_t vocab = vocab_size();
+    greedy_.clear();
+    logits_.clear();
+    for (size_t begin = 0; begin < batch.size(); begin += ubatch_) {
+        const auto part = batch.slice(begin, std::min(batch.size(), begin + ubatch_));
+        if (!gpu_) {
+            model_.forward(part, cache_, pool_, part_logits_);
+            for (size_t o = 0; o < part.outputs.size(); ++o) {
+                const auto row = part_logits_.begin() + static_cast<std::ptrdiff_t>(o * vocab);
+                greedy_.push_back(static_cast<int32_t>(std::max_element(row, row + vocab) - row));
+            }
+            logits_.insert(logits_.end(), part_logits_.begin(), part_logits_.end());
+            continue;
+        }
         const float* hidden = nullptr;
         if (cpu_layers_ > 0) {
             model_.forward_layers(part, cpu_layers_, cache_, pool_, hidden_);
             hidden = hidden_.data();
         }
-        gpu_->forward(part, hidden, used_, want_logits && last);
-        used_ += part.size();
+        gpu_->forward(part, hidden, want_logits);
+        for (size_t i = 0; i < part.size(); ++i) {
+            const auto sequence = static_cast<size_t>(part.sequences[i]);
+            cache_.set_used(sequence, std::max(cache_.used(sequence),
+                                               static_cast<size_t>(part.positions[i]) + 1));
+        }
+        for (size_t o = 0; o < part.outputs.size(); ++o) greedy_.push_back(gpu_->greedy_token(o));
+        if (want_logits)
+            logits_.insert(logits_.end(), gpu_->logits().begin(), gpu_->logits().end());
     }
-    greedy_ = gpu_->greedy_token();
 }
 
 }  // namespace llcuda

@@ -1,8 +1,9 @@
 #pragma once
-// One sequence through a Llama model whose layers are split between the CPU and a GPU: the
-// first layers on the CPU (with their KV cache in host memory), the rest and the output head
-// on the GPU, the activations crossing once per batch. With no GPU layers it is the CPU
-// reference path.
+// Sequences through a Llama model whose layers are split between the CPU and a GPU: the first
+// layers on the CPU (with their KV cache in host memory), the rest and the output head on the
+// GPU, the activations crossing once per forward pass. With no GPU layers it is the CPU
+// reference path. Several sequences, each with its own slot in the KV caches, can share a
+// forward pass (continuous batching).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -14,46 +15,61 @@
 #include "model/kv_cache.hpp"
 #include "model/llama_gpu_layers.hpp"
 #include "model/llama_model.hpp"
+#include "model/token_batch.hpp"
 
 namespace llcuda {
 
 struct RunnerOptions {
-    size_t context_size = 0;
+    size_t context_size = 0;  // positions per sequence
+    size_t sequences = 1;
     size_t gpu_layers = 0;  // the last gpu_layers layers run on the GPU
     int device = 0;
     DType kv_type = DType::F16;  // GPU layers' KV cache (the CPU keeps float)
     bool use_graphs = true;
+    // Tokens per forward pass (bounds scratch memory); 0: 256 when CPU layers take part, else
+    // 512.
+    size_t ubatch_size = 0;
 };
 
 class LlamaRunner {
   public:
     LlamaRunner(const LlamaModel& model, ThreadPool& pool, const RunnerOptions& options);
 
-    // Appends `tokens` to the sequence. Afterwards greedy_token() is the argmax of the next
-    // token's logits, and logits() holds them when want_logits is set (the CPU path always
-    // fills them).
-    void forward(std::span<const int32_t> tokens, bool want_logits);
-    int32_t greedy_token() const { return greedy_; }
-    const std::vector<float>& logits() const;
+    // Runs a batch of any size, each sequence continuing where it was. Afterwards, for each
+    // output o of the batch, greedy_token(o) is the argmax of its next-token logits and
+    // logits(o) holds them when want_logits is set (the CPU path always fills them).
+    void forward(const TokenBatch& batch, bool want_logits);
+    // Appends `tokens` to one sequence; its last token is the output.
+    void forward(std::span<const int32_t> tokens, bool want_logits, size_t sequence = 0);
 
-    void clear();
-    size_t used() const { return used_; }
+    int32_t greedy_token(size_t output = 0) const { return greedy_.at(output); }
+    std::span<const float> logits(size_t output = 0) const;
+
+    void clear(size_t sequence = 0) { cache_.clear(sequence); }
+    size_t used(size_t sequence = 0) const { return cache_.used(sequence); }
+    size_t sequences() const { return cache_.sequences(); }
     size_t context_size() const { return options_.context_size; }
     size_t gpu_layers() const { return options_.gpu_layers; }
+    size_t ubatch_size() const { return ubatch_; }
+    // How many single-token sequences one forward pass may hold with each token's result equal
+    // to what it is alone: 0 for any number (the CPU), 8 with GPU layers (the matrix-vector
+    // kernels; larger passes take the tensor-core GEMM, which rounds differently).
+    size_t batch_invariant_tokens() const;
     uint64_t gpu_bytes() const { return gpu_ ? gpu_->device_bytes() : 0; }
+    size_t vocab_size() const { return model_.hparams().vocab_size; }
 
   private:
     const LlamaModel& model_;
     ThreadPool& pool_;
     RunnerOptions options_;
     size_t cpu_layers_;
-    size_t batch_;  // tokens per forward call: the CPU's batch when CPU layers take part
-    KvCache cache_;
+    size_t ubatch_;
+    KvCache cache_;  // the CPU layers' keys and values, and every sequence's length
     std::unique_ptr<LlamaGpuLayers> gpu_;
-    std::vector<float> logits_;
+    std::vector<float> logits_;       // [outputs][vocab]
+    std::vector<float> part_logits_;  // one forward pass's
     std::vector<float> hidden_;
-    int32_t greedy_ = 0;
-    size_t used_ = 0;
+    std::vector<int32_t> greedy_;
 };
 
 }  // namespace llcuda

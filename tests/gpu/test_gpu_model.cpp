@@ -3,6 +3,7 @@
 // a prompt long enough to take the tensor-core GEMM path.
 #include <gtest/gtest.h>
 
+#include "batch_test_support.hpp"
 #include "llcuda/engine.hpp"
 
 namespace llcuda {
@@ -76,6 +77,33 @@ TEST(GpuModel, Q8CacheStaysCloseToF16) {
         ++same_prefix;
     std::printf("Q8_0 KV cache: first difference at token %zu of 100\n", same_prefix);
     EXPECT_GE(same_prefix, 20u);
+}
+
+// 12 sequences at once (decode passes of 8 and 4), all on the GPU and split with the CPU: each
+// request's tokens equal what the same placement gives it alone.
+TEST(GpuModel, ContinuousBatchingGivesEachRequestWhatItGetsAlone) {
+    auto requests = testing::mixed_requests();
+    const auto more = testing::mixed_requests();
+    for (const auto& extra : more) {
+        requests.push_back(extra);
+        requests.back().tag = requests.size() - 1;
+        requests.back().options.max_tokens += 7;
+    }
+    for (const std::string layers : {"all", "3"}) {
+        auto options = on_gpu(layers);
+        options.context_size = 256;
+        Engine alone_engine(options);
+        options.parallel = 12;
+        Engine engine(options);
+        const auto outcomes = testing::run_batched(engine, requests);
+        ASSERT_EQ(outcomes.size(), requests.size());
+        for (size_t i = 0; i < requests.size(); ++i) {
+            const auto alone = alone_engine.generate(requests[i].prompt, requests[i].options);
+            EXPECT_EQ(outcomes.at(i).error, "") << layers << " " << i;
+            EXPECT_EQ(outcomes.at(i).result.tokens, alone.tokens) << layers << " " << i;
+            EXPECT_EQ(outcomes.at(i).result.text, alone.text) << layers << " " << i;
+        }
+    }
 }
 
 TEST(GpuModel, AutoPlacementPutsTheSmallModelEntirelyOnTheGpu) {

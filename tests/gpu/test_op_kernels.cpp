@@ -89,9 +89,28 @@ TEST(OpKernels, SwigluAddArgmax) {
     values[2021] = 100.0f;
     values[3030] = 100.0f;
     const auto values_device = to_device(values);
-    DeviceBuffer result(sizeof(int32_t), 0);
-    cuda::argmax(values_device.as<float>(), count, result.as<int32_t>(), nullptr);
+    DeviceBuffer result(3 * sizeof(int32_t), 0);
+    cuda::argmax(values_device.as<float>(), 1, count, result.as<int32_t>(), nullptr);
     EXPECT_EQ(to_host<int32_t>(result, 1)[0], 2021);
+
+    // Several rows at once (one per sequence of a batch), and rows gathered by index.
+    const size_t row = count / 3;
+    auto rows = random_floats(3 * row, 1.0f, 9);
+    rows[0 * row + 17] = 50.0f;
+    rows[1 * row + row - 1] = 50.0f;
+    rows[2 * row + 0] = 50.0f;
+    const auto rows_device = to_device(rows);
+    cuda::argmax(rows_device.as<float>(), 3, row, result.as<int32_t>(), nullptr);
+    EXPECT_EQ(to_host<int32_t>(result, 3),
+              (std::vector<int32_t>{17, static_cast<int32_t>(row - 1), 0}));
+
+    const auto indices_device = to_device(std::vector<int32_t>{2, 0});
+    DeviceBuffer gathered(2 * row * sizeof(float), 0);
+    cuda::gather_rows(rows_device.as<float>(), indices_device.as<int32_t>(), 2, row,
+                      gathered.as<float>(), nullptr);
+    std::vector<float> expected(rows.begin() + 2 * row, rows.begin() + 3 * row);
+    expected.insert(expected.end(), rows.begin(), rows.begin() + row);
+    expect_close(to_host<float>(gathered, 2 * row), expected, 0.0f);
 }
 
 // What the CPU expects the cache to hold: the values after the cache type's rounding.
@@ -125,17 +144,24 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     for (size_t p = 0; p < all_positions.size(); ++p) all_positions[p] = static_cast<int32_t>(p);
     // Store the history in one call and the new tokens in another, as prefill then decode do.
     const auto keys_device = to_device(keys), values_device = to_device(values);
+    // The sequence sits in a slot that starts at row `first` of the cache, as the second of
+    // several parallel sequences does.
+    const size_t first = 31;
+    std::vector<int32_t> all_rows(all_positions);
+    for (auto& r : all_rows) r += static_cast<int32_t>(first);
     const auto positions_device = to_device(all_positions);
+    const auto rows_device = to_device(all_rows);
     cuda::store_kv(keys_device.as<float>(), values_device.as<float>(), cached, kv_dim,
-                   positions_device.as<int32_t>(), type, key_cache.get(), value_cache.get(),
-                   nullptr);
+                   rows_device.as<int32_t>(), type, key_cache.get(), value_cache.get(), nullptr);
     cuda::store_kv(keys_device.as<float>() + cached * kv_dim,
                    values_device.as<float>() + cached * kv_dim, tokens, kv_dim,
-                   positions_device.as<int32_t>() + cached, type, key_cache.get(),
-                   value_cache.get(), nullptr);
+                   rows_device.as<int32_t>() + cached, type, key_cache.get(), value_cache.get(),
+                   nullptr);
 
     // The cache bytes equal the CPU's encoding of the same rows.
-    const auto stored = to_host<uint8_t>(key_cache, (cached + tokens) * row);
+    const auto stored_with_slot = to_host<uint8_t>(key_cache, (first + cached + tokens) * row);
+    const std::vector<uint8_t> stored(stored_with_slot.begin() + first * row,
+                                      stored_with_slot.end());
     std::vector<uint8_t> expected_row(row);
     size_t differing_bytes = 0;
     for (size_t p = 0; p < cached + tokens; ++p) {
@@ -148,8 +174,9 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     const auto queries_device = to_device(queries);
     DeviceBuffer out(tokens * q_dim * sizeof(float), 0);
     cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
-                    positions_device.as<int32_t>() + cached, tokens,
-                    {shape.heads, shape.kv_heads, shape.head_dim}, out.as<float>(), nullptr);
+                    positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
+                    tokens, {shape.heads, shape.kv_heads, shape.head_dim}, out.as<float>(),
+                    nullptr);
     const auto gpu = to_host<float>(out, tokens * q_dim);
 
     const auto k = cache_rounding(type, keys, kv_dim);

@@ -79,7 +79,7 @@ TEST(ModelValidation, OutOfRangeTokensAreRefused) {
     std::vector<float> logits;
     const std::vector<int32_t> bad{1, 512};
     EXPECT_THROW(model.forward(bad, cache, pool, logits), Error);
-    EXPECT_THROW(model.forward({}, cache, pool, logits), Error);
+    EXPECT_THROW(model.forward(std::span<const int32_t>{}, cache, pool, logits), Error);
 }
 
 }  // namespace

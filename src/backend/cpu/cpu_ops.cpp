@@ -75,7 +75,10 @@ void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, si
         return;
     }
     // Batched prompt processing: each weight row is expanded to floats once and reused for
-    // every token, so the weights are read once per batch instead of once per token.
+    // every token, so the weights are read once per batch instead of once per token. The sums
+    // run block by block in dot_row's order, so a token's result does not depend on the batch
+    // it is in (sequences decoded together give the same text as alone).
+    const size_t block = dtype_traits(weights.type).block_elements;
     pool.parallel_for(rows, [&](size_t begin, size_t end) {
         std::vector<float> row_values(columns);
         for (size_t r = begin; r < end; ++r) {
@@ -83,7 +86,11 @@ void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, si
             for (size_t t = 0; t < token_count; ++t) {
                 const float* x = inputs + t * columns;
                 float sum = 0.0f;
-                for (size_t c = 0; c < columns; ++c) sum += row_values[c] * x[c];
+                for (size_t b = 0; b < columns; b += block) {
+                    float block_sum = 0.0f;
+                    for (size_t c = b; c < b + block; ++c) block_sum += row_values[c] * x[c];
+                    sum += block_sum;
+                }
                 outputs[t * rows + r] = sum;
             }
         }

@@ -55,9 +55,9 @@ struct DeviceRope {
 void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim, const int32_t* positions,
           const DeviceRope& params, cudaStream_t stream);
 
-// Writes the keys and values of `tokens` tokens into row positions[t] of the caches.
+// Writes the keys and values of `tokens` tokens into row cache_rows[t] of the caches.
 void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,
-              const int32_t* positions, DType type, void* key_cache, void* value_cache,
+              const int32_t* cache_rows, DType type, void* key_cache, void* value_cache,
               cudaStream_t stream);
 
 struct AttentionShape {
@@ -66,17 +66,24 @@ struct AttentionShape {
     size_t head_dim = 0;
 };
 
-// Causal attention of each query token over cache rows 0..positions[t] (online softmax; no
-// score matrix is stored). queries and out: [tokens][head_count * head_dim].
+// Causal attention of each query token over its sequence's positions 0..positions[t] (online
+// softmax; no score matrix is stored). The token itself is at cache row cache_rows[t], so its
+// sequence starts at row cache_rows[t] - positions[t]. queries and out:
+// [tokens][head_count * head_dim].
 void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
-               const int32_t* positions, size_t tokens, const AttentionShape& shape, float* out,
-               cudaStream_t stream);
+               const int32_t* positions, const int32_t* cache_rows, size_t tokens,
+               const AttentionShape& shape, float* out, cudaStream_t stream);
 
 void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream);
 void add(float* destination, const float* source, size_t count, cudaStream_t stream);
 
-// The index of the largest value (the first one on ties), written to *result.
-void argmax(const float* values, size_t count, int32_t* result, cudaStream_t stream);
+// For each of `rows` rows of `count` values: the index of the largest value (the first one on
+// ties), written to result[row].
+void argmax(const float* values, size_t rows, size_t count, int32_t* result, cudaStream_t stream);
+
+// out[i] = rows indices[i] of `in` ([.][size] floats), for i < count.
+void gather_rows(const float* in, const int32_t* indices, size_t count, size_t size, float* out,
+                 cudaStream_t stream);
 
 // Throws llcuda::Error for a launch that failed (bad configuration, no kernel image).
 void check_launch(const char* what);

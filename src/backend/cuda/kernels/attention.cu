@@ -40,14 +40,19 @@ __device__ __forceinline__ float kv_at<DType::Q8_0>(const uint8_t* cache, size_t
 // Lane `lane` owns head elements lane, lane + 32, ... (kPerLane of them).
 template <DType T, int kPerLane>
 __global__ void attention_kernel(const float* queries, const uint8_t* keys, const uint8_t* values,
-                                 size_t row_bytes, const int32_t* positions, int head_count,
-                                 int kv_head_count, int head_dim, float sqrt_head_dim, float* out) {
+                                 size_t row_bytes, const int32_t* positions,
+                                 const int32_t* cache_rows, int head_count, int kv_head_count,
+                                 int head_dim, float sqrt_head_dim, float* out) {
     const int head = blockIdx.x;
     const int token = blockIdx.y;
     const int lane = threadIdx.x;
     const int warp = threadIdx.y;
     const int kv_offset = (head / (head_count / kv_head_count)) * head_dim;
     const int visible = positions[token] + 1;
+    // The token's sequence occupies cache rows first.. (its slot); position p is row first + p.
+    const size_t first = static_cast<size_t>(cache_rows[token] - positions[token]);
+    keys += first * row_bytes;
+    values += first * row_bytes;
     const float* query = queries + (static_cast<size_t>(token) * head_count + head) * head_dim;
 
     float q[kPerLane], acc[kPerLane];
@@ -107,7 +112,8 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
 
 template <DType T>
 void launch(const float* queries, const void* keys, const void* values, const int32_t* positions,
-            size_t tokens, const AttentionShape& shape, float* out, cudaStream_t stream) {
+            const int32_t* cache_rows, size_t tokens, const AttentionShape& shape, float* out,
+            cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens));
     const dim3 block(32, kWarps);
     const size_t row_bytes = kv_row_bytes(T, shape.kv_head_count * shape.head_dim);
@@ -118,32 +124,36 @@ void launch(const float* queries, const void* keys, const void* values, const in
     const int kv_heads = static_cast<int>(shape.kv_head_count);
     const int dim = static_cast<int>(shape.head_dim);
     if (shape.head_dim <= 32) {
-        attention_kernel<T, 1><<<grid, block, 0, stream>>>(
-            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
+        attention_kernel<T, 1><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           cache_rows, heads, kv_heads, dim,
+                                                           sqrt_head_dim, out);
     } else if (shape.head_dim <= 64) {
-        attention_kernel<T, 2><<<grid, block, 0, stream>>>(
-            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
+        attention_kernel<T, 2><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           cache_rows, heads, kv_heads, dim,
+                                                           sqrt_head_dim, out);
     } else if (shape.head_dim <= 128) {
-        attention_kernel<T, 4><<<grid, block, 0, stream>>>(
-            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
+        attention_kernel<T, 4><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           cache_rows, heads, kv_heads, dim,
+                                                           sqrt_head_dim, out);
     } else {
-        attention_kernel<T, 8><<<grid, block, 0, stream>>>(
-            queries, k, v, row_bytes, positions, heads, kv_heads, dim, sqrt_head_dim, out);
+        attention_kernel<T, 8><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
+                                                           cache_rows, heads, kv_heads, dim,
+                                                           sqrt_head_dim, out);
     }
 }
 
 __global__ void store_f16_kernel(const float* source, size_t tokens, size_t kv_dim,
-                                 const int32_t* positions, __half* cache) {
+                                 const int32_t* cache_rows, __half* cache) {
     const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (index >= tokens * kv_dim) return;
     const size_t token = index / kv_dim;
     const size_t i = index % kv_dim;
-    cache[static_cast<size_t>(positions[token]) * kv_dim + i] = __float2half(source[index]);
+    cache[static_cast<size_t>(cache_rows[token]) * kv_dim + i] = __float2half(source[index]);
 }
 
 // One warp per 32-value block; rounding as GGUF's Q8_0 reference quantizer.
 __global__ void store_q8_0_kernel(const float* source, size_t tokens, size_t kv_dim,
-                                  const int32_t* positions, uint8_t* cache) {
+                                  const int32_t* cache_rows, uint8_t* cache) {
     const size_t blocks_per_row = kv_dim / 32;
     const size_t block_index = static_cast<size_t>(blockIdx.x) * blockDim.y + threadIdx.y;
     if (block_index >= tokens * blocks_per_row) return;
@@ -156,22 +166,22 @@ __global__ void store_q8_0_kernel(const float* source, size_t tokens, size_t kv_
     const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
     const int q = max(-127, min(127, static_cast<int>(roundf(value * inverse))));
     uint8_t* block = cache +
-                     static_cast<size_t>(positions[token]) * blocks_per_row * sizeof(BlockQ8_0) +
+                     static_cast<size_t>(cache_rows[token]) * blocks_per_row * sizeof(BlockQ8_0) +
                      block_in_row * sizeof(BlockQ8_0);
     reinterpret_cast<int8_t*>(block + 2)[lane] = static_cast<int8_t>(q);
     if (lane == 0) *reinterpret_cast<__half*>(block) = __float2half(d);
 }
 
-void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t* positions,
+void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t* cache_rows,
                DType type, void* cache, cudaStream_t stream) {
     if (type == DType::F16) {
         const size_t total = tokens * kv_dim;
         store_f16_kernel<<<static_cast<unsigned>((total + 255) / 256), 256, 0, stream>>>(
-            source, tokens, kv_dim, positions, static_cast<__half*>(cache));
+            source, tokens, kv_dim, cache_rows, static_cast<__half*>(cache));
     } else {
         const size_t total = tokens * (kv_dim / 32);
         store_q8_0_kernel<<<static_cast<unsigned>((total + 7) / 8), dim3(32, 8), 0, stream>>>(
-            source, tokens, kv_dim, positions, static_cast<uint8_t*>(cache));
+            source, tokens, kv_dim, cache_rows, static_cast<uint8_t*>(cache));
     }
 }
 
@@ -191,18 +201,18 @@ size_t kv_row_bytes(DType type, size_t kv_dim) {
 }
 
 void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,
-              const int32_t* positions, DType type, void* key_cache, void* value_cache,
+              const int32_t* cache_rows, DType type, void* key_cache, void* value_cache,
               cudaStream_t stream) {
     if (tokens == 0) return;
     kv_row_bytes(type, kv_dim);  // validates the shape
-    store_one(keys, tokens, kv_dim, positions, type, key_cache, stream);
-    store_one(values, tokens, kv_dim, positions, type, value_cache, stream);
+    store_one(keys, tokens, kv_dim, cache_rows, type, key_cache, stream);
+    store_one(values, tokens, kv_dim, cache_rows, type, value_cache, stream);
     check_launch("store_kv");
 }
 
 void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
-               const int32_t* positions, size_t tokens, const AttentionShape& shape, float* out,
-               cudaStream_t stream) {
+               const int32_t* positions, const int32_t* cache_rows, size_t tokens,
+               const AttentionShape& shape, float* out, cudaStream_t stream) {
     if (tokens == 0) return;
     if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
         shape.head_count % shape.kv_head_count != 0) {
@@ -212,9 +222,11 @@ void attention(const float* queries, const void* key_cache, const void* value_ca
                         shape.head_count, shape.kv_head_count, shape.head_dim, kMaxHeadDim));
     }
     if (type == DType::F16)
-        launch<DType::F16>(queries, key_cache, value_cache, positions, tokens, shape, out, stream);
+        launch<DType::F16>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
+                           out, stream);
     else
-        launch<DType::Q8_0>(queries, key_cache, value_cache, positions, tokens, shape, out, stream);
+        launch<DType::Q8_0>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
+                            out, stream);
     check_launch("attention");
 }
 

@@ -76,7 +76,16 @@ __global__ void add_kernel(float* destination, const float* source, size_t count
 }
 
 // One block of 1024 threads: each keeps its best (value, index), then a tree picks the best.
+__global__ void gather_rows_kernel(const float* in, const int32_t* indices, size_t size,
+                                   float* out) {
+    const float* source = in + static_cast<size_t>(indices[blockIdx.x]) * size;
+    float* destination = out + static_cast<size_t>(blockIdx.x) * size;
+    for (size_t i = threadIdx.x; i < size; i += blockDim.x) destination[i] = source[i];
+}
+
+// One block per row.
 __global__ void argmax_kernel(const float* values, size_t count, int32_t* result) {
+    values += static_cast<size_t>(blockIdx.x) * count;
     __shared__ float best_values[1024];
     __shared__ int32_t best_indices[1024];
     float best = -FLT_MAX;
@@ -104,7 +113,7 @@ __global__ void argmax_kernel(const float* values, size_t count, int32_t* result
         }
         __syncthreads();
     }
-    if (threadIdx.x == 0) *result = best_indices[0];
+    if (threadIdx.x == 0) result[blockIdx.x] = best_indices[0];
 }
 
 }  // namespace
@@ -138,9 +147,18 @@ void add(float* destination, const float* source, size_t count, cudaStream_t str
     check_launch("add");
 }
 
-void argmax(const float* values, size_t count, int32_t* result, cudaStream_t stream) {
-    argmax_kernel<<<1, 1024, 0, stream>>>(values, count, result);
+void argmax(const float* values, size_t rows, size_t count, int32_t* result, cudaStream_t stream) {
+    if (rows == 0) return;
+    argmax_kernel<<<static_cast<unsigned>(rows), 1024, 0, stream>>>(values, count, result);
     check_launch("argmax");
+}
+
+void gather_rows(const float* in, const int32_t* indices, size_t count, size_t size, float* out,
+                 cudaStream_t stream) {
+    if (count == 0) return;
+    gather_rows_kernel<<<static_cast<unsigned>(count), kThreads, 0, stream>>>(in, indices, size,
+                                                                              out);
+    check_launch("gather_rows");
 }
 
 }  // namespace llcuda::cuda

@@ -1,0 +1,38 @@
+#pragma once
+// Continuous batching: up to `runner.sequences()` generations share each forward pass. Between
+// steps, finished sequences leave and new requests take their slots; a long prompt enters in
+// chunks so that the sequences already decoding keep getting a token every step. Each
+// sequence's tokens are computed exactly as if it ran alone (the CPU ops and the GPU's decode
+// kernels are batch-invariant), so greedy text does not depend on what it was batched with.
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <string>
+
+#include "engine/tokenizer.hpp"
+#include "llcuda/engine.hpp"
+#include "model/llama_runner.hpp"
+
+namespace llcuda {
+
+class ContinuousBatcher {
+  public:
+    // step_tokens: most tokens in one step (prompt chunks plus one per decoding sequence).
+    ContinuousBatcher(LlamaRunner& runner, const Tokenizer& tokenizer, size_t step_tokens);
+
+    // Takes requests from `next` while slots are free (it returns false when it has none now)
+    // and runs until `next` has none and every sequence has finished. `done` gets each result,
+    // or the error that ended that request (the others go on). `between_steps` runs after
+    // every forward pass.
+    using NextRequest = std::function<bool(BatchRequest&)>;
+    using Done = std::function<void(const BatchRequest&, GenerationResult&&, std::exception_ptr)>;
+    void run(const NextRequest& next, const Done& done,
+             const std::function<void()>& between_steps = {});
+
+  private:
+    LlamaRunner& runner_;
+    const Tokenizer& tokenizer_;
+    size_t step_tokens_;
+};
+
+}  // namespace llcuda
