@@ -55,37 +55,13 @@ void run(RunArguments& arguments) {
 void register_run_command(CLI::App& app) {
     auto arguments = std::make_shared<RunArguments>();
     auto* command = app.add_subcommand("run", "Generate text from a prompt");
-    auto& sampling = arguments->generation.sampling;
     command->add_option("-m,--model", arguments->engine.model_path,
                         "GGUF file or store name (default: the embedded stories260K)");
     command->add_option("--store", arguments->store,
                         "Model store directory (default: LLCUDA_STORE or ~/.cache/llcuda)");
     command->add_option("-p,--prompt", arguments->prompt,
                         "Prompt text (default: empty, start from BOS)");
-    command
-        ->add_option("-n,--max-tokens", arguments->generation.max_tokens,
-                     "Tokens to generate at most")
-        ->capture_default_str()
-        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
-    command
-        ->add_option("--temp,--temperature", sampling.temperature,
-                     "Sampling temperature; 0 is greedy")
-        ->capture_default_str();
-    command->add_option("--top-k", sampling.top_k, "Keep the k most likely tokens; 0 is off")
-        ->capture_default_str();
-    command->add_option("--top-p", sampling.top_p, "Nucleus sampling mass; 1 is off")
-        ->capture_default_str();
-    command
-        ->add_option("--min-p", sampling.min_p, "Drop tokens below min-p times the best; 0 is off")
-        ->capture_default_str();
-    command
-        ->add_option("--repeat-penalty", sampling.repeat_penalty,
-                     "Penalty for recent tokens; 1 is off")
-        ->capture_default_str();
-    command
-        ->add_option("--repeat-last-n", sampling.repeat_last_n,
-                     "How many recent tokens the penalty sees")
-        ->capture_default_str();
+    add_sampling_options(*command, arguments->generation);
     command->add_option_function<uint64_t>(
         "-s,--seed",
         [arguments](uint64_t seed) {
@@ -93,7 +69,6 @@ void register_run_command(CLI::App& app) {
             arguments->seed_given = true;
         },
         "Random seed (default: random, printed at the end)");
-    command->add_option("--stop", arguments->generation.stop, "Stop before this text (repeatable)");
     add_engine_options(*command, arguments->engine);
     command->add_flag("--special", arguments->generation.parse_special,
                       "Parse control tokens such as <s> in the prompt");

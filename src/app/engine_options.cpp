@@ -15,9 +15,40 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
                        "fit); default all with --device cuda");
     command.add_option("--kv-type", options.kv_type, "KV cache type of GPU layers: f16 or q8_0")
         ->capture_default_str();
+    command.add_option("-b,--batch-size", options.batch_size,
+                       "Tokens per continuous-batching step (default: the ubatch size)");
+    command.add_option("-u,--ubatch-size", options.ubatch_size,
+                       "Tokens per forward pass (default: 512 on the GPU, 256 with CPU layers)");
     command.add_flag(
         "--no-cuda-graphs", [&options](int64_t) { options.cuda_graphs = false; },
         "Launch each decode step's kernels one by one instead of replaying a CUDA graph");
+}
+
+void add_sampling_options(CLI::App& command, GenerationOptions& options) {
+    auto& sampling = options.sampling;
+    command.add_option("-n,--max-tokens", options.max_tokens, "Tokens to generate at most")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+    command
+        .add_option("--temp,--temperature", sampling.temperature,
+                    "Sampling temperature; 0 is greedy")
+        ->capture_default_str();
+    command.add_option("--top-k", sampling.top_k, "Keep the k most likely tokens; 0 is off")
+        ->capture_default_str();
+    command.add_option("--top-p", sampling.top_p, "Nucleus sampling mass; 1 is off")
+        ->capture_default_str();
+    command
+        .add_option("--min-p", sampling.min_p, "Drop tokens below min-p times the best; 0 is off")
+        ->capture_default_str();
+    command
+        .add_option("--repeat-penalty", sampling.repeat_penalty,
+                    "Penalty for recent tokens; 1 is off")
+        ->capture_default_str();
+    command
+        .add_option("--repeat-last-n", sampling.repeat_last_n,
+                    "How many recent tokens the penalty sees")
+        ->capture_default_str();
+    command.add_option("--stop", options.stop, "Stop before this text (repeatable)");
 }
 
 void print_placement(const ModelSummary& summary) {

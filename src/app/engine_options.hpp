@@ -9,6 +9,10 @@ namespace llcuda {
 
 void add_engine_options(CLI::App& command, EngineOptions& options);
 
+// Generation length, sampling (all but the seed, whose default differs by command) and stop
+// strings.
+void add_sampling_options(CLI::App& command, GenerationOptions& options);
+
 // Where the model runs, layer by layer, and the GPU memory it holds (for --verbose).
 void print_placement(const ModelSummary& summary);
 

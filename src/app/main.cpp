@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     llcuda::register_doctor_command(app);
     llcuda::register_bench_command(app);
     llcuda::register_synth_command(app);
+    llcuda::register_batch_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
