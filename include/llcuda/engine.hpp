@@ -87,6 +87,7 @@ struct ModelSummary {
     size_t parallel = 1;               // sequences generate_batch() runs together
     size_t batch_size = 0;             // tokens per step
     size_t ubatch_size = 0;            // tokens per forward pass
+    size_t threads = 0;                // CPU threads
 };
 
 class Engine {

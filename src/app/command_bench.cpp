@@ -2,11 +2,18 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
+#include "app/bench_chart.hpp"
 #include "app/commands.hpp"
 #include "app/engine_options.hpp"
+#include "core/error.hpp"
+#include "engine/bench_sweep.hpp"
 #include "engine/benchmark.hpp"
+#include "store/atomic_file.hpp"
 #include "store/model_resolver.hpp"
 #include "store/model_store.hpp"
 
@@ -17,6 +24,11 @@ struct BenchArguments {
     BenchmarkOptions bench;
     std::string output = "table";
     std::string store;
+    std::vector<std::string> sweep;
+    std::string chart;
+    std::string metric = "tg";
+    bool auto_tune = false;
+    std::vector<std::string> compare;
 };
 
 double gib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0); }
@@ -24,6 +36,19 @@ double gib(uint64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.
 nlohmann::json to_json(const Summary& s) {
     return {{"mean", s.mean}, {"stddev", s.stddev}, {"min", s.min}, {"max", s.max},
             {"p50", s.p50},   {"p95", s.p95},       {"p99", s.p99}, {"count", s.count}};
+}
+
+nlohmann::json settings_json(const BenchmarkResult& r) {
+    nlohmann::json settings = nlohmann::json::object();
+    for (const auto& [key, value] : r.settings) settings[key] = value;
+    return settings;
+}
+
+std::string settings_label(const BenchmarkResult& r) {
+    std::string label;
+    for (const auto& [key, value] : r.settings)
+        label += (label.empty() ? "" : " ") + key + "=" + value;
+    return label.empty() ? r.model : label;
 }
 
 nlohmann::json to_json(const BenchmarkResult& r) {
@@ -43,6 +68,12 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"tg_tokens_per_second", to_json(r.generation_tokens_per_second)},
             {"time_to_first_token_ms", to_json(r.time_to_first_token_ms)},
             {"inter_token_ms", to_json(r.inter_token_ms)},
+            {"end_to_end_ms", to_json(r.end_to_end_ms)},
+            {"peak_ram_bytes", r.peak_ram_bytes},
+            {"batch_size", r.batch_size},
+            {"ubatch_size", r.ubatch_size},
+            {"threads", r.threads},
+            {"settings", settings_json(r)},
             {"gpu_bytes_held", r.gpu_bytes_held},
             {"gpu_memory_in_use", r.gpu_memory_in_use},
             {"bytes_read_per_token", r.bytes_read_per_token},
@@ -81,38 +112,230 @@ void print_markdown(const BenchmarkResult& r) {
     }
 }
 
-void print_csv(const BenchmarkResult& r) {
+void print_csv_header() {
     std::printf(
         "model,file_type,model_bytes,gpu_layers,layers,kv_type,cuda_graphs,pp_tokens,tg_tokens,"
         "repetitions,pp_tps_mean,pp_tps_stddev,tg_tps_mean,tg_tps_stddev,ttft_ms_p50,ttft_ms_p95,"
-        "ttft_ms_p99,itl_ms_p50,itl_ms_p95,itl_ms_p99,gpu_bytes_held,bytes_read_per_token,"
-        "copy_bandwidth,tg_bandwidth_fraction\n");
+        "ttft_ms_p99,itl_ms_p50,itl_ms_p95,itl_ms_p99,e2e_ms_p50,e2e_ms_p95,e2e_ms_p99,"
+        "gpu_bytes_held,peak_ram_bytes,bytes_read_per_token,copy_bandwidth,tg_bandwidth_fraction,"
+        "settings\n");
+}
+
+void print_csv_row(const BenchmarkResult& r) {
     std::printf(
         "%s,%s,%llu,%zu,%zu,%s,%d,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.4f,"
-        "%.4f,%llu,%llu,%.0f,%.4f\n",
+        "%.4f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%.0f,%.4f,%s\n",
         r.model.c_str(), r.file_type.c_str(), static_cast<unsigned long long>(r.model_bytes),
         r.gpu_layers, r.layers, r.kv_type.c_str(), r.cuda_graphs ? 1 : 0, r.prompt_tokens,
         r.generated_tokens, r.repetitions, r.prompt_tokens_per_second.mean,
         r.prompt_tokens_per_second.stddev, r.generation_tokens_per_second.mean,
         r.generation_tokens_per_second.stddev, r.time_to_first_token_ms.p50,
         r.time_to_first_token_ms.p95, r.time_to_first_token_ms.p99, r.inter_token_ms.p50,
-        r.inter_token_ms.p95, r.inter_token_ms.p99,
-        static_cast<unsigned long long>(r.gpu_bytes_held),
+        r.inter_token_ms.p95, r.inter_token_ms.p99, r.end_to_end_ms.p50, r.end_to_end_ms.p95,
+        r.end_to_end_ms.p99, static_cast<unsigned long long>(r.gpu_bytes_held),
+        static_cast<unsigned long long>(r.peak_ram_bytes),
         static_cast<unsigned long long>(r.bytes_read_per_token), r.copy_bandwidth,
-        r.bandwidth_fraction);
+        r.bandwidth_fraction, settings_label(r).c_str());
+}
+
+struct Metric {
+    std::string name, label;
+    bool higher_is_better;
+    double (*value)(const BenchmarkResult&);
+    double (*spread)(const BenchmarkResult&);
+};
+
+Metric metric_named(const std::string& name) {
+    if (name == "pp")
+        return {name, "prompt processing, tokens/s", true,
+                [](const BenchmarkResult& r) { return r.prompt_tokens_per_second.mean; },
+                [](const BenchmarkResult& r) { return r.prompt_tokens_per_second.stddev; }};
+    if (name == "tg")
+        return {name, "generation, tokens/s", true,
+                [](const BenchmarkResult& r) { return r.generation_tokens_per_second.mean; },
+                [](const BenchmarkResult& r) { return r.generation_tokens_per_second.stddev; }};
+    if (name == "ttft")
+        return {name, "time to first token p50, ms", false,
+                [](const BenchmarkResult& r) { return r.time_to_first_token_ms.p50; },
+                [](const BenchmarkResult&) { return 0.0; }};
+    if (name == "itl")
+        return {name, "inter-token latency p50, ms", false,
+                [](const BenchmarkResult& r) { return r.inter_token_ms.p50; },
+                [](const BenchmarkResult&) { return 0.0; }};
+    return {name, "end-to-end latency p50, ms", false,
+            [](const BenchmarkResult& r) { return r.end_to_end_ms.p50; },
+            [](const BenchmarkResult&) { return 0.0; }};
+}
+
+size_t best_row(const std::vector<BenchmarkResult>& rows, const Metric& metric) {
+    size_t best = 0;
+    for (size_t i = 1; i < rows.size(); ++i) {
+        const double a = metric.value(rows[i]), b = metric.value(rows[best]);
+        if (metric.higher_is_better ? a > b : a < b) best = i;
+    }
+    return best;
+}
+
+void print_sweep_table(const std::vector<BenchmarkResult>& rows, const Metric& metric) {
+    std::printf(
+        "| settings | GPU layers | pp t/s | tg t/s | TTFT p50/p99 ms | ITL p50/p99 ms | "
+        "e2e p50 ms | VRAM GiB | RAM GiB |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (const auto& r : rows) {
+        std::printf(
+            "| %s | %zu/%zu | %.1f ± %.1f | %.1f ± %.1f | %.1f/%.1f | %.2f/%.2f | %.1f | "
+            "%.2f | %.2f |\n",
+            settings_label(r).c_str(), r.gpu_layers, r.layers, r.prompt_tokens_per_second.mean,
+            r.prompt_tokens_per_second.stddev, r.generation_tokens_per_second.mean,
+            r.generation_tokens_per_second.stddev, r.time_to_first_token_ms.p50,
+            r.time_to_first_token_ms.p99, r.inter_token_ms.p50, r.inter_token_ms.p99,
+            r.end_to_end_ms.p50, gib(r.gpu_bytes_held), gib(r.peak_ram_bytes));
+    }
+    if (!rows.empty()) {
+        const auto& best = rows[best_row(rows, metric)];
+        std::printf("\nbest by %s: %s (%.4g)\n", metric.label.c_str(), settings_label(best).c_str(),
+                    metric.value(best));
+    }
+}
+
+void print_rows(const std::vector<BenchmarkResult>& rows, const BenchArguments& arguments) {
+    if (arguments.output == "json") {
+        if (rows.size() == 1 && arguments.sweep.empty() && !arguments.auto_tune) {
+            std::printf("%s\n", to_json(rows[0]).dump(2).c_str());
+        } else {
+            auto all = nlohmann::json::array();
+            for (const auto& r : rows) all.push_back(to_json(r));
+            std::printf("%s\n", all.dump(2).c_str());
+        }
+    } else if (arguments.output == "csv") {
+        print_csv_header();
+        for (const auto& r : rows) print_csv_row(r);
+    } else if (rows.size() == 1 && arguments.sweep.empty() && !arguments.auto_tune) {
+        print_markdown(rows[0]);
+    } else {
+        print_sweep_table(rows, metric_named(arguments.metric));
+    }
+}
+
+// The settings --auto-tune tries: as many layers on the GPU as fit (with either KV type, since
+// q8_0 may fit more) and three ubatch sizes; on the CPU, ubatch sizes and thread counts.
+std::vector<SweepAxis> auto_tune_axes(const EngineOptions& engine) {
+    const bool gpu =
+        (!engine.device.empty() && engine.device != "cpu") || !engine.gpu_layers.empty();
+    if (gpu) {
+        return {{"gpu-layers", {"auto"}},
+                {"kv-type", {"f16", "q8_0"}},
+                {"ubatch-size", {"128", "256", "512"}}};
+    }
+    const size_t cores = std::max<size_t>(1, std::thread::hardware_concurrency());
+    std::vector<std::string> threads = {std::to_string(cores)};
+    if (cores >= 2) threads.push_back(std::to_string(cores / 2));
+    return {{"threads", threads}, {"ubatch-size", {"64", "128", "256"}}};
+}
+
+std::vector<BenchmarkResult> run_rows(const BenchArguments& arguments,
+                                      const std::vector<SweepAxis>& axes) {
+    std::vector<BenchmarkResult> rows;
+    std::string failures;
+    const auto root = ModelStore::root_or_default(arguments.store);
+    for (const auto& point : sweep_grid(axes)) {
+        auto options = arguments.bench;
+        for (const auto& [key, value] : point) apply_sweep_setting(options, key, value);
+        options.engine.model_path = resolve_model_argument(options.engine.model_path, root);
+        try {
+            auto result = run_benchmark(options);
+            result.settings = point;
+            rows.push_back(std::move(result));
+        } catch (const Error& error) {
+            // One impossible combination (too many layers for the memory, say) does not end
+            // the sweep; it is reported and left out.
+            BenchmarkResult label_only;
+            label_only.settings = point;
+            const auto message = fmt::format("{}: {}", settings_label(label_only), error.what());
+            std::fprintf(stderr, "bench: skipped %s\n", message.c_str());
+            failures += "\n  " + message;
+        }
+    }
+    if (rows.empty()) throw Error("no setting could be measured:" + failures);
+    return rows;
+}
+
+void write_chart(const std::vector<BenchmarkResult>& rows, const BenchArguments& arguments) {
+    const auto metric = metric_named(arguments.metric);
+    std::vector<ChartBar> bars;
+    for (const auto& r : rows)
+        bars.push_back({settings_label(r), metric.value(r), metric.spread(r)});
+    const auto& first = rows.front();
+    const std::string title =
+        fmt::format("llcuda bench: {}{}, pp{} tg{}, {} reps", first.model,
+                    first.file_type.empty() ? "" : " (" + first.file_type + ")",
+                    first.prompt_tokens, first.generated_tokens, first.repetitions);
+    write_file_atomically(arguments.chart,
+                          bar_chart_svg(title, metric.label, bars, metric.higher_is_better));
+    std::fprintf(stderr, "bench: chart of %s written to %s\n", metric.label.c_str(),
+                 arguments.chart.c_str());
+}
+
+// --compare: earlier JSON results side by side, each as a ratio to the first.
+void compare(const std::vector<std::string>& paths) {
+    struct Row {
+        std::string label;
+        double pp, tg, ttft, itl;
+    };
+    std::vector<Row> rows;
+    for (const auto& path : paths) {
+        std::ifstream file(path);
+        if (!file) throw Error(fmt::format("cannot read {}", path));
+        const auto json = nlohmann::json::parse(file, nullptr, false);
+        if (json.is_discarded()) throw Error(fmt::format("{} is not JSON", path));
+        const auto entries = json.is_array() ? json : nlohmann::json::array({json});
+        for (const auto& e : entries) {
+            if (!e.contains("tg_tokens_per_second"))
+                throw Error(fmt::format("{} is not `llcuda bench -o json` output", path));
+            std::string label = std::filesystem::path(path).filename().string();
+            const auto settings = e.value("settings", nlohmann::json::object());
+            for (const auto& [key, value] : settings.items())
+                label += fmt::format(" {}={}", key, value.get<std::string>());
+            rows.push_back({label, e["pp_tokens_per_second"]["mean"].get<double>(),
+                            e["tg_tokens_per_second"]["mean"].get<double>(),
+                            e["time_to_first_token_ms"]["p50"].get<double>(),
+                            e["inter_token_ms"]["p50"].get<double>()});
+        }
+    }
+    const auto ratio = [](double value, double base) {
+        return base > 0 ? fmt::format("{:.2f}x", value / base) : std::string("-");
+    };
+    std::printf(
+        "| run | pp t/s | vs first | tg t/s | vs first | TTFT p50 ms | ITL p50 ms |\n"
+        "|---|---|---|---|---|---|---|\n");
+    for (const auto& row : rows) {
+        std::printf("| %s | %.1f | %s | %.1f | %s | %.2f | %.3f |\n", row.label.c_str(), row.pp,
+                    ratio(row.pp, rows[0].pp).c_str(), row.tg, ratio(row.tg, rows[0].tg).c_str(),
+                    row.ttft, row.itl);
+    }
 }
 
 void bench(BenchArguments& arguments) {
-    auto& engine = arguments.bench.engine;
-    engine.model_path =
-        resolve_model_argument(engine.model_path, ModelStore::root_or_default(arguments.store));
-    const auto result = run_benchmark(arguments.bench);
-    if (arguments.output == "json")
-        std::printf("%s\n", to_json(result).dump(2).c_str());
-    else if (arguments.output == "csv")
-        print_csv(result);
-    else
-        print_markdown(result);
+    if (!arguments.compare.empty()) return compare(arguments.compare);
+    auto axes = parse_sweep(arguments.sweep);
+    if (arguments.auto_tune) {
+        if (!axes.empty()) throw Error("--auto-tune picks its own settings; drop --sweep");
+        axes = auto_tune_axes(arguments.bench.engine);
+    }
+    const auto rows = run_rows(arguments, axes);
+    print_rows(rows, arguments);
+    if (!arguments.chart.empty()) write_chart(rows, arguments);
+    if (arguments.auto_tune) {
+        const auto metric = metric_named(arguments.metric);
+        const auto& best = rows[best_row(rows, metric)];
+        std::string flags = fmt::format("--ubatch-size {}", best.ubatch_size);
+        if (best.gpu_layers > 0)
+            flags =
+                fmt::format("--gpu-layers {} --kv-type {} ", best.gpu_layers, best.kv_type) + flags;
+        else
+            flags = fmt::format("--threads {} ", best.threads) + flags;
+        std::printf("\nauto-tune: best %s is %.4g with: %s\n", metric.label.c_str(),
+                    metric.value(best), flags.c_str());
+    }
 }
 
 }  // namespace
@@ -139,6 +362,19 @@ void register_bench_command(CLI::App& app) {
     command->add_option("-o,--output", arguments->output, "table (markdown), json or csv")
         ->capture_default_str()
         ->check(CLI::IsMember({"table", "md", "json", "csv"}));
+    command->add_option("--sweep", arguments->sweep,
+                        "KEY=V1,V2,...: measure every combination (repeatable). Keys: model, "
+                        "gpu-layers, batch-size, ubatch-size, kv-type, threads, cuda-graphs, "
+                        "flash-attn, prompt, gen");
+    command->add_option("--chart", arguments->chart, "Write an SVG bar chart of --metric");
+    command->add_option("--metric", arguments->metric, "What the chart and 'best' rank")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"pp", "tg", "ttft", "itl", "e2e"}));
+    command->add_flag("--auto-tune", arguments->auto_tune,
+                      "Try GPU layers (as many as fit), KV types and ubatch sizes, and print "
+                      "the best settings for this machine");
+    command->add_option("--compare", arguments->compare,
+                        "Compare earlier `-o json` results (files) instead of measuring");
     add_engine_options(*command, arguments->bench.engine);
     command->callback([arguments] { bench(*arguments); });
 }

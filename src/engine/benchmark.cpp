@@ -1,6 +1,7 @@
 #include "engine/benchmark.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <random>
@@ -23,6 +24,12 @@ double milliseconds_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+uint64_t peak_resident_bytes() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
 }  // namespace
 
 BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
@@ -31,8 +38,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
     if (options.repetitions == 0) throw Error("-r must be at least 1");
     auto engine_options = options.engine;
     if (engine_options.context_size == 0)
-        engine_options.context_size =
-            std::max<size_t>(options.prompt_tokens, options.generated_tokens) + 1;
+        engine_options.context_size = options.prompt_tokens + options.generated_tokens + 1;
     Engine engine(engine_options);
     const auto& summary = engine.summary();
 
@@ -57,26 +63,26 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
 
     std::mt19937 generator(1234);
     std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(summary.vocab_size) - 1);
-    std::vector<double> pp, tg, ttft, itl;
+    std::vector<double> pp, tg, ttft, itl, e2e;
     for (size_t rep = 0; rep < options.warmup + options.repetitions; ++rep) {
         const bool measured = rep >= options.warmup;
+        const auto request_start = Clock::now();
+        int32_t next = token(generator);
         if (options.prompt_tokens > 0) {
             std::vector<int32_t> prompt(options.prompt_tokens);
             for (auto& t : prompt) t = token(generator);
-            const auto start = Clock::now();
-            engine.evaluate(prompt, true);
-            const double ms = milliseconds_since(start);
+            next = engine.evaluate(prompt, true);
+            const double ms = milliseconds_since(request_start);
             if (measured) {
                 pp.push_back(1000.0 * static_cast<double>(options.prompt_tokens) / ms);
                 ttft.push_back(ms);
             }
         }
         if (options.generated_tokens > 0) {
-            int32_t next = token(generator);
             const auto start = Clock::now();
             for (size_t i = 0; i < options.generated_tokens; ++i) {
                 const auto step = Clock::now();
-                next = engine.evaluate({next}, i == 0);
+                next = engine.evaluate({next}, i == 0 && options.prompt_tokens == 0);
                 if (measured) itl.push_back(milliseconds_since(step));
             }
             if (measured) {
@@ -84,11 +90,17 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
                              milliseconds_since(start));
             }
         }
+        if (measured) e2e.push_back(milliseconds_since(request_start));
     }
     result.prompt_tokens_per_second = summarize(pp);
     result.generation_tokens_per_second = summarize(tg);
     result.time_to_first_token_ms = summarize(ttft);
     result.inter_token_ms = summarize(itl);
+    result.end_to_end_ms = summarize(e2e);
+    result.peak_ram_bytes = peak_resident_bytes();
+    result.batch_size = summary.batch_size;
+    result.ubatch_size = summary.ubatch_size;
+    result.threads = summary.threads;
 
     if (summary.gpu_layers > 0) {
         const int device = TensorDevice::parse(summary.layer_devices.back()).index;

@@ -1,8 +1,9 @@
 #pragma once
 // `llcuda bench`: prompt processing and generation speed of a model as placed by the engine
-// options, measured like llama-bench (random tokens; pp from an empty cache, tg one token at a
-// time from an empty cache), repeated after warm-up, with the GPU's copy bandwidth measured in
-// the same run as the yardstick for decode.
+// options. Each repetition is one request of random tokens from an empty cache: the prompt
+// (pp, time to first token), then the generated tokens one at a time (tg, inter-token
+// latency), end to end. Repeated after warm-up, with the GPU's copy bandwidth measured in the
+// same run as the yardstick for decode.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct BenchmarkResult {
     size_t layers = 0;
     size_t gpu_layers = 0;
     std::vector<std::string> layer_devices;
+    size_t batch_size = 0, ubatch_size = 0, threads = 0;
+    std::vector<std::pair<std::string, std::string>> settings;  // a sweep's values for this row
     std::string kv_type;
     bool cuda_graphs = true;
     size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
@@ -36,6 +39,8 @@ struct BenchmarkResult {
     Summary generation_tokens_per_second;  // tg
     Summary time_to_first_token_ms;        // prompt processed and first token picked
     Summary inter_token_ms;                // every decode step of every repetition
+    Summary end_to_end_ms;                 // prompt plus all generated tokens
+    uint64_t peak_ram_bytes = 0;           // the process's peak resident memory so far
     uint64_t gpu_bytes_held = 0;           // weights, KV cache and scratch of this run
     uint64_t gpu_memory_in_use = 0;        // on the device, all processes, after the run
     uint64_t bytes_read_per_token = 0;     // weights a decode step reads on the GPU

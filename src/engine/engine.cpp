@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "backend/cpu/thread_pool.hpp"
@@ -66,6 +67,7 @@ struct Engine::Impl {
         summary.gpu_bytes = runner.gpu_bytes();
         summary.placement = placement.note;
         summary.parallel = runner.sequences();
+        summary.threads = pool.size();
         summary.ubatch_size = runner.ubatch_size();
         summary.batch_size = options.batch_size > 0 ? options.batch_size : runner.ubatch_size();
         const size_t cpu_layers = hp.layer_count - placement.gpu_layers;
@@ -130,8 +132,14 @@ const ModelSummary& Engine::summary() const { return impl_->summary; }
 
 int32_t Engine::evaluate(const std::vector<int32_t>& tokens, bool reset) {
     std::lock_guard lock(impl_->generate_mutex);
+    if (tokens.empty()) throw Error("evaluate() needs at least one token");
     if (reset) impl_->runner.clear();
-    impl_->runner.forward(tokens, false);
+    // Steps of batch_size tokens, as a long prompt takes in generate_batch() on the CPU.
+    const size_t step = impl_->summary.batch_size;
+    for (size_t begin = 0; begin < tokens.size(); begin += step) {
+        const size_t count = std::min(step, tokens.size() - begin);
+        impl_->runner.forward(std::span<const int32_t>(tokens.data() + begin, count), false);
+    }
     return impl_->runner.greedy_token();
 }
 

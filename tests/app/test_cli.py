@@ -158,6 +158,48 @@ class BenchAndSynth(unittest.TestCase):
         self.assertEqual(len(csv), 2)
         self.assertEqual(len(csv[0].split(",")), len(csv[1].split(",")))
 
+    def test_bench_sweep_chart_auto_tune_and_compare(self):
+        with tempfile.TemporaryDirectory() as directory:
+            chart = os.path.join(directory, "sweep.svg")
+            sweep = llcuda("bench", "-p", "16", "-n", "8", "-r", "2", "--sweep", "threads=1,2",
+                           "--sweep", "ubatch-size=4,16", "--chart", chart, "--metric", "pp",
+                           "-o", "json")
+            self.assertEqual(sweep.returncode, 0, sweep.stderr)
+            rows = json.loads(sweep.stdout)
+            self.assertEqual([r["settings"] for r in rows],
+                             [{"threads": t, "ubatch-size": u} for t in ("1", "2")
+                              for u in ("4", "16")])
+            self.assertEqual([r["ubatch_size"] for r in rows], [4, 16, 4, 16])
+            for row in rows:
+                self.assertEqual(row["end_to_end_ms"]["count"], 2)
+                self.assertGreater(row["peak_ram_bytes"], 0)
+            with open(chart) as f:
+                svg = f.read()
+            self.assertTrue(svg.startswith("<svg"))
+            self.assertEqual(svg.count("<rect"), 1 + 4)  # background and one bar per row
+            self.assertIn("(best)", svg)
+            self.assertIn("threads=2 ubatch-size=16", svg)
+
+            saved = os.path.join(directory, "rows.json")
+            with open(saved, "w") as f:
+                f.write(sweep.stdout)
+            compared = llcuda("bench", "--compare", saved)
+            self.assertEqual(compared.returncode, 0, compared.stderr)
+            self.assertIn("| 1.00x |", compared.stdout)
+            self.assertEqual(compared.stdout.count("rows.json threads="), 4)
+
+        tuned = llcuda("bench", "-p", "16", "-n", "4", "-r", "1", "--auto-tune")
+        self.assertEqual(tuned.returncode, 0, tuned.stderr)
+        self.assertIn("auto-tune: best generation, tokens/s", tuned.stdout)
+        self.assertIn("--ubatch-size", tuned.stdout)
+        self.assert_bench_error(["--sweep", "flash-attn=off"], "no unfused attention")
+        self.assert_bench_error(["--sweep", "speed=1"], "unknown key 'speed'")
+
+    def assert_bench_error(self, args, fragment):
+        result = llcuda("bench", "-p", "4", "-n", "2", "-r", "1", *args)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(fragment, result.stderr)
+
     def test_synthetic_model_loads_and_runs(self):
         with tempfile.TemporaryDirectory() as directory:
             path = os.path.join(directory, "tiny.gguf")
