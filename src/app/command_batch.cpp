@@ -12,6 +12,7 @@
 #include "app/commands.hpp"
 #include "app/engine_options.hpp"
 #include "app/progress_bar.hpp"
+#include "backend/cuda/cuda_device.hpp"
 #include "batch/batch_job.hpp"
 #include "batch/mpi_batch.hpp"
 #include "core/error.hpp"
@@ -94,9 +95,12 @@ void batch(BatchArguments& arguments) {
     std::unique_ptr<MpiSession> mpi;
     if (launched_by_mpi()) {
         mpi = std::make_unique<MpiSession>();
-        // One GPU per rank on each machine, in local rank order.
-        if (arguments.engine.device == "cuda")
-            arguments.engine.device = fmt::format("cuda:{}", mpi_local_rank());
+        // The ranks of a machine take its GPUs in turn (several share one when there are
+        // more ranks than GPUs).
+        if (arguments.engine.device == "cuda") {
+            const int gpus = query_cuda_system().device_count;
+            if (gpus > 0) arguments.engine.device = fmt::format("cuda:{}", mpi_local_rank() % gpus);
+        }
     }
     const bool writer = !mpi || mpi->rank() == 0;
     const auto start = std::chrono::steady_clock::now();
