@@ -18,9 +18,9 @@ fi
 if [[ $step == bench || $step == all ]]; then
     for shape in llama3-8b llama3-1b; do
         for type in Q4_K_M Q8_0 F16; do
-            "$llcuda" bench -m "$models/$shape-$type.gguf" --device cuda -p 512 -n 128 -r 5 \
+            "$llcuda" bench -m "$models/$shape-$type.gguf" --device cuda -p 512 -n 128 -r 5 --tg-from-empty \
                 -o json > "$out/bench-$shape-$type.json"
-            "$llcuda" bench -m "$models/$shape-$type.gguf" --device cuda -p 512 -n 128 -r 5 \
+            "$llcuda" bench -m "$models/$shape-$type.gguf" --device cuda -p 512 -n 128 -r 5 --tg-from-empty \
                 | tee "$out/bench-$shape-$type.md"
         done
     done

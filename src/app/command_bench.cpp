@@ -64,6 +64,7 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"prompt_tokens", r.prompt_tokens},
             {"generated_tokens", r.generated_tokens},
             {"repetitions", r.repetitions},
+            {"tg_from_empty", r.tg_from_empty},
             {"pp_tokens_per_second", to_json(r.prompt_tokens_per_second)},
             {"tg_tokens_per_second", to_json(r.generation_tokens_per_second)},
             {"time_to_first_token_ms", to_json(r.time_to_first_token_ms)},
@@ -359,6 +360,9 @@ void register_bench_command(CLI::App& app) {
         ->check(CLI::Range(size_t{1}, size_t{10000}));
     command->add_option("--warmup", arguments->bench.warmup, "Unmeasured repetitions first")
         ->capture_default_str();
+    command->add_flag("--tg-from-empty", arguments->bench.tg_from_empty,
+                      "Measure tg from an empty cache, as llama-bench does (default: tg "
+                      "continues after the prompt, as a request does)");
     command->add_option("-o,--output", arguments->output, "table (markdown), json or csv")
         ->capture_default_str()
         ->check(CLI::IsMember({"table", "md", "json", "csv"}));

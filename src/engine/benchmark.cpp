@@ -59,6 +59,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
     result.prompt_tokens = options.prompt_tokens;
     result.generated_tokens = options.generated_tokens;
     result.repetitions = options.repetitions;
+    result.tg_from_empty = options.tg_from_empty;
     result.gpu_bytes_held = summary.gpu_bytes;
 
     std::mt19937 generator(1234);
@@ -82,7 +83,8 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
             const auto start = Clock::now();
             for (size_t i = 0; i < options.generated_tokens; ++i) {
                 const auto step = Clock::now();
-                next = engine.evaluate({next}, i == 0 && options.prompt_tokens == 0);
+                const bool fresh = options.prompt_tokens == 0 || options.tg_from_empty;
+                next = engine.evaluate({next}, i == 0 && fresh);
                 if (measured) itl.push_back(milliseconds_since(step));
             }
             if (measured) {
@@ -90,7 +92,8 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
                              milliseconds_since(start));
             }
         }
-        if (measured) e2e.push_back(milliseconds_since(request_start));
+        // End to end only when tg continued the prompt: one request, start to last token.
+        if (measured && !options.tg_from_empty) e2e.push_back(milliseconds_since(request_start));
     }
     result.prompt_tokens_per_second = summarize(pp);
     result.generation_tokens_per_second = summarize(tg);

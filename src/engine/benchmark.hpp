@@ -19,6 +19,9 @@ struct BenchmarkOptions {
     size_t generated_tokens = 128;
     size_t repetitions = 5;
     size_t warmup = 1;
+    // tg from an empty cache, as llama-bench's tg test; otherwise it continues the prompt's
+    // sequence (depth = prompt length), as a request does.
+    bool tg_from_empty = false;
 };
 
 struct BenchmarkResult {
@@ -34,6 +37,7 @@ struct BenchmarkResult {
     std::string kv_type;
     bool cuda_graphs = true;
     size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
+    bool tg_from_empty = false;
 
     Summary prompt_tokens_per_second;      // pp
     Summary generation_tokens_per_second;  // tg
