@@ -49,9 +49,23 @@ std::string bar_chart_svg(const std::string& title, const std::string& axis_labe
                      kRight = 110;
     const double height = kTop + static_cast<double>(bars.size()) * (kBarHeight + kGap) + 48;
     const double width = kLabelWidth + kPlotWidth + kRight;
-    double largest = 0;
-    for (const auto& bar : bars) largest = std::max(largest, bar.value + bar.spread);
-    const double axis_end = nice_ceiling(largest);
+    double largest = 0, smallest = 0;
+    for (const auto& bar : bars) {
+        largest = std::max(largest, bar.value + bar.spread);
+        if (bar.value > 0 && (smallest == 0 || bar.value < smallest)) smallest = bar.value;
+    }
+    // Values over more than two orders of magnitude (CPU against GPU) share a log axis, so
+    // that the small ones stay visible.
+    const bool log_scale = smallest > 0 && largest / smallest > 100;
+    const double low_power = log_scale ? std::floor(std::log10(smallest)) : 0;
+    const double high_power = log_scale ? std::ceil(std::log10(largest)) : 0;
+    const double axis_end = log_scale ? std::pow(10.0, high_power) : nice_ceiling(largest);
+    const auto position = [&](double value) {
+        if (!log_scale) return kPlotWidth * value / axis_end;
+        if (value <= 0) return 0.0;
+        const double fraction = (std::log10(value) - low_power) / (high_power - low_power);
+        return kPlotWidth * std::clamp(fraction, 0.0, 1.0);
+    };
     size_t best = 0;
     for (size_t i = 1; i < bars.size(); ++i) {
         const bool better =
@@ -66,38 +80,42 @@ std::string bar_chart_svg(const std::string& title, const std::string& axis_labe
         "<text x=\"{2:.0f}\" y=\"26\" font-size=\"16\" font-weight=\"bold\">{3}</text>\n",
         width, height, 12.0, escaped(title));
     const double bottom = kTop + static_cast<double>(bars.size()) * (kBarHeight + kGap);
-    for (int tick = 0; tick <= 5; ++tick) {
-        const double x = kLabelWidth + kPlotWidth * tick / 5.0;
+    const int ticks = log_scale ? static_cast<int>(high_power - low_power) : 5;
+    for (int tick = 0; tick <= ticks; ++tick) {
+        const double x = kLabelWidth + kPlotWidth * tick / ticks;
+        const double value = log_scale ? std::pow(10.0, low_power + tick) : axis_end * tick / ticks;
         svg += fmt::format(
             "<line x1=\"{0:.1f}\" y1=\"{1:.0f}\" x2=\"{0:.1f}\" y2=\"{2:.0f}\" stroke=\"#ddd\"/>\n"
             "<text x=\"{0:.1f}\" y=\"{3:.0f}\" text-anchor=\"middle\" fill=\"#555\">{4:g}</text>\n",
-            x, kTop - 6, bottom, bottom + 16, axis_end * tick / 5.0);
+            x, kTop - 6, bottom, bottom + 16, value);
     }
     svg += fmt::format(
-        "<text x=\"{:.0f}\" y=\"{:.0f}\" text-anchor=\"middle\" fill=\"#333\">{}</text>\n",
-        kLabelWidth + kPlotWidth / 2, bottom + 36, escaped(axis_label));
+        "<text x=\"{:.0f}\" y=\"{:.0f}\" text-anchor=\"middle\" fill=\"#333\">{}{}</text>\n",
+        kLabelWidth + kPlotWidth / 2, bottom + 36, escaped(axis_label),
+        log_scale ? " (log scale)" : "");
     for (size_t i = 0; i < bars.size(); ++i) {
         const auto& bar = bars[i];
         const double y = kTop + static_cast<double>(i) * (kBarHeight + kGap);
-        const double length = kPlotWidth * bar.value / axis_end;
+        const double length = position(bar.value);
         svg += fmt::format(
             "<text x=\"{:.0f}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n"
             "<rect x=\"{:.0f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.0f}\" fill=\"{}\"/>\n",
             kLabelWidth - 8, y + kBarHeight * 0.7, escaped(bar.label), kLabelWidth, y, length,
             kBarHeight, i == best ? "#2a7d2e" : "#4a78b5");
+        double text_x = kLabelWidth + length + 6;
         if (bar.spread > 0) {
-            const double low = kLabelWidth + kPlotWidth * (bar.value - bar.spread) / axis_end;
-            const double high = kLabelWidth + kPlotWidth * (bar.value + bar.spread) / axis_end;
+            const double low = kLabelWidth + position(bar.value - bar.spread);
+            const double high = kLabelWidth + position(bar.value + bar.spread);
             svg += fmt::format(
                 "<line x1=\"{:.1f}\" y1=\"{:.1f}\" x2=\"{:.1f}\" y2=\"{:.1f}\" stroke=\"#222\"/>\n",
                 low, y + kBarHeight / 2, high, y + kBarHeight / 2);
+            text_x = std::max(text_x, high + 6);
         }
         const std::string value = bar.spread > 0
                                       ? fmt::format("{:.4g} ± {:.2g}", bar.value, bar.spread)
                                       : fmt::format("{:.4g}", bar.value);
-        svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}{}</text>\n",
-                           kLabelWidth + std::max(length, 0.0) + 6, y + kBarHeight * 0.7, value,
-                           i == best ? " (best)" : "");
+        svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\">{}{}</text>\n", text_x,
+                           y + kBarHeight * 0.7, value, i == best ? " (best)" : "");
     }
     svg += "</svg>\n";
     return svg;

@@ -267,7 +267,8 @@ void write_chart(const std::vector<BenchmarkResult>& rows, const BenchArguments&
         bars.push_back({settings_label(r), metric.value(r), metric.spread(r)});
     const auto& first = rows.front();
     const std::string title =
-        fmt::format("llcuda bench: {}{}, pp{} tg{}, {} reps", first.model,
+        fmt::format("llcuda bench: {}{}, pp{} tg{}, {} reps",
+                    std::filesystem::path(first.model).filename().string(),
                     first.file_type.empty() ? "" : " (" + first.file_type + ")",
                     first.prompt_tokens, first.generated_tokens, first.repetitions);
     write_file_atomically(arguments.chart,
@@ -276,47 +277,89 @@ void write_chart(const std::vector<BenchmarkResult>& rows, const BenchArguments&
                  arguments.chart.c_str());
 }
 
+Summary summary_from_json(const nlohmann::json& j) {
+    Summary s;
+    s.count = j.value("count", size_t{0});
+    s.mean = j.value("mean", 0.0);
+    s.stddev = j.value("stddev", 0.0);
+    s.min = j.value("min", 0.0);
+    s.max = j.value("max", 0.0);
+    s.p50 = j.value("p50", 0.0);
+    s.p95 = j.value("p95", 0.0);
+    s.p99 = j.value("p99", 0.0);
+    return s;
+}
+
+// Rows written by `-o json` (one object, or an array of them from a sweep).
+std::vector<BenchmarkResult> read_results(const std::string& path, bool label_with_file) {
+    std::ifstream file(path);
+    if (!file) throw Error(fmt::format("cannot read {}", path));
+    const auto json = nlohmann::json::parse(file, nullptr, false);
+    if (json.is_discarded()) throw Error(fmt::format("{} is not JSON", path));
+    std::vector<BenchmarkResult> rows;
+    for (const auto& e : json.is_array() ? json : nlohmann::json::array({json})) {
+        if (!e.is_object() || !e.contains("tg_tokens_per_second"))
+            throw Error(fmt::format("{} is not `llcuda bench -o json` output", path));
+        BenchmarkResult r;
+        r.model = e.value("model", "");
+        r.file_type = e.value("file_type", "");
+        r.layers = e.value("layers", size_t{0});
+        r.gpu_layers = e.value("gpu_layers", size_t{0});
+        r.prompt_tokens = e.value("prompt_tokens", size_t{0});
+        r.generated_tokens = e.value("generated_tokens", size_t{0});
+        r.repetitions = e.value("repetitions", size_t{0});
+        r.prompt_tokens_per_second = summary_from_json(e["pp_tokens_per_second"]);
+        r.generation_tokens_per_second = summary_from_json(e["tg_tokens_per_second"]);
+        r.time_to_first_token_ms =
+            summary_from_json(e.value("time_to_first_token_ms", nlohmann::json::object()));
+        r.inter_token_ms = summary_from_json(e.value("inter_token_ms", nlohmann::json::object()));
+        r.end_to_end_ms = summary_from_json(e.value("end_to_end_ms", nlohmann::json::object()));
+        r.gpu_bytes_held = e.value("gpu_bytes_held", uint64_t{0});
+        r.peak_ram_bytes = e.value("peak_ram_bytes", uint64_t{0});
+        if (label_with_file)
+            r.settings.emplace_back("run", std::filesystem::path(path).filename().string());
+        const auto settings = e.value("settings", nlohmann::json::object());
+        for (const auto& [key, value] : settings.items())
+            r.settings.emplace_back(key,
+                                    value.is_string() ? value.get<std::string>() : value.dump());
+        rows.push_back(std::move(r));
+    }
+    return rows;
+}
+
 // --compare: earlier JSON results side by side, each as a ratio to the first.
-void compare(const std::vector<std::string>& paths) {
-    struct Row {
-        std::string label;
-        double pp, tg, ttft, itl;
-    };
-    std::vector<Row> rows;
+std::vector<BenchmarkResult> compare(const std::vector<std::string>& paths) {
+    std::vector<BenchmarkResult> rows;
     for (const auto& path : paths) {
-        std::ifstream file(path);
-        if (!file) throw Error(fmt::format("cannot read {}", path));
-        const auto json = nlohmann::json::parse(file, nullptr, false);
-        if (json.is_discarded()) throw Error(fmt::format("{} is not JSON", path));
-        const auto entries = json.is_array() ? json : nlohmann::json::array({json});
-        for (const auto& e : entries) {
-            if (!e.contains("tg_tokens_per_second"))
-                throw Error(fmt::format("{} is not `llcuda bench -o json` output", path));
-            std::string label = std::filesystem::path(path).filename().string();
-            const auto settings = e.value("settings", nlohmann::json::object());
-            for (const auto& [key, value] : settings.items())
-                label += fmt::format(" {}={}", key, value.get<std::string>());
-            rows.push_back({label, e["pp_tokens_per_second"]["mean"].get<double>(),
-                            e["tg_tokens_per_second"]["mean"].get<double>(),
-                            e["time_to_first_token_ms"]["p50"].get<double>(),
-                            e["inter_token_ms"]["p50"].get<double>()});
-        }
+        auto file_rows = read_results(path, paths.size() > 1);
+        rows.insert(rows.end(), file_rows.begin(), file_rows.end());
     }
     const auto ratio = [](double value, double base) {
         return base > 0 ? fmt::format("{:.2f}x", value / base) : std::string("-");
     };
+    const double base_pp = rows[0].prompt_tokens_per_second.mean;
+    const double base_tg = rows[0].generation_tokens_per_second.mean;
     std::printf(
-        "| run | pp t/s | vs first | tg t/s | vs first | TTFT p50 ms | ITL p50 ms |\n"
-        "|---|---|---|---|---|---|---|\n");
-    for (const auto& row : rows) {
-        std::printf("| %s | %.1f | %s | %.1f | %s | %.2f | %.3f |\n", row.label.c_str(), row.pp,
-                    ratio(row.pp, rows[0].pp).c_str(), row.tg, ratio(row.tg, rows[0].tg).c_str(),
-                    row.ttft, row.itl);
+        "| run | GPU layers | pp t/s | vs first | tg t/s | vs first | TTFT p50 ms | ITL p50 ms |\n"
+        "|---|---|---|---|---|---|---|---|\n");
+    for (const auto& r : rows) {
+        std::printf("| %s | %zu/%zu | %.1f | %s | %.1f | %s | %.2f | %.3f |\n",
+                    settings_label(r).c_str(), r.gpu_layers, r.layers,
+                    r.prompt_tokens_per_second.mean,
+                    ratio(r.prompt_tokens_per_second.mean, base_pp).c_str(),
+                    r.generation_tokens_per_second.mean,
+                    ratio(r.generation_tokens_per_second.mean, base_tg).c_str(),
+                    r.time_to_first_token_ms.p50, r.inter_token_ms.p50);
     }
+    return rows;
 }
 
 void bench(BenchArguments& arguments) {
-    if (!arguments.compare.empty()) return compare(arguments.compare);
+    if (!arguments.compare.empty()) {
+        const auto rows = compare(arguments.compare);
+        if (!arguments.chart.empty()) write_chart(rows, arguments);
+        return;
+    }
     auto axes = parse_sweep(arguments.sweep);
     if (arguments.auto_tune) {
         if (!axes.empty()) throw Error("--auto-tune picks its own settings; drop --sweep");

@@ -183,10 +183,12 @@ class BenchAndSynth(unittest.TestCase):
             saved = os.path.join(directory, "rows.json")
             with open(saved, "w") as f:
                 f.write(sweep.stdout)
-            compared = llcuda("bench", "--compare", saved)
+            compared = llcuda("bench", "--compare", saved, saved, "--chart", chart)
             self.assertEqual(compared.returncode, 0, compared.stderr)
             self.assertIn("| 1.00x |", compared.stdout)
-            self.assertEqual(compared.stdout.count("rows.json threads="), 4)
+            self.assertEqual(compared.stdout.count("run=rows.json threads="), 8)
+            with open(chart) as f:
+                self.assertEqual(f.read().count("<rect"), 1 + 8)
 
         tuned = llcuda("bench", "-p", "16", "-n", "4", "-r", "1", "--auto-tune")
         self.assertEqual(tuned.returncode, 0, tuned.stderr)
