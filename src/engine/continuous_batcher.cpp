@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -19,6 +20,7 @@ namespace llcuda {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kAllLogits = SIZE_MAX;
 
 double seconds_between(Clock::time_point begin, Clock::time_point end) {
     return std::chrono::duration<double>(end - begin).count();
@@ -56,6 +58,13 @@ class Sequence {
 
     size_t slot() const { return slot_; }
     bool greedy() const { return greedy_; }
+    // What sampling needs from the forward pass: nothing beyond the argmax (0), the k best
+    // logits (k), or all of them (kAllLogits).
+    size_t candidates_needed() const {
+        if (greedy_) return 0;
+        if (!sampler_.can_sample_from_top_candidates()) return kAllLogits;
+        return static_cast<size_t>(request_.options.sampling.top_k);
+    }
     bool finished() const { return finished_; }
     const BatchRequest& request() const { return request_; }
     GenerationResult&& take_result() { return std::move(result_); }
@@ -76,15 +85,23 @@ class Sequence {
     }
 
     // The forward pass produced this sequence's next-token logits.
-    void on_output(const LlamaRunner& runner, size_t output, size_t used, size_t context) {
+    void on_output(const LlamaRunner& runner, size_t output, size_t used, size_t context,
+                   bool from_candidates) {
         const auto now = Clock::now();
         if (result_.tokens.empty() && !first_output_seen_) {
             first_output_seen_ = true;
             result_.prompt_seconds = seconds_between(start_, now);
             if (request_.options.max_tokens == 0) return finish();
         }
-        const int32_t token = greedy_ ? runner.greedy_token(output)
-                                      : sampler_.sample(runner.logits(output), history_);
+        int32_t token = 0;
+        if (greedy_) {
+            token = runner.greedy_token(output);
+        } else if (from_candidates) {
+            const auto [values, ids] = runner.top_candidates(output);
+            token = sampler_.sample_from_top_candidates(values, ids);
+        } else {
+            token = sampler_.sample(runner.logits(output), history_);
+        }
         if (result_.tokens.empty()) {
             first_token_time_ = Clock::now();
             result_.time_to_first_token_ms = seconds_between(start_, first_token_time_) * 1000.0;
@@ -145,12 +162,12 @@ struct Pass {
     TokenBatch batch;
     std::vector<size_t> owners;
     std::vector<std::pair<size_t, size_t>> entered;
-    bool want_logits = false;
+    size_t candidates = 0;  // the most any output needs (see Sequence::candidates_needed)
 
     void add_decode(const Sequence& sequence, size_t position) {
         batch.add(sequence.next_token(), sequence.slot(), position, true);
         owners.push_back(sequence.slot());
-        want_logits |= !sequence.greedy();
+        candidates = std::max(candidates, sequence.candidates_needed());
     }
     void add_prompt(const Sequence& sequence, size_t count, size_t position) {
         const auto& prompt = sequence.prompt();
@@ -160,7 +177,7 @@ struct Pass {
             batch.add(prompt[index], sequence.slot(), position + i, last);
             if (last) {
                 owners.push_back(sequence.slot());
-                want_logits |= !sequence.greedy();
+                candidates = std::max(candidates, sequence.candidates_needed());
             }
         }
         entered.emplace_back(sequence.slot(), count);
@@ -260,8 +277,13 @@ void ContinuousBatcher::run(const NextRequest& next, const Done& done,
         std::vector<Pass> passes = plan_step(runner_, step_tokens_, active, admission_order);
         if (passes.empty()) return;  // nothing running and nothing to admit
         for (auto& pass : passes) {
+            // Sampling takes the k best logits from the GPU when every sequence can; otherwise
+            // all logits cross to the host.
+            const bool top_only =
+                pass.candidates > 0 && pass.candidates <= runner_.max_device_top_k();
+            const bool all_logits = pass.candidates > 0 && !top_only;
             try {
-                runner_.forward(pass.batch, pass.want_logits);
+                runner_.forward(pass.batch, all_logits, top_only ? pass.candidates : 0);
             } catch (const Error&) {
                 // Every sequence in this pass fails with the error; the others go on.
                 const auto error = std::current_exception();
@@ -275,7 +297,7 @@ void ContinuousBatcher::run(const NextRequest& next, const Done& done,
             for (const auto& [slot, count] : pass.entered) active[slot]->prompt_entered(count);
             for (size_t o = 0; o < pass.owners.size(); ++o) {
                 const size_t slot = pass.owners[o];
-                active[slot]->on_output(runner_, o, runner_.used(slot), context);
+                active[slot]->on_output(runner_, o, runner_.used(slot), context, top_only);
                 if (active[slot]->finished()) retire(slot, nullptr);
             }
         }

@@ -64,12 +64,31 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
         std::sort(candidates.begin(), candidates.end(), by_logit);
     }
     candidates.resize(keep);
+    std::vector<float> kept(keep);
+    for (size_t i = 0; i < keep; ++i) kept[i] = adjusted[candidates[i]];
+    return draw(kept, candidates);
+}
 
+bool Sampler::can_sample_from_top_candidates() const {
+    return options_.temperature > 0.0f && options_.top_k > 0 &&
+           (options_.repeat_penalty == 1.0f || options_.repeat_last_n == 0);
+}
+
+int32_t Sampler::sample_from_top_candidates(std::span<const float> values,
+                                            std::span<const int32_t> ids) {
+    if (!can_sample_from_top_candidates() || values.empty() || values.size() != ids.size())
+        throw Error("sampling from top-k candidates needs top-k on and no repetition penalty");
+    const size_t keep = std::min(static_cast<size_t>(options_.top_k), values.size());
+    return draw(values.first(keep), ids.first(keep));
+}
+
+int32_t Sampler::draw(std::span<const float> logits, std::span<const int32_t> candidates) {
+    const size_t keep = logits.size();
     std::vector<float> probabilities(keep);
-    const float max_logit = adjusted[candidates[0]];
+    const float max_logit = logits[0];
     double total = 0.0;
     for (size_t i = 0; i < keep; ++i) {
-        probabilities[i] = std::exp((adjusted[candidates[i]] - max_logit) / options_.temperature);
+        probabilities[i] = std::exp((logits[i] - max_logit) / options_.temperature);
         total += probabilities[i];
     }
     for (auto& probability : probabilities) probability = static_cast<float>(probability / total);

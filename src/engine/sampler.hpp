@@ -16,9 +16,18 @@ class Sampler {
     explicit Sampler(SamplingOptions options);
     // `history` holds the tokens so far (for the repetition penalty).
     int32_t sample(std::span<const float> logits, std::span<const int32_t> history);
+
+    // When top-k is on and there is no repetition penalty, the k best logits (best first, the
+    // smaller id on ties) are all sample() looks at: the GPU finds them and only they cross to
+    // the host. Gives exactly what sample() gives on all the logits.
+    bool can_sample_from_top_candidates() const;
+    int32_t sample_from_top_candidates(std::span<const float> values, std::span<const int32_t> ids);
     const SamplingOptions& options() const { return options_; }
 
   private:
+    // Temperature, top-p, min-p and the draw over candidates sorted best first.
+    int32_t draw(std::span<const float> logits, std::span<const int32_t> candidates);
+
     SamplingOptions options_;
     std::mt19937_64 generator_;
 };

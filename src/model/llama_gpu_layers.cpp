@@ -93,11 +93,15 @@ struct LlamaGpuLayers::Impl {
     size_t row_bytes = 0;
 
     DeviceBuffer x, normed, queries, keys, values, attended, projected, gate, up, logits_device,
-        tokens_device, positions_device, rows_device, outputs_device, argmax_device;
+        tokens_device, positions_device, rows_device, outputs_device, argmax_device,
+        attention_scratch, top_values_device, top_ids_device, top_scratch;
     std::unique_ptr<cuda::GpuMatmul> matmul;
     PinnedBuffer host_io;  // tokens, positions, cache rows and outputs in; greedy tokens out
     std::vector<float> logits;
     std::vector<int32_t> greedy;
+    std::vector<float> top_values;
+    std::vector<int32_t> top_ids;
+    size_t max_top_k = 0;
     std::array<cudaGraphExec_t, cuda::kMaxMatvecTokens + 1> graphs{};  // by token count
     uint64_t scratch_bytes = 0;
 };
@@ -183,6 +187,14 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     rows_device = DeviceBuffer(n * sizeof(int32_t), device);
     outputs_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
     argmax_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
+    max_top_k = cuda::max_device_top_k(hp.vocab_size);
+    top_values_device = DeviceBuffer(options.sequences * max_top_k * sizeof(float), device);
+    top_ids_device = DeviceBuffer(options.sequences * max_top_k * sizeof(int32_t), device);
+    top_scratch = DeviceBuffer(
+        cuda::top_k_scratch_bytes(options.sequences, hp.vocab_size, max_top_k), device);
+    attention_scratch = DeviceBuffer(
+        cuda::attention_split_scratch_bytes({hp.head_count, hp.kv_head_count, hp.head_dim}),
+        device);
 
     std::vector<cuda::DeviceMatrix> matrices;
     for (const auto& g : layers) {
@@ -195,7 +207,8 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
                                                matrices.size());
     scratch_bytes = matmul->scratch_bytes();
     for (const auto* b :
-         {&x, &normed, &queries, &keys, &values, &attended, &projected, &gate, &up, &logits_device})
+         {&x, &normed, &queries, &keys, &values, &attended, &projected, &gate, &up, &logits_device,
+          &attention_scratch, &top_values_device, &top_ids_device, &top_scratch})
         scratch_bytes += b->bytes();
 }
 
@@ -235,7 +248,8 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
         cuda::store_kv(keys_, values_, count, hp.kv_dim(), rows, options.kv_type,
                        layer.key_cache.get(), layer.value_cache.get(), stream);
         cuda::attention(queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type,
-                        positions, rows, count, shape, attended_, stream);
+                        positions, rows, count, shape, attended_, attention_scratch.as<float>(),
+                        stream);
         matmul->set_input(attended_, count, hp.q_dim());
         matmul->multiply(layer.attention_output, projected_);
         cuda::add(x_, projected_, count * dim, stream);
@@ -292,7 +306,8 @@ LlamaGpuLayers::LlamaGpuLayers(const LlamaModel& model, const GpuLayersOptions& 
 
 LlamaGpuLayers::~LlamaGpuLayers() = default;
 
-void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool want_logits) {
+void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool want_logits,
+                             size_t top_k) {
     auto& g = *impl_;
     const size_t count = batch.size();
     const size_t outputs = batch.outputs.size();
@@ -302,6 +317,8 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
     if (outputs > g.options.sequences)
         throw Error(
             fmt::format("GPU forward with {} outputs (at most {})", outputs, g.options.sequences));
+    if (top_k > g.max_top_k)
+        throw Error(fmt::format("top-k {} on the GPU (at most {})", top_k, g.max_top_k));
     if ((g.options.first_layer > 0) != (hidden != nullptr))
         throw Error("GPU forward: hidden states are needed exactly when CPU layers come first");
     CUDA_CHECK(cudaSetDevice(g.options.device));
@@ -343,6 +360,19 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
         CUDA_CHECK(cudaMemcpyAsync(host_greedy, g.argmax_device.get(), outputs * sizeof(int32_t),
                                    cudaMemcpyDeviceToHost, g.stream));
     }
+    g.top_values.resize(top_k > 0 ? outputs * top_k : 0);
+    g.top_ids.resize(g.top_values.size());
+    if (top_k > 0 && outputs > 0) {
+        cuda::top_k(g.logits_device.as<float>(), outputs, g.hp.vocab_size, top_k,
+                    g.top_scratch.get(), g.top_values_device.as<float>(),
+                    g.top_ids_device.as<int32_t>(), g.stream);
+        CUDA_CHECK(cudaMemcpyAsync(g.top_values.data(), g.top_values_device.get(),
+                                   g.top_values.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                                   g.stream));
+        CUDA_CHECK(cudaMemcpyAsync(g.top_ids.data(), g.top_ids_device.get(),
+                                   g.top_ids.size() * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                                   g.stream));
+    }
     g.logits.resize(want_logits ? outputs * g.hp.vocab_size : 0);
     if (want_logits && outputs > 0) {
         CUDA_CHECK(cudaMemcpyAsync(g.logits.data(), g.logits_device.get(),
@@ -355,6 +385,9 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
 
 int32_t LlamaGpuLayers::greedy_token(size_t output) const { return impl_->greedy.at(output); }
 const std::vector<float>& LlamaGpuLayers::logits() const { return impl_->logits; }
+const std::vector<float>& LlamaGpuLayers::top_values() const { return impl_->top_values; }
+const std::vector<int32_t>& LlamaGpuLayers::top_ids() const { return impl_->top_ids; }
+size_t LlamaGpuLayers::max_top_k() const { return impl_->max_top_k; }
 
 uint64_t LlamaGpuLayers::device_bytes() const {
     uint64_t total = impl_->arena.bytes() + impl_->scratch_bytes;

@@ -44,9 +44,14 @@ class LlamaGpuLayers {
     // ([tokens][embedding_dim]); otherwise it is null and the embedding is looked up here.
     // Afterwards greedy_token(i) is the argmax of output i's logits, and logits() holds them
     // ([outputs][vocab_size]) when want_logits was set.
-    void forward(const TokenBatch& batch, const float* hidden, bool want_logits);
+    // With top_k > 0 (at most max_top_k()), the k best logits of each output and their token ids
+    // come back instead ([outputs][top_k], best first).
+    void forward(const TokenBatch& batch, const float* hidden, bool want_logits, size_t top_k = 0);
     int32_t greedy_token(size_t output) const;
     const std::vector<float>& logits() const;
+    const std::vector<float>& top_values() const;
+    const std::vector<int32_t>& top_ids() const;
+    size_t max_top_k() const;
 
     uint64_t device_bytes() const;  // weights, KV cache and scratch allocated by this object
 

@@ -56,6 +56,14 @@ std::span<const float> LlamaRunner::logits(size_t output) const {
     return {logits_.data() + output * vocab, vocab};
 }
 
+std::pair<std::span<const float>, std::span<const int32_t>> LlamaRunner::top_candidates(
+    size_t output) const {
+    if (top_k_ == 0 || (output + 1) * top_k_ > top_values_.size())
+        throw Error(fmt::format("no top-k candidates for output {}", output));
+    return {{top_values_.data() + output * top_k_, top_k_},
+            {top_ids_.data() + output * top_k_, top_k_}};
+}
+
 void LlamaRunner::forward(std::span<const int32_t> tokens, bool want_logits, size_t sequence) {
     if (tokens.empty()) throw Error("forward() needs at least one token");
     if (sequence >= sequences())
@@ -65,11 +73,17 @@ void LlamaRunner::forward(std::span<const int32_t> tokens, bool want_logits, siz
             want_logits);
 }
 
-void LlamaRunner::forward(const TokenBatch& batch, bool want_logits) {
+void LlamaRunner::forward(const TokenBatch& batch, bool want_logits, size_t top_k) {
     model_.check_batch(batch, cache_);
+    if (top_k > max_device_top_k())
+        throw Error(fmt::format("top-k {} cannot be taken on the device (at most {})", top_k,
+                                max_device_top_k()));
     const size_t vocab = vocab_size();
     greedy_.clear();
     logits_.clear();
+    top_values_.clear();
+    top_ids_.clear();
+    top_k_ = top_k;
     for (size_t begin = 0; begin < batch.size(); begin += ubatch_) {
         const auto part = batch.slice(begin, std::min(batch.size(), begin + ubatch_));
         if (!gpu_) {
@@ -86,7 +100,7 @@ void LlamaRunner::forward(const TokenBatch& batch, bool want_logits) {
             model_.forward_layers(part, cpu_layers_, cache_, pool_, hidden_);
             hidden = hidden_.data();
         }
-        gpu_->forward(part, hidden, want_logits);
+        gpu_->forward(part, hidden, want_logits, top_k);
         for (size_t i = 0; i < part.size(); ++i) {
             const auto sequence = static_cast<size_t>(part.sequences[i]);
             cache_.set_used(sequence, std::max(cache_.used(sequence),
@@ -95,6 +109,8 @@ void LlamaRunner::forward(const TokenBatch& batch, bool want_logits) {
         for (size_t o = 0; o < part.outputs.size(); ++o) greedy_.push_back(gpu_->greedy_token(o));
         if (want_logits)
             logits_.insert(logits_.end(), gpu_->logits().begin(), gpu_->logits().end());
+        top_values_.insert(top_values_.end(), gpu_->top_values().begin(), gpu_->top_values().end());
+        top_ids_.insert(top_ids_.end(), gpu_->top_ids().begin(), gpu_->top_ids().end());
     }
 }
 

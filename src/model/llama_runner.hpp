@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/thread_pool.hpp"
@@ -38,12 +39,16 @@ class LlamaRunner {
     // Runs a batch of any size, each sequence continuing where it was. Afterwards, for each
     // output o of the batch, greedy_token(o) is the argmax of its next-token logits and
     // logits(o) holds them when want_logits is set (the CPU path always fills them).
-    void forward(const TokenBatch& batch, bool want_logits);
+    // With top_k > 0 (GPU only, at most max_device_top_k()), top_candidates(o) holds the k
+    // best logits of output o and their ids instead.
+    void forward(const TokenBatch& batch, bool want_logits, size_t top_k = 0);
     // Appends `tokens` to one sequence; its last token is the output.
     void forward(std::span<const int32_t> tokens, bool want_logits, size_t sequence = 0);
 
     int32_t greedy_token(size_t output = 0) const { return greedy_.at(output); }
     std::span<const float> logits(size_t output = 0) const;
+    std::pair<std::span<const float>, std::span<const int32_t>> top_candidates(size_t output) const;
+    size_t max_device_top_k() const { return gpu_ ? gpu_->max_top_k() : 0; }
 
     void clear(size_t sequence = 0) { cache_.clear(sequence); }
     size_t used(size_t sequence = 0) const { return cache_.used(sequence); }
@@ -70,6 +75,9 @@ class LlamaRunner {
     std::vector<float> part_logits_;  // one forward pass's
     std::vector<float> hidden_;
     std::vector<int32_t> greedy_;
+    std::vector<float> top_values_;  // [outputs][top_k_]
+    std::vector<int32_t> top_ids_;
+    size_t top_k_ = 0;
 };
 
 }  // namespace llcuda

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
+#include <random>
 #include <vector>
 
 #include "core/error.hpp"
@@ -82,6 +85,40 @@ TEST(Sampler, RepetitionPenaltyDemotesRecentTokens) {
     EXPECT_EQ(sampler.sample(kLogits, history), 4);  // 3.0 / 1.5 = 2.0 < 2.9
     options.repeat_last_n = 0;
     EXPECT_EQ(Sampler(options).sample(kLogits, history), 1);
+}
+
+// The GPU hands over only the top-k candidates: sampling from them must equal sampling from
+// every logit, draw for draw (ties broken by the smaller id, as the sort does).
+TEST(Sampler, TopCandidatesGiveTheSameDrawsAsAllLogits) {
+    std::mt19937 rng(11);
+    std::uniform_int_distribution<int> level(0, 40);
+    std::vector<float> logits(1000);
+    for (auto& value : logits) value = static_cast<float>(level(rng)) * 0.25f;  // many ties
+    for (const int top_k : {1, 5, 40, 128}) {
+        SamplingOptions options;
+        options.temperature = 0.9f;
+        options.top_k = top_k;
+        options.top_p = 0.9f;
+        options.min_p = 0.02f;
+        options.seed = 77;
+        Sampler full(options), from_top(options);
+        ASSERT_TRUE(from_top.can_sample_from_top_candidates());
+        std::vector<int32_t> ids(logits.size());
+        std::iota(ids.begin(), ids.end(), 0);
+        std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) {
+            return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+        });
+        ids.resize(128);  // the GPU's K may exceed this sequence's top_k
+        std::vector<float> values;
+        for (const auto id : ids) values.push_back(logits[id]);
+        for (int draw = 0; draw < 200; ++draw) {
+            ASSERT_EQ(full.sample(logits, {}), from_top.sample_from_top_candidates(values, ids))
+                << "top_k " << top_k << " draw " << draw;
+        }
+    }
+    SamplingOptions penalised;
+    penalised.repeat_penalty = 1.1f;
+    EXPECT_FALSE(Sampler(penalised).can_sample_from_top_candidates());
 }
 
 TEST(Sampler, RejectsNonsense) {

@@ -4,10 +4,13 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "backend/cpu/cpu_ops.hpp"
 #include "backend/cuda/cuda_ops.hpp"
+#include "core/error.hpp"
 #include "core/half.hpp"
 #include "core/quant/quant.hpp"
 #include "gpu_test_support.hpp"
@@ -113,6 +116,43 @@ TEST(OpKernels, SwigluAddArgmax) {
     expect_close(to_host<float>(gathered, 2 * row), expected, 0.0f);
 }
 
+// Top-k on the device equals a CPU sort (larger first, smaller index on ties) for several rows
+// at once, odd vocabulary sizes, and k from 1 to the largest the vocabulary allows.
+TEST(OpKernels, TopKEqualsACpuSort) {
+    for (const size_t vocab : {size_t{32001}, size_t{128256}, size_t{5}}) {
+        const size_t rows = 3;
+        auto logits = random_floats(rows * vocab, 2.0f, 20);
+        for (auto& value : logits) value = std::round(value * 8.0f) / 8.0f;  // many ties
+        const auto logits_device = to_device(logits);
+        const size_t largest = cuda::max_device_top_k(vocab);
+        for (const size_t k : {size_t{1}, std::min<size_t>(40, largest), largest}) {
+            DeviceBuffer scratch(cuda::top_k_scratch_bytes(rows, vocab, k), 0);
+            DeviceBuffer values(rows * k * sizeof(float), 0), ids(rows * k * sizeof(int32_t), 0);
+            cuda::top_k(logits_device.as<float>(), rows, vocab, k, scratch.get(),
+                        values.as<float>(), ids.as<int32_t>(), nullptr);
+            const auto gpu_values = to_host<float>(values, rows * k);
+            const auto gpu_ids = to_host<int32_t>(ids, rows * k);
+            for (size_t r = 0; r < rows; ++r) {
+                std::vector<int32_t> order(vocab);
+                std::iota(order.begin(), order.end(), 0);
+                const float* row = logits.data() + r * vocab;
+                std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k),
+                                  order.end(), [&](int32_t a, int32_t b) {
+                                      return row[a] > row[b] || (row[a] == row[b] && a < b);
+                                  });
+                for (size_t i = 0; i < k; ++i) {
+                    ASSERT_EQ(gpu_ids[r * k + i], order[i])
+                        << "vocab " << vocab << " k " << k << " row " << r << " rank " << i;
+                    ASSERT_EQ(gpu_values[r * k + i], row[order[i]]);
+                }
+            }
+        }
+        EXPECT_THROW(cuda::top_k(logits_device.as<float>(), rows, vocab, largest + 1, nullptr,
+                                 nullptr, nullptr, nullptr),
+                     Error);
+    }
+}
+
 // What the CPU expects the cache to hold: the values after the cache type's rounding.
 std::vector<float> cache_rounding(DType type, const std::vector<float>& values, size_t kv_dim) {
     std::vector<float> out(values.size());
@@ -172,12 +212,19 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
 
     const auto queries = random_floats(tokens * q_dim, 1.0f, 12);
     const auto queries_device = to_device(queries);
-    DeviceBuffer out(tokens * q_dim * sizeof(float), 0);
+    // One block per head and token, and the decode path that splits the rows over blocks.
+    const cuda::AttentionShape attention_shape{shape.heads, shape.kv_heads, shape.head_dim};
+    DeviceBuffer out(tokens * q_dim * sizeof(float), 0),
+        split_out(tokens * q_dim * sizeof(float), 0);
+    DeviceBuffer scratch(cuda::attention_split_scratch_bytes(attention_shape), 0);
     cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
                     positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
-                    tokens, {shape.heads, shape.kv_heads, shape.head_dim}, out.as<float>(),
-                    nullptr);
+                    tokens, attention_shape, out.as<float>(), nullptr, nullptr);
+    cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
+                    positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
+                    tokens, attention_shape, split_out.as<float>(), scratch.as<float>(), nullptr);
     const auto gpu = to_host<float>(out, tokens * q_dim);
+    const auto gpu_split = to_host<float>(split_out, tokens * q_dim);
 
     const auto k = cache_rounding(type, keys, kv_dim);
     const auto v = cache_rounding(type, values, kv_dim);
@@ -199,6 +246,8 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
                 for (size_t p = 0; p < visible; ++p) expected += scores[p] * v[p * kv_dim + kv + i];
                 ASSERT_NEAR(gpu[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
                     << "token " << t << " head " << h << " value " << i;
+                ASSERT_NEAR(gpu_split[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
+                    << "split: token " << t << " head " << h << " value " << i;
             }
         }
     }

@@ -70,9 +70,15 @@ struct AttentionShape {
 // softmax; no score matrix is stored). The token itself is at cache row cache_rows[t], so its
 // sequence starts at row cache_rows[t] - positions[t]. queries and out:
 // [tokens][head_count * head_dim].
+// With split_scratch (attention_split_scratch_bytes of device memory), passes of up to
+// kMaxSplitTokens tokens split each head's rows over kAttentionSplits blocks and merge them
+// (flash-decoding); without it, or for more tokens, one block per head and token.
 void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
-               const AttentionShape& shape, float* out, cudaStream_t stream);
+               const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream);
+constexpr size_t kAttentionSplits = 16;
+constexpr size_t kMaxSplitTokens = 8;
+size_t attention_split_scratch_bytes(const AttentionShape& shape);
 
 void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream);
 void add(float* destination, const float* source, size_t count, cudaStream_t stream);
@@ -80,6 +86,15 @@ void add(float* destination, const float* source, size_t count, cudaStream_t str
 // For each of `rows` rows of `count` values: the index of the largest value (the first one on
 // ties), written to result[row].
 void argmax(const float* values, size_t rows, size_t count, int32_t* result, cudaStream_t stream);
+
+// The k largest values of each of `rows` rows of `vocab` values, best first (the smaller index
+// first on ties): top_values and top_indices are [rows][k], k from 1 to max_device_top_k(vocab)
+// (128 for a 128k vocabulary); scratch holds top_k_scratch_bytes. Throws for k out of range.
+void top_k(const float* logits, size_t rows, size_t vocab, size_t k, void* scratch,
+           float* top_values, int32_t* top_indices, cudaStream_t stream);
+size_t top_k_scratch_bytes(size_t rows, size_t vocab, size_t k);
+constexpr size_t kMaxDeviceTopK = 128;
+size_t max_device_top_k(size_t vocab);
 
 // out[i] = rows indices[i] of `in` ([.][size] floats), for i < count.
 void gather_rows(const float* in, const int32_t* indices, size_t count, size_t size, float* out,

@@ -1,8 +1,10 @@
 // Causal attention over the KV cache, flash-attention style: scores are never stored; each warp
 // walks a share of the cache rows keeping a running maximum, normaliser and weighted sum
-// (online softmax), and the warps of a block merge their partial results at the end. One block
-// per (query head, token) serves decode and prompt processing alike. Keys and values are read
-// in F16 or Q8_0 (GGUF's block layout: a half scale and 32 int8 per block).
+// (online softmax), and the warps of a block merge their partial results at the end. Prompt
+// processing runs one block per (query head, token). Decode (up to 8 tokens) also splits each
+// head's rows over kAttentionSplits blocks (flash-decoding), whose partial results a second
+// kernel merges: one token alone would otherwise keep only a few blocks busy on a long cache. Keys
+// and values are read in F16 or Q8_0 (GGUF's block layout: a half scale and 32 int8 per block).
 #include <cuda_fp16.h>
 #include <fmt/format.h>
 
@@ -42,9 +44,11 @@ template <DType T, int kPerLane>
 __global__ void attention_kernel(const float* queries, const uint8_t* keys, const uint8_t* values,
                                  size_t row_bytes, const int32_t* positions,
                                  const int32_t* cache_rows, int head_count, int kv_head_count,
-                                 int head_dim, float sqrt_head_dim, float* out) {
+                                 int head_dim, float sqrt_head_dim, float* out, int splits,
+                                 float* partial) {
     const int head = blockIdx.x;
     const int token = blockIdx.y;
+    const int split = blockIdx.z;
     const int lane = threadIdx.x;
     const int warp = threadIdx.y;
     const int kv_offset = (head / (head_count / kv_head_count)) * head_dim;
@@ -64,7 +68,11 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
     }
     float running_max = -FLT_MAX;
     float normaliser = 0.0f;
-    for (int row = warp; row < visible; row += kWarps) {
+    // This block's share of the rows: all of them, or one of `splits` equal chunks.
+    const int chunk = (visible + splits - 1) / splits;
+    const int begin = split * chunk;
+    const int end = min(begin + chunk, visible);
+    for (int row = begin + warp; row < end; row += kWarps) {
         float partial = 0.0f;
 #pragma unroll
         for (int k = 0; k < kPerLane; ++k) {
@@ -102,10 +110,52 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
     float total = 0.0f;
     for (int w = 0; w < kWarps; ++w)
         total += normalisers[w] * expf(maxima[w] - overall_max);  // warps with no rows add 0
-    float* result = out + (static_cast<size_t>(token) * head_count + head) * head_dim;
+    if (splits == 1) {
+        float* result = out + (static_cast<size_t>(token) * head_count + head) * head_dim;
+        for (int i = warp * 32 + lane; i < head_dim; i += kWarps * 32) {
+            float value = 0.0f;
+            for (int w = 0; w < kWarps; ++w) value += sums[w][i] * expf(maxima[w] - overall_max);
+            result[i] = value / total;
+        }
+        return;
+    }
+    // A partial result: maximum, normaliser, then the unnormalised weighted sum.
+    float* record = partial + ((static_cast<size_t>(token) * head_count + head) * splits + split) *
+                                  (head_dim + 2);
+    if (warp == 0 && lane == 0) {
+        record[0] = overall_max;
+        record[1] = total;
+    }
     for (int i = warp * 32 + lane; i < head_dim; i += kWarps * 32) {
         float value = 0.0f;
         for (int w = 0; w < kWarps; ++w) value += sums[w][i] * expf(maxima[w] - overall_max);
+        record[2 + i] = value;
+    }
+}
+
+// Merges the splits of each (head, token); a split without rows has normaliser 0.
+__global__ void merge_splits_kernel(const float* partial, int head_count, int head_dim, int splits,
+                                    float* out) {
+    const int head = blockIdx.x;
+    const int token = blockIdx.y;
+    const float* records =
+        partial + (static_cast<size_t>(token) * head_count + head) * splits * (head_dim + 2);
+    float overall_max = -FLT_MAX;
+    for (int s = 0; s < splits; ++s)
+        if (records[s * (head_dim + 2) + 1] > 0.0f)
+            overall_max = fmaxf(overall_max, records[s * (head_dim + 2)]);
+    float total = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+        const float* record = records + s * (head_dim + 2);
+        if (record[1] > 0.0f) total += record[1] * expf(record[0] - overall_max);
+    }
+    float* result = out + (static_cast<size_t>(token) * head_count + head) * head_dim;
+    for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
+        float value = 0.0f;
+        for (int s = 0; s < splits; ++s) {
+            const float* record = records + s * (head_dim + 2);
+            if (record[1] > 0.0f) value += record[2 + i] * expf(record[0] - overall_max);
+        }
         result[i] = value / total;
     }
 }
@@ -113,8 +163,9 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
 template <DType T>
 void launch(const float* queries, const void* keys, const void* values, const int32_t* positions,
             const int32_t* cache_rows, size_t tokens, const AttentionShape& shape, float* out,
-            cudaStream_t stream) {
-    const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens));
+            int splits, float* partial, cudaStream_t stream) {
+    const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens),
+                    static_cast<unsigned>(splits));
     const dim3 block(32, kWarps);
     const size_t row_bytes = kv_row_bytes(T, shape.kv_head_count * shape.head_dim);
     const float sqrt_head_dim = sqrtf(static_cast<float>(shape.head_dim));
@@ -123,22 +174,22 @@ void launch(const float* queries, const void* keys, const void* values, const in
     const int heads = static_cast<int>(shape.head_count);
     const int kv_heads = static_cast<int>(shape.kv_head_count);
     const int dim = static_cast<int>(shape.head_dim);
-    if (shape.head_dim <= 32) {
-        attention_kernel<T, 1><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           cache_rows, heads, kv_heads, dim,
-                                                           sqrt_head_dim, out);
-    } else if (shape.head_dim <= 64) {
-        attention_kernel<T, 2><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           cache_rows, heads, kv_heads, dim,
-                                                           sqrt_head_dim, out);
-    } else if (shape.head_dim <= 128) {
-        attention_kernel<T, 4><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           cache_rows, heads, kv_heads, dim,
-                                                           sqrt_head_dim, out);
-    } else {
-        attention_kernel<T, 8><<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions,
-                                                           cache_rows, heads, kv_heads, dim,
-                                                           sqrt_head_dim, out);
+    auto run = [&](auto kernel) {
+        kernel<<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions, cache_rows, heads,
+                                           kv_heads, dim, sqrt_head_dim, out, splits, partial);
+    };
+    if (shape.head_dim <= 32)
+        run(attention_kernel<T, 1>);
+    else if (shape.head_dim <= 64)
+        run(attention_kernel<T, 2>);
+    else if (shape.head_dim <= 128)
+        run(attention_kernel<T, 4>);
+    else
+        run(attention_kernel<T, 8>);
+    if (splits > 1) {
+        const dim3 merge_grid(static_cast<unsigned>(shape.head_count),
+                              static_cast<unsigned>(tokens));
+        merge_splits_kernel<<<merge_grid, 128, 0, stream>>>(partial, heads, dim, splits, out);
     }
 }
 
@@ -187,6 +238,11 @@ void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t*
 
 }  // namespace
 
+size_t attention_split_scratch_bytes(const AttentionShape& shape) {
+    return kMaxSplitTokens * shape.head_count * kAttentionSplits * (shape.head_dim + 2) *
+           sizeof(float);
+}
+
 size_t kv_row_bytes(DType type, size_t kv_dim) {
     if (type != DType::F16 && type != DType::Q8_0) {
         throw Error(fmt::format("the KV cache can be f16 or q8_0, not {}", dtype_name(type)));
@@ -212,7 +268,7 @@ void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_d
 
 void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
-               const AttentionShape& shape, float* out, cudaStream_t stream) {
+               const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream) {
     if (tokens == 0) return;
     if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
         shape.head_count % shape.kv_head_count != 0) {
@@ -221,12 +277,14 @@ void attention(const float* queries, const void* key_cache, const void* value_ca
                         "on the GPU (head size at most {})",
                         shape.head_count, shape.kv_head_count, shape.head_dim, kMaxHeadDim));
     }
+    const bool split = split_scratch != nullptr && tokens <= kMaxSplitTokens;
+    const int splits = split ? static_cast<int>(kAttentionSplits) : 1;
     if (type == DType::F16)
         launch<DType::F16>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                           out, stream);
+                           out, splits, split_scratch, stream);
     else
         launch<DType::Q8_0>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                            out, stream);
+                            out, splits, split_scratch, stream);
     check_launch("attention");
 }
 
