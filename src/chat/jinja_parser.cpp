@@ -1,0 +1,461 @@
+#include "chat/jinja_parser.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "chat/jinja_lexer.hpp"
+#include "core/error.hpp"
+
+namespace llcuda::jinja {
+namespace {
+
+class Parser {
+  public:
+    explicit Parser(std::vector<Token> tokens) : tokens_(std::move(tokens)) {}
+
+    Body parse() {
+        Body body = parse_body({});
+        if (peek().kind != TokenKind::End) fail("unexpected tag");
+        return body;
+    }
+
+  private:
+    const Token& peek(size_t ahead = 0) const {
+        return tokens_[std::min(index_ + ahead, tokens_.size() - 1)];
+    }
+    const Token& next() { return tokens_[std::min(index_++, tokens_.size() - 1)]; }
+
+    [[noreturn]] void fail(const std::string& what) const {
+        throw Error(fmt::format("chat template, line {}: {}", peek().line, what));
+    }
+
+    bool at_operator(std::string_view op) const {
+        return peek().kind == TokenKind::Operator && peek().text == op;
+    }
+    bool at_name(std::string_view name) const {
+        return peek().kind == TokenKind::Name && peek().text == name;
+    }
+    void expect_operator(std::string_view op) {
+        if (!at_operator(op)) fail(fmt::format("expected '{}'", op));
+        ++index_;
+    }
+    std::string expect_name() {
+        if (peek().kind != TokenKind::Name) fail("expected a name");
+        return next().text;
+    }
+    void expect_statement_end() {
+        if (peek().kind != TokenKind::StatementEnd) fail("expected '%}'");
+        ++index_;
+    }
+
+    // Nodes until a statement whose keyword is in `stops` (left unconsumed) or the end.
+    Body parse_body(const std::set<std::string>& stops) {
+        Body body;
+        for (;;) {
+            const Token& token = peek();
+            if (token.kind == TokenKind::End) {
+                for (const auto& stop : stops) {
+                    if (stop.starts_with("end")) fail(fmt::format("missing '{{% {} %}}'", stop));
+                }
+                return body;
+            }
+            if (token.kind == TokenKind::Text) {
+                auto node = make_node(Node::Kind::Text);
+                node->line = token.line;
+                node->text = next().text;
+                body.push_back(std::move(node));
+            } else if (token.kind == TokenKind::ExpressionStart) {
+                ++index_;
+                auto node = make_node(Node::Kind::Output);
+                node->line = token.line;
+                node->expr = parse_expression();
+                if (peek().kind != TokenKind::ExpressionEnd) fail("expected '}}'");
+                ++index_;
+                body.push_back(std::move(node));
+            } else if (token.kind == TokenKind::StatementStart) {
+                const Token& keyword = peek(1);
+                if (keyword.kind == TokenKind::Name && stops.contains(keyword.text)) return body;
+                ++index_;
+                auto node = parse_statement();
+                if (node) body.push_back(std::move(node));
+            } else {
+                fail("unexpected token");
+            }
+        }
+    }
+
+    NodePtr parse_statement() {
+        const size_t line = peek().line;
+        const std::string keyword = expect_name();
+        if (keyword == "if") {
+            auto node = make_node(Node::Kind::If);
+            node->line = line;
+            ExprPtr condition = parse_expression();
+            for (;;) {
+                expect_statement_end();
+                Body body = parse_body({"elif", "else", "endif"});
+                node->branches.emplace_back(std::move(condition), std::move(body));
+                ++index_;  // StatementStart
+                const std::string end = expect_name();
+                if (end == "elif") {
+                    condition = parse_expression();
+                    continue;
+                }
+                if (end == "else") {
+                    expect_statement_end();
+                    node->else_body = parse_body({"endif"});
+                    ++index_;
+                    expect_name();
+                }
+                expect_statement_end();
+                return node;
+            }
+        }
+        if (keyword == "for") {
+            auto node = make_node(Node::Kind::For);
+            node->line = line;
+            node->targets.push_back(expect_name());
+            while (at_operator(",")) {
+                ++index_;
+                node->targets.push_back(expect_name());
+            }
+            if (!at_name("in")) fail("expected 'in'");
+            ++index_;
+            node->expr = parse_or_conditional(false);
+            if (at_name("if")) {
+                ++index_;
+                node->condition = parse_expression();
+            }
+            expect_statement_end();
+            node->body = parse_body({"else", "endfor"});
+            ++index_;
+            if (expect_name() == "else") {
+                expect_statement_end();
+                node->else_body = parse_body({"endfor"});
+                ++index_;
+                expect_name();
+            }
+            expect_statement_end();
+            return node;
+        }
+        if (keyword == "set") {
+            auto node = make_node(Node::Kind::Set);
+            node->line = line;
+            node->targets.push_back(expect_name());
+            if (at_operator(".")) {
+                ++index_;
+                node->attribute = expect_name();
+            }
+            expect_operator("=");
+            node->expr = parse_expression();
+            expect_statement_end();
+            return node;
+        }
+        if (keyword == "generation" || keyword == "endgeneration") {
+            // Training-time markers some templates carry; they render nothing.
+            expect_statement_end();
+            return nullptr;
+        }
+        fail(fmt::format("'{{% {} %}}' is not supported by llcuda's template engine", keyword));
+    }
+
+    static NodePtr make_node(Node::Kind kind) {
+        auto node = std::make_unique<Node>();
+        node->kind = kind;
+        return node;
+    }
+
+    ExprPtr make(Expr::Kind kind, size_t line) {
+        auto expr = std::make_unique<Expr>();
+        expr->kind = kind;
+        expr->line = line;
+        return expr;
+    }
+
+    ExprPtr parse_expression() { return parse_or_conditional(true); }
+
+    // a if b else c (the else part optional: undefined when false).
+    ExprPtr parse_or_conditional(bool allow_conditional) {
+        ExprPtr value = parse_or();
+        if (!allow_conditional || !at_name("if")) return value;
+        const size_t line = peek().line;
+        ++index_;
+        auto expr = make(Expr::Kind::Conditional, line);
+        expr->a = std::move(value);
+        expr->b = parse_or();
+        if (at_name("else")) {
+            ++index_;
+            expr->c = parse_or_conditional(true);
+        }
+        return expr;
+    }
+
+    ExprPtr binary(std::string op, ExprPtr left, ExprPtr right, size_t line) {
+        auto expr = make(Expr::Kind::Binary, line);
+        expr->name = std::move(op);
+        expr->a = std::move(left);
+        expr->b = std::move(right);
+        return expr;
+    }
+
+    ExprPtr parse_or() {
+        ExprPtr left = parse_and();
+        while (at_name("or")) {
+            const size_t line = next().line;
+            left = binary("or", std::move(left), parse_and(), line);
+        }
+        return left;
+    }
+
+    ExprPtr parse_and() {
+        ExprPtr left = parse_not();
+        while (at_name("and")) {
+            const size_t line = next().line;
+            left = binary("and", std::move(left), parse_not(), line);
+        }
+        return left;
+    }
+
+    ExprPtr parse_not() {
+        if (at_name("not")) {
+            const size_t line = next().line;
+            auto expr = make(Expr::Kind::Unary, line);
+            expr->name = "not";
+            expr->a = parse_not();
+            return expr;
+        }
+        return parse_compare();
+    }
+
+    ExprPtr parse_compare() {
+        ExprPtr left = parse_add();
+        for (;;) {
+            const size_t line = peek().line;
+            if (peek().kind == TokenKind::Operator &&
+                (peek().text == "==" || peek().text == "!=" || peek().text == "<" ||
+                 peek().text == ">" || peek().text == "<=" || peek().text == ">=")) {
+                const std::string op = next().text;
+                left = binary(op, std::move(left), parse_add(), line);
+            } else if (at_name("in")) {
+                ++index_;
+                left = binary("in", std::move(left), parse_add(), line);
+            } else if (at_name("not") && peek(1).kind == TokenKind::Name && peek(1).text == "in") {
+                index_ += 2;
+                left = binary("not in", std::move(left), parse_add(), line);
+            } else if (at_name("is")) {
+                ++index_;
+                auto test = make(Expr::Kind::Test, line);
+                if (at_name("not")) {
+                    ++index_;
+                    test->negated = true;
+                }
+                test->name = expect_name();
+                test->a = std::move(left);
+                if (at_operator("(")) {
+                    parse_arguments(*test);
+                } else if (peek().kind == TokenKind::String || peek().kind == TokenKind::Integer ||
+                           peek().kind == TokenKind::Name) {
+                    if (!at_name("and") && !at_name("or") && !at_name("else") && !at_name("if"))
+                        test->items.push_back(parse_add());  // "is equalto 3", "is sameas x"
+                }
+                left = std::move(test);
+            } else {
+                return left;
+            }
+        }
+    }
+
+    ExprPtr parse_add() {
+        ExprPtr left = parse_concat();
+        while (at_operator("+") || at_operator("-")) {
+            const size_t line = peek().line;
+            const std::string op = next().text;
+            left = binary(op, std::move(left), parse_concat(), line);
+        }
+        return left;
+    }
+
+    ExprPtr parse_concat() {
+        ExprPtr left = parse_multiply();
+        while (at_operator("~")) {
+            const size_t line = next().line;
+            left = binary("~", std::move(left), parse_multiply(), line);
+        }
+        return left;
+    }
+
+    ExprPtr parse_multiply() {
+        ExprPtr left = parse_unary();
+        while (at_operator("*") || at_operator("/") || at_operator("//") || at_operator("%")) {
+            const size_t line = peek().line;
+            const std::string op = next().text;
+            left = binary(op, std::move(left), parse_unary(), line);
+        }
+        return left;
+    }
+
+    ExprPtr parse_unary() {
+        if (at_operator("-") || at_operator("+")) {
+            const size_t line = peek().line;
+            const std::string op = next().text;
+            auto expr = make(Expr::Kind::Unary, line);
+            expr->name = op;
+            expr->a = parse_unary();
+            return expr;
+        }
+        return parse_filters(parse_postfix(parse_primary()));
+    }
+
+    void parse_arguments(Expr& call) {
+        expect_operator("(");
+        while (!at_operator(")")) {
+            if (peek().kind == TokenKind::Name && peek(1).kind == TokenKind::Operator &&
+                peek(1).text == "=") {
+                std::string key = next().text;
+                ++index_;
+                call.keyed.emplace_back(std::move(key), parse_expression());
+            } else {
+                call.items.push_back(parse_expression());
+            }
+            if (!at_operator(",")) break;
+            ++index_;
+        }
+        expect_operator(")");
+    }
+
+    ExprPtr parse_filters(ExprPtr value) {
+        while (at_operator("|")) {
+            const size_t line = next().line;
+            auto filter = make(Expr::Kind::Filter, line);
+            filter->name = expect_name();
+            filter->a = std::move(value);
+            if (at_operator("(")) parse_arguments(*filter);
+            value = parse_postfix(std::move(filter));
+        }
+        return value;
+    }
+
+    ExprPtr parse_postfix(ExprPtr value) {
+        for (;;) {
+            const size_t line = peek().line;
+            if (at_operator(".")) {
+                ++index_;
+                auto expr = make(Expr::Kind::Attribute, line);
+                expr->name = expect_name();
+                expr->a = std::move(value);
+                value = std::move(expr);
+            } else if (at_operator("[")) {
+                ++index_;
+                ExprPtr first = at_operator(":") ? nullptr : parse_expression();
+                if (at_operator(":")) {
+                    ++index_;
+                    auto expr = make(Expr::Kind::Slice, line);
+                    expr->a = std::move(value);
+                    expr->b = std::move(first);
+                    if (!at_operator("]")) expr->c = parse_expression();
+                    value = std::move(expr);
+                } else {
+                    auto expr = make(Expr::Kind::Index, line);
+                    expr->a = std::move(value);
+                    expr->b = std::move(first);
+                    value = std::move(expr);
+                }
+                expect_operator("]");
+            } else if (at_operator("(")) {
+                auto expr = make(Expr::Kind::Call, line);
+                expr->a = std::move(value);
+                parse_arguments(*expr);
+                value = std::move(expr);
+            } else {
+                return value;
+            }
+        }
+    }
+
+    ExprPtr parse_primary() {
+        const Token& token = peek();
+        const size_t line = token.line;
+        auto literal = [&](Json value) {
+            auto expr = make(Expr::Kind::Literal, line);
+            expr->value = std::move(value);
+            return expr;
+        };
+        switch (token.kind) {
+            case TokenKind::String: {
+                std::string text = next().text;
+                while (peek().kind == TokenKind::String) text += next().text;  // 'a' 'b'
+                return literal(text);
+            }
+            case TokenKind::Integer:
+                return literal(std::stoll(next().text));
+            case TokenKind::Float:
+                return literal(std::stod(next().text));
+            case TokenKind::Name: {
+                const std::string name = next().text;
+                if (name == "true" || name == "True") return literal(true);
+                if (name == "false" || name == "False") return literal(false);
+                if (name == "none" || name == "None") return literal(nullptr);
+                auto expr = make(Expr::Kind::Name, line);
+                expr->name = name;
+                return expr;
+            }
+            case TokenKind::Operator:
+                if (token.text == "(") {
+                    ++index_;
+                    ExprPtr inner = parse_expression();
+                    if (at_operator(",")) {  // a tuple: treated as a list
+                        auto list = make(Expr::Kind::List, line);
+                        list->items.push_back(std::move(inner));
+                        while (at_operator(",")) {
+                            ++index_;
+                            if (at_operator(")")) break;
+                            list->items.push_back(parse_expression());
+                        }
+                        inner = std::move(list);
+                    }
+                    expect_operator(")");
+                    return inner;
+                }
+                if (token.text == "[") {
+                    ++index_;
+                    auto list = make(Expr::Kind::List, line);
+                    while (!at_operator("]")) {
+                        list->items.push_back(parse_expression());
+                        if (!at_operator(",")) break;
+                        ++index_;
+                    }
+                    expect_operator("]");
+                    return list;
+                }
+                if (token.text == "{") {
+                    ++index_;
+                    auto dict = make(Expr::Kind::Dict, line);
+                    while (!at_operator("}")) {
+                        dict->keys.push_back(parse_expression());
+                        expect_operator(":");
+                        dict->items.push_back(parse_expression());
+                        if (!at_operator(",")) break;
+                        ++index_;
+                    }
+                    expect_operator("}");
+                    return dict;
+                }
+                break;
+            default:
+                break;
+        }
+        fail(token.kind == TokenKind::ExpressionEnd || token.kind == TokenKind::StatementEnd
+                 ? "an expression is missing"
+                 : fmt::format("unexpected '{}'", token.text));
+    }
+
+    std::vector<Token> tokens_;
+    size_t index_ = 0;
+};
+
+}  // namespace
+
+Body parse_template(std::string_view source) { return Parser(tokenize(source)).parse(); }
+
+}  // namespace llcuda::jinja

@@ -1,0 +1,709 @@
+#include "chat/jinja_renderer.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <map>
+
+#include "core/error.hpp"
+
+namespace llcuda::jinja {
+namespace {
+
+// A template value: JSON, or undefined (a missing variable, key or attribute).
+struct Value {
+    Json json;
+    bool undefined = false;
+
+    static Value none() { return Value{}; }
+    static Value missing() { return Value{Json(), true}; }
+};
+
+std::string python_string(const Json& value);
+
+void dump_python_json(const Json& value, int indent, int depth, std::string& out) {
+    const auto newline = [&](int level) {
+        if (indent < 0) return;
+        out += '\n';
+        out.append(static_cast<size_t>(indent * level), ' ');
+    };
+    if (value.is_object()) {
+        if (value.empty()) return void(out += "{}");
+        out += '{';
+        bool first = true;
+        for (const auto& [key, item] : value.items()) {
+            if (!first) out += indent < 0 ? ", " : ",";
+            first = false;
+            newline(depth + 1);
+            out += Json(key).dump(-1, ' ', false, Json::error_handler_t::replace);
+            out += ": ";
+            dump_python_json(item, indent, depth + 1, out);
+        }
+        newline(depth);
+        out += '}';
+    } else if (value.is_array()) {
+        if (value.empty()) return void(out += "[]");
+        out += '[';
+        for (size_t i = 0; i < value.size(); ++i) {
+            if (i > 0) out += indent < 0 ? ", " : ",";
+            newline(depth + 1);
+            dump_python_json(value[i], indent, depth + 1, out);
+        }
+        newline(depth);
+        out += ']';
+    } else {
+        out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+    }
+}
+
+std::string python_float(double value) {
+    if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e16)
+        return fmt::format("{:.1f}", value);
+    return fmt::format("{}", value);
+}
+
+// str() of a value, as {{ }} prints it.
+std::string python_string(const Json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_null()) return "None";
+    if (value.is_boolean()) return value.get<bool>() ? "True" : "False";
+    if (value.is_number_float()) return python_float(value.get<double>());
+    if (value.is_number()) return value.dump();
+    // Lists and dicts print as Python would: quoted strings with single quotes.
+    const auto element = [](const Json& item) {
+        return item.is_string() ? fmt::format("'{}'", item.get<std::string>())
+                                : python_string(item);
+    };
+    std::string out;
+    if (value.is_array()) {
+        out += '[';
+        for (size_t i = 0; i < value.size(); ++i) {
+            if (i > 0) out += ", ";
+            out += element(value[i]);
+        }
+        out += ']';
+        return out;
+    }
+    out += '{';
+    bool first = true;
+    for (const auto& [key, item] : value.items()) {
+        if (!first) out += ", ";
+        first = false;
+        out += fmt::format("'{}': {}", key, element(item));
+    }
+    out += '}';
+    return out;
+}
+
+bool truthy(const Value& v) {
+    if (v.undefined) return false;
+    const Json& j = v.json;
+    if (j.is_null()) return false;
+    if (j.is_boolean()) return j.get<bool>();
+    if (j.is_number_integer()) return j.get<int64_t>() != 0;
+    if (j.is_number()) return j.get<double>() != 0.0;
+    // (nlohmann's empty() is false for every string, so strings are checked by length.)
+    if (j.is_string()) return !j.get_ref<const std::string&>().empty();
+    if (j.is_array() || j.is_object()) return !j.empty();
+    return true;
+}
+
+std::string trim(const std::string& text, bool left, bool right) {
+    const char* blanks = " \t\n\r\f\v";
+    size_t begin = left ? text.find_first_not_of(blanks) : 0;
+    if (begin == std::string::npos) return "";
+    size_t end = right ? text.find_last_not_of(blanks) + 1 : text.size();
+    return text.substr(begin, end - begin);
+}
+
+class Renderer {
+  public:
+    explicit Renderer(const Json& variables) {
+        scopes_.emplace_back();
+        for (const auto& [key, value] : variables.items()) scopes_.back()[key] = Value{value};
+    }
+
+    std::string run(const Body& body) {
+        std::string out;
+        render_body(body, out);
+        return out;
+    }
+
+  private:
+    [[noreturn]] void fail(size_t line, const std::string& what) const {
+        throw Error(fmt::format("chat template, line {}: {}", line, what));
+    }
+
+    Value* lookup(const std::string& name) {
+        for (auto scope = scopes_.rbegin(); scope != scopes_.rend(); ++scope) {
+            const auto found = scope->find(name);
+            if (found != scope->end()) return &found->second;
+        }
+        return nullptr;
+    }
+
+    void render_body(const Body& body, std::string& out) {
+        for (const auto& node : body) render_node(*node, out);
+    }
+
+    void render_node(const Node& node, std::string& out) {
+        switch (node.kind) {
+            case Node::Kind::Text:
+                out += node.text;
+                return;
+            case Node::Kind::Output: {
+                const Value value = evaluate(*node.expr);
+                if (!value.undefined) out += python_string(value.json);
+                return;
+            }
+            case Node::Kind::If:
+                for (const auto& [condition, body] : node.branches) {
+                    if (truthy(evaluate(*condition))) return render_body(body, out);
+                }
+                return render_body(node.else_body, out);
+            case Node::Kind::For:
+                return render_for(node, out);
+            case Node::Kind::Set: {
+                Value value = evaluate(*node.expr);
+                if (node.attribute.empty()) {
+                    scopes_.back()[node.targets[0]] = std::move(value);
+                    return;
+                }
+                Value* target = lookup(node.targets[0]);
+                if (target == nullptr || !target->json.is_object())
+                    fail(node.line, fmt::format("'{}' is not a namespace", node.targets[0]));
+                target->json[node.attribute] = value.json;
+                return;
+            }
+        }
+    }
+
+    void render_for(const Node& node, std::string& out) {
+        const Value iterable = evaluate(*node.expr);
+        std::vector<Json> items;
+        if (iterable.json.is_array()) {
+            items.assign(iterable.json.begin(), iterable.json.end());
+        } else if (iterable.json.is_object()) {
+            for (const auto& [key, value] : iterable.json.items()) items.emplace_back(key);
+        } else if (iterable.json.is_string()) {
+            for (const char c : iterable.json.get<std::string>())
+                items.emplace_back(std::string(1, c));
+        } else if (!iterable.undefined && !iterable.json.is_null()) {
+            fail(node.line, "the for loop's value cannot be iterated");
+        }
+        std::vector<Json> selected;
+        for (const auto& item : items) {
+            if (!node.condition) {
+                selected.push_back(item);
+                continue;
+            }
+            scopes_.emplace_back();
+            bind_targets(node, item);
+            const bool keep = truthy(evaluate(*node.condition));
+            scopes_.pop_back();
+            if (keep) selected.push_back(item);
+        }
+        if (selected.empty()) return render_body(node.else_body, out);
+        const auto length = static_cast<int64_t>(selected.size());
+        for (int64_t i = 0; i < length; ++i) {
+            scopes_.emplace_back();
+            bind_targets(node, selected[static_cast<size_t>(i)]);
+            Json loop = {{"index0", i},
+                         {"index", i + 1},
+                         {"first", i == 0},
+                         {"last", i + 1 == length},
+                         {"length", length},
+                         {"revindex", length - i},
+                         {"revindex0", length - i - 1}};
+            if (i > 0) loop["previtem"] = selected[static_cast<size_t>(i - 1)];
+            if (i + 1 < length) loop["nextitem"] = selected[static_cast<size_t>(i + 1)];
+            scopes_.back()["loop"] = Value{std::move(loop)};
+            render_body(node.body, out);
+            scopes_.pop_back();
+        }
+    }
+
+    void bind_targets(const Node& node, const Json& item) {
+        if (node.targets.size() == 1) {
+            scopes_.back()[node.targets[0]] = Value{item};
+            return;
+        }
+        if (!item.is_array() || item.size() != node.targets.size())
+            fail(node.line,
+                 fmt::format("cannot unpack into {} loop variables", node.targets.size()));
+        for (size_t t = 0; t < node.targets.size(); ++t)
+            scopes_.back()[node.targets[t]] = Value{item[t]};
+    }
+
+    Value evaluate(const Expr& e) {
+        switch (e.kind) {
+            case Expr::Kind::Literal:
+                return Value{e.value};
+            case Expr::Kind::Name: {
+                const Value* value = lookup(e.name);
+                return value ? *value : Value::missing();
+            }
+            case Expr::Kind::List: {
+                Json list = Json::array();
+                for (const auto& item : e.items) list.push_back(evaluate(*item).json);
+                return Value{std::move(list)};
+            }
+            case Expr::Kind::Dict: {
+                Json dict = Json::object();
+                for (size_t i = 0; i < e.keys.size(); ++i)
+                    dict[python_string(evaluate(*e.keys[i]).json)] = evaluate(*e.items[i]).json;
+                return Value{std::move(dict)};
+            }
+            case Expr::Kind::Attribute:
+                return member(evaluate(*e.a), Json(e.name), e);
+            case Expr::Kind::Index:
+                return member(evaluate(*e.a), evaluate(*e.b).json, e);
+            case Expr::Kind::Slice:
+                return slice(e);
+            case Expr::Kind::Call:
+                return call(e);
+            case Expr::Kind::Filter:
+                return filter(e);
+            case Expr::Kind::Test: {
+                const bool result = test(e);
+                return Value{e.negated ? !result : result};
+            }
+            case Expr::Kind::Unary: {
+                const Value value = evaluate(*e.a);
+                if (e.name == "not") return Value{!truthy(value)};
+                if (!value.json.is_number()) fail(e.line, "unary minus needs a number");
+                if (e.name == "+") return value;
+                if (value.json.is_number_integer()) return Value{-value.json.get<int64_t>()};
+                return Value{-value.json.get<double>()};
+            }
+            case Expr::Kind::Binary:
+                return binary(e);
+            case Expr::Kind::Conditional:
+                if (truthy(evaluate(*e.b))) return evaluate(*e.a);
+                return e.c ? evaluate(*e.c) : Value::missing();
+        }
+        return Value::missing();
+    }
+
+    Value member(const Value& object, const Json& key, const Expr& e) {
+        if (object.undefined)
+            fail(e.line, fmt::format("cannot read '{}' of an undefined value", python_string(key)));
+        const Json& j = object.json;
+        if (j.is_object() && key.is_string()) {
+            const auto found = j.find(key.get<std::string>());
+            return found != j.end() ? Value{*found} : Value::missing();
+        }
+        if ((j.is_array() || j.is_string()) && key.is_number_integer()) {
+            const auto size =
+                static_cast<int64_t>(j.is_array() ? j.size() : j.get<std::string>().size());
+            int64_t index = key.get<int64_t>();
+            if (index < 0) index += size;
+            if (index < 0 || index >= size) return Value::missing();
+            if (j.is_array()) return Value{j[static_cast<size_t>(index)]};
+            return Value{std::string(1, j.get<std::string>()[static_cast<size_t>(index)])};
+        }
+        return Value::missing();
+    }
+
+    Value slice(const Expr& e) {
+        const Value object = evaluate(*e.a);
+        const Json& j = object.json;
+        if (!j.is_array() && !j.is_string()) fail(e.line, "only lists and strings can be sliced");
+        const auto size =
+            static_cast<int64_t>(j.is_array() ? j.size() : j.get<std::string>().size());
+        const auto bound = [&](const ExprPtr& expr, int64_t fallback) {
+            if (!expr) return fallback;
+            const Json value = evaluate(*expr).json;
+            if (!value.is_number_integer()) fail(e.line, "slice bounds must be integers");
+            int64_t index = value.get<int64_t>();
+            if (index < 0) index += size;
+            return std::clamp<int64_t>(index, 0, size);
+        };
+        const int64_t begin = bound(e.b, 0), end = std::max(begin, bound(e.c, size));
+        if (j.is_string())
+            return Value{j.get<std::string>().substr(static_cast<size_t>(begin),
+                                                     static_cast<size_t>(end - begin))};
+        return Value{Json(j.begin() + begin, j.begin() + end)};
+    }
+
+    std::vector<Value> arguments(const Expr& e) {
+        std::vector<Value> values;
+        for (const auto& item : e.items) values.push_back(evaluate(*item));
+        return values;
+    }
+
+    const Expr* keyword(const Expr& e, const std::string& name) {
+        for (const auto& [key, value] : e.keyed)
+            if (key == name) return value.get();
+        return nullptr;
+    }
+
+    Value call(const Expr& e) {
+        const auto args = arguments(e);
+        if (e.a->kind == Expr::Kind::Attribute)
+            return method(evaluate(*e.a->a), e.a->name, args, e);
+        if (e.a->kind != Expr::Kind::Name) fail(e.line, "only functions and methods can be called");
+        const std::string& name = e.a->name;
+        if (name == "raise_exception") {
+            throw Error(fmt::format("the model's chat template rejected the conversation: {}",
+                                    args.empty() ? "" : python_string(args[0].json)));
+        }
+        if (name == "namespace" || name == "dict") {
+            Json object = Json::object();
+            for (const auto& [key, value] : e.keyed) object[key] = evaluate(*value).json;
+            return Value{std::move(object)};
+        }
+        if (name == "range") {
+            int64_t start = 0, stop = 0, step = 1;
+            if (args.size() == 1) stop = args[0].json.get<int64_t>();
+            if (args.size() >= 2) {
+                start = args[0].json.get<int64_t>();
+                stop = args[1].json.get<int64_t>();
+            }
+            if (args.size() == 3) step = args[2].json.get<int64_t>();
+            if (step == 0) fail(e.line, "range() step must not be 0");
+            Json list = Json::array();
+            for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) list.push_back(i);
+            return Value{std::move(list)};
+        }
+        if (name == "strftime_now") {
+            const std::time_t now = std::time(nullptr);
+            std::tm local{};
+            localtime_r(&now, &local);
+            char buffer[128];
+            const std::string format = args.empty() ? "%Y-%m-%d" : python_string(args[0].json);
+            const size_t size = std::strftime(buffer, sizeof buffer, format.c_str(), &local);
+            return Value{std::string(buffer, size)};
+        }
+        fail(e.line, fmt::format("unknown function '{}'", name));
+    }
+
+    Value method(const Value& object, const std::string& name, const std::vector<Value>& args,
+                 const Expr& e) {
+        const Json& j = object.json;
+        const auto arg = [&](size_t i) -> std::string {
+            if (i >= args.size() || !args[i].json.is_string())
+                fail(e.line, fmt::format("{}() needs a string argument", name));
+            return args[i].json.get<std::string>();
+        };
+        if (j.is_string()) {
+            const std::string text = j.get<std::string>();
+            if (name == "strip") return Value{trim(text, true, true)};
+            if (name == "lstrip") return Value{trim(text, true, false)};
+            if (name == "rstrip") return Value{trim(text, false, true)};
+            if (name == "upper" || name == "lower") {
+                std::string changed = text;
+                for (auto& c : changed)
+                    c = static_cast<char>(name == "upper"
+                                              ? std::toupper(static_cast<unsigned char>(c))
+                                              : std::tolower(static_cast<unsigned char>(c)));
+                return Value{changed};
+            }
+            if (name == "startswith") return Value{text.starts_with(arg(0))};
+            if (name == "endswith") return Value{text.ends_with(arg(0))};
+            if (name == "replace") {
+                const std::string from = arg(0), to = arg(1);
+                std::string result;
+                size_t at = 0;
+                for (size_t found;
+                     !from.empty() && (found = text.find(from, at)) != std::string::npos;
+                     at = found + from.size())
+                    result += text.substr(at, found - at) + to;
+                return Value{result + text.substr(at)};
+            }
+            if (name == "split") {
+                Json parts = Json::array();
+                const std::string separator = args.empty() ? " " : arg(0);
+                size_t at = 0;
+                for (size_t found; (found = text.find(separator, at)) != std::string::npos;
+                     at = found + separator.size())
+                    parts.push_back(text.substr(at, found - at));
+                parts.push_back(text.substr(at));
+                return Value{std::move(parts)};
+            }
+        }
+        if (j.is_object()) {
+            if (name == "items") {
+                Json pairs = Json::array();
+                for (const auto& [key, value] : j.items())
+                    pairs.push_back(Json::array({key, value}));
+                return Value{std::move(pairs)};
+            }
+            if (name == "keys" || name == "values") {
+                Json list = Json::array();
+                for (const auto& [key, value] : j.items())
+                    list.push_back(name == "keys" ? Json(key) : value);
+                return Value{std::move(list)};
+            }
+            if (name == "get") {
+                const auto found = j.find(arg(0));
+                if (found != j.end()) return Value{*found};
+                return args.size() > 1 ? args[1] : Value::none();
+            }
+        }
+        fail(e.line, fmt::format("unknown method '{}'", name));
+    }
+
+    Value filter(const Expr& e) {
+        const Value value = evaluate(*e.a);
+        const auto args = arguments(e);
+        const Json& j = value.json;
+        const std::string& name = e.name;
+        if (name == "trim") return Value{trim(python_string(j), true, true)};
+        if (name == "length" || name == "count") {
+            if (j.is_string()) return Value{static_cast<int64_t>(j.get<std::string>().size())};
+            if (j.is_array() || j.is_object()) return Value{static_cast<int64_t>(j.size())};
+            return Value{int64_t{0}};
+        }
+        if (name == "upper" || name == "lower" || name == "capitalize" || name == "title") {
+            std::string text = python_string(j);
+            bool word_start = true;
+            for (auto& c : text) {
+                const auto u = static_cast<unsigned char>(c);
+                const bool upper =
+                    name == "upper" || ((name == "title" || name == "capitalize") && word_start);
+                c = static_cast<char>(upper ? std::toupper(u) : std::tolower(u));
+                word_start = name == "title" ? std::isspace(u) != 0 : false;
+            }
+            return Value{text};
+        }
+        if (name == "tojson") {
+            int indent = -1;
+            if (const Expr* given = keyword(e, "indent"))
+                indent = static_cast<int>(evaluate(*given).json.get<int64_t>());
+            if (!args.empty() && args[0].json.is_number_integer())
+                indent = static_cast<int>(args[0].json.get<int64_t>());
+            return Value{to_python_json(j, indent)};
+        }
+        if (name == "default" || name == "d") {
+            const bool use_for_falsy = args.size() > 1 && truthy(args[1]);
+            if (value.undefined || (use_for_falsy && !truthy(value)))
+                return args.empty() ? Value{std::string()} : args[0];
+            return value;
+        }
+        if (name == "first" || name == "last") {
+            if (j.is_array() && !j.empty()) return Value{name == "first" ? j.front() : j.back()};
+            if (j.is_string() && !j.get<std::string>().empty()) {
+                const std::string text = j.get<std::string>();
+                return Value{std::string(1, name == "first" ? text.front() : text.back())};
+            }
+            return Value::missing();
+        }
+        if (name == "join") {
+            const std::string separator = args.empty() ? "" : python_string(args[0].json);
+            std::string out;
+            for (size_t i = 0; j.is_array() && i < j.size(); ++i)
+                out += (i ? separator : "") + python_string(j[i]);
+            return Value{out};
+        }
+        if (name == "string") return Value{python_string(j)};
+        if (name == "int") {
+            if (j.is_number()) return Value{static_cast<int64_t>(j.get<double>())};
+            try {
+                return Value{static_cast<int64_t>(std::stoll(python_string(j)))};
+            } catch (...) {
+                return Value{int64_t{0}};
+            }
+        }
+        if (name == "list") {
+            if (j.is_array()) return value;
+            Json list = Json::array();
+            if (j.is_string())
+                for (const char c : j.get<std::string>()) list.push_back(std::string(1, c));
+            return Value{std::move(list)};
+        }
+        if (name == "reverse") {
+            if (j.is_string()) {
+                std::string text = j.get<std::string>();
+                std::reverse(text.begin(), text.end());
+                return Value{text};
+            }
+            Json list = j;
+            if (list.is_array()) std::reverse(list.begin(), list.end());
+            return Value{std::move(list)};
+        }
+        if (name == "replace" && args.size() >= 2) {
+            const std::vector<Value> pair = {args[0], args[1]};
+            return method(Value{python_string(j)}, "replace", pair, e);
+        }
+        if (name == "safe" || name == "e" || name == "escape") return value;
+        if (name == "items") return method(value, "items", {}, e);
+        if (name == "map") {
+            const Expr* attribute = keyword(e, "attribute");
+            Json list = Json::array();
+            for (const auto& item : j.is_array() ? j : Json::array()) {
+                if (attribute) {
+                    const Value member_value = member(Value{item}, evaluate(*attribute).json, e);
+                    list.push_back(member_value.json);
+                } else if (!args.empty()) {
+                    list.push_back(apply_named_filter(python_string(args[0].json), item, e));
+                }
+            }
+            return Value{std::move(list)};
+        }
+        if (name == "selectattr" || name == "rejectattr") {
+            if (args.empty()) fail(e.line, fmt::format("{} needs an attribute", name));
+            const Json attribute = args[0].json;
+            Json list = Json::array();
+            for (const auto& item : j.is_array() ? j : Json::array()) {
+                const Value member_value = member(Value{item}, attribute, e);
+                bool pass = truthy(member_value);
+                if (args.size() >= 2) {
+                    const std::string test_name = python_string(args[1].json);
+                    const Json expected = args.size() >= 3 ? args[2].json : Json();
+                    pass = named_test(test_name, member_value, expected, e);
+                }
+                if (pass == (name == "selectattr")) list.push_back(item);
+            }
+            return Value{std::move(list)};
+        }
+        fail(e.line, fmt::format("unknown filter '{}'", name));
+    }
+
+    Json apply_named_filter(const std::string& name, const Json& item, const Expr& e) {
+        if (name == "trim") return trim(python_string(item), true, true);
+        if (name == "string") return python_string(item);
+        if (name == "tojson") return to_python_json(item);
+        fail(e.line, fmt::format("map() with filter '{}' is not supported", name));
+    }
+
+    bool named_test(const std::string& name, const Value& value, const Json& argument,
+                    const Expr& e) {
+        const Json& j = value.json;
+        if (name == "defined") return !value.undefined;
+        if (name == "undefined") return value.undefined;
+        if (name == "none") return !value.undefined && j.is_null();
+        if (name == "string") return j.is_string();
+        if (name == "number") return j.is_number();
+        if (name == "integer") return j.is_number_integer();
+        if (name == "float") return j.is_number_float();
+        if (name == "boolean") return j.is_boolean();
+        if (name == "mapping") return j.is_object();
+        if (name == "sequence" || name == "iterable")
+            return j.is_array() || j.is_string() || j.is_object();
+        if (name == "true") return j.is_boolean() && j.get<bool>();
+        if (name == "false") return j.is_boolean() && !j.get<bool>();
+        if (name == "equalto" || name == "eq" || name == "==" || name == "sameas")
+            return !value.undefined && j == argument;
+        if (name == "ne" || name == "!=") return value.undefined || j != argument;
+        if (name == "even" || name == "odd") {
+            if (!j.is_number_integer()) return false;
+            return (j.get<int64_t>() % 2 == 0) == (name == "even");
+        }
+        if (name == "divisibleby")
+            return j.is_number_integer() && argument.is_number_integer() &&
+                   argument.get<int64_t>() != 0 && j.get<int64_t>() % argument.get<int64_t>() == 0;
+        fail(e.line, fmt::format("unknown test '{}'", name));
+    }
+
+    bool test(const Expr& e) {
+        const Value value = evaluate(*e.a);
+        const Json argument = e.items.empty() ? Json() : evaluate(*e.items[0]).json;
+        return named_test(e.name, value, argument, e);
+    }
+
+    static int compare(const Json& a, const Json& b) {
+        if (a.is_number() && b.is_number()) {
+            const double x = a.get<double>(), y = b.get<double>();
+            return x < y ? -1 : (x > y ? 1 : 0);
+        }
+        if (a.is_string() && b.is_string())
+            return a.get<std::string>().compare(b.get<std::string>());
+        return a == b ? 0 : (a < b ? -1 : 1);
+    }
+
+    static bool equal(const Value& a, const Value& b) {
+        if (a.undefined || b.undefined) return a.undefined && b.undefined;
+        if (a.json.is_number() && b.json.is_number() && !a.json.is_boolean() &&
+            !b.json.is_boolean())
+            return a.json.get<double>() == b.json.get<double>();
+        return a.json == b.json;
+    }
+
+    Value binary(const Expr& e) {
+        const std::string& op = e.name;
+        if (op == "and") {
+            Value left = evaluate(*e.a);
+            return truthy(left) ? evaluate(*e.b) : left;
+        }
+        if (op == "or") {
+            Value left = evaluate(*e.a);
+            return truthy(left) ? left : evaluate(*e.b);
+        }
+        const Value left = evaluate(*e.a);
+        const Value right = evaluate(*e.b);
+        const Json& x = left.json;
+        const Json& y = right.json;
+        if (op == "==") return Value{equal(left, right)};
+        if (op == "!=") return Value{!equal(left, right)};
+        if (op == "in" || op == "not in") {
+            bool found = false;
+            if (y.is_string() && x.is_string())
+                found = y.get<std::string>().find(x.get<std::string>()) != std::string::npos;
+            else if (y.is_array())
+                found = std::find(y.begin(), y.end(), x) != y.end();
+            else if (y.is_object() && x.is_string())
+                found = y.contains(x.get<std::string>());
+            return Value{op == "in" ? found : !found};
+        }
+        if (op == "<") return Value{compare(x, y) < 0};
+        if (op == ">") return Value{compare(x, y) > 0};
+        if (op == "<=") return Value{compare(x, y) <= 0};
+        if (op == ">=") return Value{compare(x, y) >= 0};
+        if (op == "~")
+            return Value{(left.undefined ? "" : python_string(x)) +
+                         (right.undefined ? "" : python_string(y))};
+        if (op == "+") {
+            if (x.is_string() && y.is_string())
+                return Value{x.get<std::string>() + y.get<std::string>()};
+            if (x.is_array() && y.is_array()) {
+                Json joined = x;
+                joined.insert(joined.end(), y.begin(), y.end());
+                return Value{std::move(joined)};
+            }
+        }
+        if (!x.is_number() || !y.is_number()) {
+            fail(e.line, fmt::format("'{}' cannot combine {} and {}", op,
+                                     left.undefined ? "an undefined value" : x.type_name(),
+                                     right.undefined ? "an undefined value" : y.type_name()));
+        }
+        const bool integers = x.is_number_integer() && y.is_number_integer();
+        if (integers && op != "/") {
+            const int64_t a = x.get<int64_t>(), b = y.get<int64_t>();
+            if (op == "+") return Value{a + b};
+            if (op == "-") return Value{a - b};
+            if (op == "*") return Value{a * b};
+            if (b == 0) fail(e.line, "division by zero");
+            // Python's floor division and modulo: the sign follows the divisor.
+            const int64_t quotient = a / b - ((a % b != 0) && ((a < 0) != (b < 0)) ? 1 : 0);
+            if (op == "//") return Value{quotient};
+            if (op == "%") return Value{a - quotient * b};
+        }
+        const double a = x.get<double>(), b = y.get<double>();
+        if (op == "+") return Value{a + b};
+        if (op == "-") return Value{a - b};
+        if (op == "*") return Value{a * b};
+        if (b == 0) fail(e.line, "division by zero");
+        if (op == "/") return Value{a / b};
+        if (op == "//") return Value{std::floor(a / b)};
+        return Value{a - std::floor(a / b) * b};
+    }
+
+    std::vector<std::map<std::string, Value>> scopes_;
+};
+
+}  // namespace
+
+std::string to_python_json(const Json& value, int indent) {
+    std::string out;
+    dump_python_json(value, indent, 0, out);
+    return out;
+}
+
+std::string render(const Body& body, const Json& variables) {
+    return Renderer(variables).run(body);
+}
+
+}  // namespace llcuda::jinja
