@@ -51,6 +51,7 @@ class Parser {
 
     // Nodes until a statement whose keyword is in `stops` (left unconsumed) or the end.
     Body parse_body(const std::set<std::string>& stops) {
+        DepthGuard guard(*this);
         Body body;
         for (;;) {
             const Token& token = peek();
@@ -173,7 +174,20 @@ class Parser {
         return expr;
     }
 
-    ExprPtr parse_expression() { return parse_or_conditional(true); }
+    // A hostile template must not exhaust the stack: nesting is bounded.
+    struct DepthGuard {
+        explicit DepthGuard(Parser& parser) : parser_(parser) {
+            if (++parser_.depth_ > kMaxDepth) parser_.fail("the template nests too deeply");
+        }
+        ~DepthGuard() { --parser_.depth_; }
+        Parser& parser_;
+    };
+    static constexpr int kMaxDepth = 200;
+
+    ExprPtr parse_expression() {
+        DepthGuard guard(*this);
+        return parse_or_conditional(true);
+    }
 
     // a if b else c (the else part optional: undefined when false).
     ExprPtr parse_or_conditional(bool allow_conditional) {
@@ -219,6 +233,7 @@ class Parser {
 
     ExprPtr parse_not() {
         if (at_name("not")) {
+            DepthGuard guard(*this);
             const size_t line = next().line;
             auto expr = make(Expr::Kind::Unary, line);
             expr->name = "not";
@@ -297,6 +312,7 @@ class Parser {
 
     ExprPtr parse_unary() {
         if (at_operator("-") || at_operator("+")) {
+            DepthGuard guard(*this);
             const size_t line = peek().line;
             const std::string op = next().text;
             auto expr = make(Expr::Kind::Unary, line);
@@ -452,6 +468,7 @@ class Parser {
 
     std::vector<Token> tokens_;
     size_t index_ = 0;
+    int depth_ = 0;
 };
 
 }  // namespace

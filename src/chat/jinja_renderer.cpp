@@ -118,6 +118,9 @@ std::string trim(const std::string& text, bool left, bool right) {
     return text.substr(begin, end - begin);
 }
 
+constexpr int64_t kMaxItems = 1 << 20;
+constexpr size_t kMaxOutput = size_t{64} << 20;
+
 class Renderer {
   public:
     explicit Renderer(const Json& variables) {
@@ -145,7 +148,12 @@ class Renderer {
     }
 
     void render_body(const Body& body, std::string& out) {
-        for (const auto& node : body) render_node(*node, out);
+        for (const auto& node : body) {
+            render_node(*node, out);
+            // Templates are untrusted (they come inside model files): bound the work.
+            if (out.size() > kMaxOutput)
+                fail(node->line, fmt::format("the output exceeds {} bytes", kMaxOutput));
+        }
     }
 
     void render_node(const Node& node, std::string& out) {
@@ -364,6 +372,8 @@ class Renderer {
             }
             if (args.size() == 3) step = args[2].json.get<int64_t>();
             if (step == 0) fail(e.line, "range() step must not be 0");
+            if ((stop - start) / step > kMaxItems)
+                fail(e.line, fmt::format("range() of more than {} items", kMaxItems));
             Json list = Json::array();
             for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) list.push_back(i);
             return Value{std::move(list)};

@@ -237,6 +237,21 @@ TEST(Jinja, ErrorsNameTheLineAndTheProblem) {
               std::string::npos);
     EXPECT_NE(error_of([] { render("{{ missing.attr }}"); }).find("undefined"), std::string::npos);
     EXPECT_NE(error_of([] { render("{{ 1 + 'a' }}"); }).find("cannot combine"), std::string::npos);
+    // Templates come inside model files: deep nesting and huge loops end in errors.
+    EXPECT_NE(parse_error("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}")
+                  .find("nests too deeply"),
+              std::string::npos);
+    EXPECT_NE(parse_error("{{ " + std::string(3000, '-') + "1 }}").find("nests too deeply"),
+              std::string::npos);
+    EXPECT_NE(error_of([] {
+                  render("{% for i in range(100000000) %}x{% endfor %}");
+              }).find("range() of more than"),
+              std::string::npos);
+    EXPECT_NE(error_of([] {
+                  render("{% for i in range(100000) %}{{ x }}{% endfor %}",
+                         {{"x", std::string(1000, 'x')}});
+              }).find("exceeds"),
+              std::string::npos);
     const auto template_error = error_of([] { ChatTemplate("{% raw %}", "", ""); });
     EXPECT_NE(template_error.find("--chat-template"), std::string::npos) << template_error;
 }
