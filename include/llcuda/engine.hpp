@@ -33,6 +33,8 @@ struct EngineOptions {
     size_t context_size = 0;      // 0: the model's trained context, at most 4096
     size_t threads = 0;           // 0: all cores
     bool cuda_graphs = true;      // replay decode steps from a captured CUDA graph
+    // Jinja chat template replacing the model's tokenizer.chat_template (the text, not a path).
+    std::string chat_template;
     // Sequences decoded together by generate_batch(), each with its own context_size slot in
     // the KV cache.
     size_t parallel = 1;
@@ -88,6 +90,7 @@ struct ModelSummary {
     size_t batch_size = 0;             // tokens per step
     size_t ubatch_size = 0;            // tokens per forward pass
     size_t threads = 0;                // CPU threads
+    std::string chat_template;         // the template in use; empty when there is none
 };
 
 class Engine {
@@ -116,6 +119,13 @@ class Engine {
     // Token-level access for benchmarks and tools: appends `tokens` to the sequence (a new one
     // when `reset`) and returns the greedy choice of the next token. Waits for the device.
     int32_t evaluate(const std::vector<int32_t>& tokens, bool reset);
+
+    // The prompt for a conversation, rendered with the model's chat template (or the
+    // EngineOptions override): messages_json is a JSON array of {"role", "content", ...};
+    // extra_json an object of more template variables (tools, ...). Throws llcuda::Error when
+    // there is no template, it cannot be rendered, or it rejects the conversation.
+    std::string render_chat(std::string_view messages_json, bool add_generation_prompt = true,
+                            std::string_view extra_json = "{}") const;
 
     std::vector<int32_t> tokenize(std::string_view text, bool add_bos,
                                   bool parse_special = false) const;

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "backend/cpu/thread_pool.hpp"
+#include "chat/chat_template.hpp"
 #include "core/error.hpp"
 #include "engine/continuous_batcher.hpp"
 #include "engine/embedded_model.hpp"
@@ -66,6 +67,7 @@ struct Engine::Impl {
         summary.gpu_layers = placement.gpu_layers;
         summary.gpu_bytes = runner.gpu_bytes();
         summary.placement = placement.note;
+        load_chat_template(options.chat_template);
         summary.parallel = runner.sequences();
         summary.threads = pool.size();
         summary.ubatch_size = runner.ubatch_size();
@@ -92,6 +94,36 @@ struct Engine::Impl {
         if (size > (size_t{1} << 20))
             throw Error(fmt::format("context size {} is too large (at most 1048576)", size));
         return size;
+    }
+
+    // A template that cannot be parsed does not stop the model from loading: chat requests
+    // get the reason.
+    void load_chat_template(const std::string& override_source) {
+        std::string source = override_source;
+        if (source.empty()) {
+            if (const auto* value = file->find("tokenizer.chat_template"))
+                source = value->as_string();
+        }
+        if (source.empty()) {
+            chat_template_problem = fmt::format(
+                "{} has no chat template (tokenizer.chat_template); give one with "
+                "--chat-template FILE",
+                file->description());
+            return;
+        }
+        const auto& vocabulary = tokenizer.vocabulary();
+        const auto piece = [&](int32_t id) {
+            return id >= 0 && static_cast<size_t>(id) < vocabulary.pieces.size()
+                       ? vocabulary.pieces[static_cast<size_t>(id)]
+                       : std::string();
+        };
+        try {
+            chat_template = std::make_unique<ChatTemplate>(source, piece(vocabulary.bos_id),
+                                                           piece(vocabulary.eos_id));
+            summary.chat_template = source;
+        } catch (const Error& error) {
+            chat_template_problem = error.what();
+        }
     }
 
     static size_t parallel(const EngineOptions& options) {
@@ -122,7 +154,9 @@ struct Engine::Impl {
     ThreadPool pool;
     LlamaRunner runner;
     ModelSummary summary;
-    std::mutex generate_mutex;  // one generation at a time: they share the KV cache
+    std::unique_ptr<ChatTemplate> chat_template;
+    std::string chat_template_problem;  // why there is none
+    std::mutex generate_mutex;          // one generation at a time: they share the KV cache
 };
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>(options)) {}
@@ -146,6 +180,17 @@ int32_t Engine::evaluate(const std::vector<int32_t>& tokens, bool reset) {
 std::vector<int32_t> Engine::tokenize(std::string_view text, bool add_bos,
                                       bool parse_special) const {
     return impl_->tokenizer.encode(text, add_bos, parse_special);
+}
+
+std::string Engine::render_chat(std::string_view messages_json, bool add_generation_prompt,
+                                std::string_view extra_json) const {
+    const auto& engine = *impl_;
+    if (!engine.chat_template) throw Error(engine.chat_template_problem);
+    const auto messages = jinja::Json::parse(messages_json, nullptr, false);
+    const auto extra = jinja::Json::parse(extra_json, nullptr, false);
+    if (messages.is_discarded() || extra.is_discarded())
+        throw Error("render_chat: the messages or the extra variables are not valid JSON");
+    return engine.chat_template->render(messages, add_generation_prompt, extra);
 }
 
 std::string Engine::detokenize(const std::vector<int32_t>& tokens) const {

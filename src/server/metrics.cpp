@@ -1,0 +1,80 @@
+#include "server/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace llcuda {
+
+void Histogram::observe(double seconds, uint64_t times) {
+    for (size_t i = 0; i < kBounds.size(); ++i)
+        if (seconds <= kBounds[i]) buckets_[i] += times;
+    count_ += times;
+    sum_ += seconds * static_cast<double>(times);
+}
+
+std::string Histogram::render(const std::string& name, const std::string& help) const {
+    std::string out = fmt::format("# HELP {0} {1}\n# TYPE {0} histogram\n", name, help);
+    for (size_t i = 0; i < kBounds.size(); ++i)
+        out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, kBounds[i], buckets_[i]);
+    out += fmt::format("{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_sum {2}\n{0}_count {1}\n", name, count_,
+                       sum_);
+    return out;
+}
+
+void ServerMetrics::count_request(const std::string& endpoint, int status) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{endpoint, status}];
+}
+
+void ServerMetrics::count_tokens(size_t prompt, size_t generated) {
+    std::lock_guard lock(mutex_);
+    prompt_tokens_ += prompt;
+    generated_tokens_ += generated;
+}
+
+void ServerMetrics::observe_latency(double first_token_seconds, double decode_seconds,
+                                    size_t tokens) {
+    std::lock_guard lock(mutex_);
+    time_to_first_token_.observe(first_token_seconds);
+    // The engine reports each request's decode time; its tokens share it evenly.
+    if (tokens > 1)
+        inter_token_.observe(decode_seconds / static_cast<double>(tokens - 1), tokens - 1);
+}
+
+std::string ServerMetrics::render(const GaugeValues& gauges) const {
+    std::lock_guard lock(mutex_);
+    std::string out =
+        "# HELP llcuda_requests_total HTTP requests by endpoint and status.\n"
+        "# TYPE llcuda_requests_total counter\n";
+    for (const auto& [key, count] : requests_)
+        out += fmt::format("llcuda_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", key.first,
+                           key.second, count);
+    out += fmt::format(
+        "# HELP llcuda_prompt_tokens_total Prompt tokens processed.\n"
+        "# TYPE llcuda_prompt_tokens_total counter\nllcuda_prompt_tokens_total {}\n"
+        "# HELP llcuda_generated_tokens_total Tokens generated.\n"
+        "# TYPE llcuda_generated_tokens_total counter\nllcuda_generated_tokens_total {}\n",
+        prompt_tokens_, generated_tokens_);
+    out += time_to_first_token_.render("llcuda_time_to_first_token_seconds",
+                                       "From request admission to the first token.");
+    out +=
+        inter_token_.render("llcuda_inter_token_latency_seconds", "Time between generated tokens.");
+    out += fmt::format(
+        "# HELP llcuda_queue_depth Generations waiting for a slot.\n"
+        "# TYPE llcuda_queue_depth gauge\nllcuda_queue_depth {}\n"
+        "# HELP llcuda_active_sequences Generations running now.\n"
+        "# TYPE llcuda_active_sequences gauge\nllcuda_active_sequences {}\n"
+        "# HELP llcuda_kv_cache_slots_used KV cache slots (one per sequence) in use.\n"
+        "# TYPE llcuda_kv_cache_slots_used gauge\nllcuda_kv_cache_slots_used {}\n"
+        "# HELP llcuda_kv_cache_slots KV cache slots (--parallel).\n"
+        "# TYPE llcuda_kv_cache_slots gauge\nllcuda_kv_cache_slots {}\n"
+        "# HELP llcuda_gpu_memory_held_bytes GPU memory held by the model: weights, KV cache, "
+        "scratch.\n"
+        "# TYPE llcuda_gpu_memory_held_bytes gauge\nllcuda_gpu_memory_held_bytes {}\n"
+        "# HELP llcuda_ready 1 when the model is loaded.\n"
+        "# TYPE llcuda_ready gauge\nllcuda_ready {}\n",
+        gauges.queue_depth, gauges.active_sequences, gauges.active_sequences, gauges.parallel,
+        gauges.gpu_bytes_held, gauges.ready ? 1 : 0);
+    return out;
+}
+
+}  // namespace llcuda

@@ -1,0 +1,48 @@
+#pragma once
+// The server's Prometheus metrics (text exposition format 0.0.4): requests by endpoint and
+// status, prompt and generated tokens, time-to-first-token and inter-token latency histograms,
+// and gauges filled in when scraped (queue depth, active sequences, KV slots, GPU memory).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace llcuda {
+
+class Histogram {
+  public:
+    static constexpr std::array<double, 12> kBounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                       0.5,   1,    2.5,   5,    10,  30};
+    void observe(double seconds, uint64_t times = 1);
+    std::string render(const std::string& name, const std::string& help) const;
+
+  private:
+    std::array<uint64_t, kBounds.size()> buckets_{};
+    uint64_t count_ = 0;
+    double sum_ = 0;
+};
+
+struct GaugeValues {
+    size_t queue_depth = 0, active_sequences = 0, parallel = 0;
+    uint64_t gpu_bytes_held = 0;
+    bool ready = false;
+};
+
+class ServerMetrics {
+  public:
+    void count_request(const std::string& endpoint, int status);
+    void count_tokens(size_t prompt, size_t generated);
+    void observe_latency(double first_token_seconds, double decode_seconds, size_t tokens);
+    std::string render(const GaugeValues& gauges) const;
+
+  private:
+    mutable std::mutex mutex_;
+    std::map<std::pair<std::string, int>, uint64_t> requests_;
+    uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
+    Histogram time_to_first_token_, inter_token_;
+};
+
+}  // namespace llcuda

@@ -1,0 +1,236 @@
+#include "server/openai_protocol.hpp"
+
+#include <fmt/format.h>
+
+#include <random>
+
+namespace llcuda {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void invalid(const std::string& param, const std::string& message) {
+    throw ApiError(400, message, param);
+}
+
+double number(const json& body, const char* name, double fallback, double low, double high) {
+    const auto found = body.find(name);
+    if (found == body.end() || found->is_null()) return fallback;
+    if (!found->is_number()) invalid(name, fmt::format("'{}' must be a number", name));
+    const double value = found->get<double>();
+    if (!(value >= low && value <= high))
+        invalid(name,
+                fmt::format("'{}' must be between {} and {}, got {}", name, low, high, value));
+    return value;
+}
+
+int64_t integer(const json& body, const char* name, int64_t fallback, int64_t low, int64_t high) {
+    const auto found = body.find(name);
+    if (found == body.end() || found->is_null()) return fallback;
+    if (!found->is_number_integer()) invalid(name, fmt::format("'{}' must be an integer", name));
+    const int64_t value = found->is_number_unsigned() && found->get<uint64_t>() > INT64_MAX
+                              ? INT64_MAX
+                              : found->get<int64_t>();
+    if (value < low || value > high)
+        invalid(name,
+                fmt::format("'{}' must be between {} and {}, got {}", name, low, high, value));
+    return value;
+}
+
+std::string content_text(const json& content, size_t index) {
+    if (content.is_null()) return "";
+    if (content.is_string()) return content.get<std::string>();
+    if (content.is_array()) {  // [{"type": "text", "text": ...}, ...]
+        std::string text;
+        for (const auto& part : content) {
+            if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+                !part["text"].is_string())
+                invalid(fmt::format("messages[{}].content", index),
+                        "only text content parts ({\"type\": \"text\", \"text\": ...}) are "
+                        "supported");
+            text += part["text"].get<std::string>();
+        }
+        return text;
+    }
+    invalid(fmt::format("messages[{}].content", index), "content must be a string or a list");
+}
+
+}  // namespace
+
+json error_body(int status, const std::string& message, const std::string& param) {
+    const char* type = status == 401   ? "authentication_error"
+                       : status == 404 ? "not_found_error"
+                       : status == 429 ? "rate_limit_error"
+                       : status >= 500 ? "server_error"
+                                       : "invalid_request_error";
+    return {{"error",
+             {{"message", message},
+              {"type", type},
+              {"param", param.empty() ? json(nullptr) : json(param)},
+              {"code", status == 413 ? json("request_too_large") : json(nullptr)}}}};
+}
+
+CompletionRequest parse_completion_request(const json& body, bool chat,
+                                           const ServerLimits& limits) {
+    if (!body.is_object()) invalid("", "the request body must be a JSON object");
+    CompletionRequest request;
+    request.chat = chat;
+    if (const auto model = body.find("model"); model != body.end() && !model->is_null()) {
+        if (!model->is_string()) invalid("model", "'model' must be a string");
+        request.model = model->get<std::string>();
+    }
+    if (chat) {
+        const auto messages = body.find("messages");
+        if (messages == body.end()) invalid("messages", "'messages' is required");
+        if (!messages->is_array() || messages->empty())
+            invalid("messages", "'messages' must be a non-empty list");
+        request.messages = json::array();
+        for (size_t i = 0; i < messages->size(); ++i) {
+            const auto& message = (*messages)[i];
+            if (!message.is_object() || !message.contains("role") || !message["role"].is_string())
+                invalid(fmt::format("messages[{}].role", i), "every message needs a 'role' string");
+            const std::string role = message["role"].get<std::string>();
+            if (role != "system" && role != "user" && role != "assistant" && role != "tool" &&
+                role != "developer")
+                invalid(fmt::format("messages[{}].role", i),
+                        fmt::format("unknown role '{}'", role));
+            json copy = message;
+            copy["content"] = content_text(message.value("content", json()), i);
+            request.messages.push_back(std::move(copy));
+        }
+        if (const auto tools = body.find("tools"); tools != body.end() && !tools->is_null()) {
+            if (!tools->is_array()) invalid("tools", "'tools' must be a list");
+            request.tools = *tools;
+        }
+    } else {
+        const auto prompt = body.find("prompt");
+        if (prompt == body.end()) invalid("prompt", "'prompt' is required");
+        if (prompt->is_string()) {
+            request.prompt = prompt->get<std::string>();
+        } else if (prompt->is_array() && prompt->size() == 1 && (*prompt)[0].is_string()) {
+            request.prompt = (*prompt)[0].get<std::string>();
+        } else {
+            invalid("prompt", "'prompt' must be a string (or a list of exactly one string)");
+        }
+    }
+
+    auto& options = request.options;
+    auto& sampling = options.sampling;
+    const auto max_limit = static_cast<int64_t>(limits.max_tokens);
+    int64_t max_tokens =
+        integer(body, "max_tokens", static_cast<int64_t>(limits.default_max_tokens), 0, max_limit);
+    max_tokens = integer(body, "max_completion_tokens", max_tokens, 0, max_limit);
+    options.max_tokens = static_cast<size_t>(max_tokens);
+    sampling.temperature = static_cast<float>(number(body, "temperature", 1.0, 0.0, 2.0));
+    sampling.top_p = static_cast<float>(number(body, "top_p", 1.0, 0.0, 1.0));
+    if (sampling.top_p == 0.0f) sampling.top_p = 1e-6f;  // 0 means "only the best": keep one
+    sampling.top_k = static_cast<int>(integer(body, "top_k", 0, 0, 1 << 20));
+    sampling.min_p = static_cast<float>(number(body, "min_p", 0.0, 0.0, 1.0));
+    sampling.repeat_penalty = static_cast<float>(number(body, "repeat_penalty", 1.0, 0.01, 10.0));
+    const int64_t seed = integer(body, "seed", -1, INT64_MIN, INT64_MAX);
+    sampling.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+    for (const char* unsupported : {"frequency_penalty", "presence_penalty"}) {
+        if (number(body, unsupported, 0.0, -2.0, 2.0) != 0.0)
+            invalid(unsupported, fmt::format("'{}' is not supported (only 0)", unsupported));
+    }
+    if (const auto logprobs = body.find("logprobs");
+        logprobs != body.end() && !logprobs->is_null() &&
+        !(logprobs->is_boolean() && !logprobs->get<bool>()) &&
+        !(logprobs->is_number_integer() && logprobs->get<int64_t>() == 0))
+        invalid("logprobs", "logprobs are not supported by this server yet");
+    request.choices =
+        static_cast<size_t>(integer(body, "n", 1, 1, static_cast<int64_t>(limits.max_choices)));
+    if (const auto stop = body.find("stop"); stop != body.end() && !stop->is_null()) {
+        if (stop->is_string()) {
+            options.stop = {stop->get<std::string>()};
+        } else if (stop->is_array() && stop->size() <= 4) {
+            for (const auto& entry : *stop) {
+                if (!entry.is_string() || entry.get<std::string>().empty())
+                    invalid("stop", "'stop' entries must be non-empty strings");
+                options.stop.push_back(entry.get<std::string>());
+            }
+        } else {
+            invalid("stop", "'stop' must be a string or a list of up to 4 strings");
+        }
+    }
+    if (const auto stream = body.find("stream"); stream != body.end() && !stream->is_null()) {
+        if (!stream->is_boolean()) invalid("stream", "'stream' must be true or false");
+        request.stream = stream->get<bool>();
+    }
+    if (const auto stream_options = body.find("stream_options");
+        stream_options != body.end() && stream_options->is_object())
+        request.include_usage = stream_options->value("include_usage", false);
+    // Chat prompts carry their own special tokens (the template put them there).
+    options.add_bos = !chat;
+    options.parse_special = chat;
+    return request;
+}
+
+std::string openai_finish_reason(const std::string& ours) {
+    return ours == "length" ? "length" : "stop";
+}
+
+json completion_response(const CompletionRequest& request, const std::string& id, long created,
+                         const std::string& model, const std::vector<ChoiceResult>& choices) {
+    json out = {{"id", id},
+                {"object", request.chat ? "chat.completion" : "text_completion"},
+                {"created", created},
+                {"model", model},
+                {"choices", json::array()}};
+    size_t prompt_tokens = 0, completion_tokens = 0;
+    for (size_t i = 0; i < choices.size(); ++i) {
+        const auto& choice = choices[i];
+        json entry = {{"index", i}, {"finish_reason", openai_finish_reason(choice.finish_reason)}};
+        if (request.chat) {
+            entry["message"] = {{"role", "assistant"}, {"content", choice.text}};
+        } else {
+            entry["text"] = choice.text;
+        }
+        entry["logprobs"] = nullptr;
+        out["choices"].push_back(std::move(entry));
+        prompt_tokens = choice.prompt_tokens;
+        completion_tokens += choice.completion_tokens;
+    }
+    out["usage"] = {{"prompt_tokens", prompt_tokens},
+                    {"completion_tokens", completion_tokens},
+                    {"total_tokens", prompt_tokens + completion_tokens}};
+    return out;
+}
+
+json stream_chunk(const CompletionRequest& request, const std::string& id, long created,
+                  const std::string& model, size_t choice, const std::string& text,
+                  const std::string& finish_reason, bool first) {
+    json entry = {
+        {"index", choice},
+        {"finish_reason",
+         finish_reason.empty() ? json(nullptr) : json(openai_finish_reason(finish_reason))}};
+    if (request.chat) {
+        json delta = json::object();
+        if (first) delta["role"] = "assistant";
+        if (!text.empty() || finish_reason.empty()) delta["content"] = text;
+        entry["delta"] = std::move(delta);
+    } else {
+        entry["text"] = text;
+        entry["logprobs"] = nullptr;
+    }
+    return {{"id", id},
+            {"object", request.chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", created},
+            {"model", model},
+            {"choices", json::array({std::move(entry)})}};
+}
+
+json usage_chunk(const CompletionRequest& request, const std::string& id, long created,
+                 const std::string& model, size_t prompt_tokens, size_t completion_tokens) {
+    return {{"id", id},
+            {"object", request.chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", created},
+            {"model", model},
+            {"choices", json::array()},
+            {"usage",
+             {{"prompt_tokens", prompt_tokens},
+              {"completion_tokens", completion_tokens},
+              {"total_tokens", prompt_tokens + completion_tokens}}}};
+}
+
+}  // namespace llcuda

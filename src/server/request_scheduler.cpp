@@ -1,0 +1,137 @@
+#include "server/request_scheduler.hpp"
+
+#include <cstdio>
+
+#include "core/error.hpp"
+
+namespace llcuda {
+
+void RequestChannel::push(ChannelEvent event) {
+    {
+        std::lock_guard lock(mutex_);
+        events_.push_back(std::move(event));
+    }
+    ready_.notify_one();
+}
+
+std::optional<ChannelEvent> RequestChannel::pop(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    if (!ready_.wait_for(lock, wait, [&] { return !events_.empty(); })) return std::nullopt;
+    ChannelEvent event = std::move(events_.front());
+    events_.pop_front();
+    return event;
+}
+
+RequestScheduler::RequestScheduler(Engine& engine, size_t max_queue)
+    : engine_(engine), max_queue_(max_queue), thread_([this] { loop(); }) {}
+
+RequestScheduler::~RequestScheduler() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    work_.notify_all();
+    thread_.join();
+}
+
+std::shared_ptr<RequestChannel> RequestScheduler::submit(const std::string& prompt,
+                                                         const GenerationOptions& options,
+                                                         size_t choices,
+                                                         std::chrono::seconds timeout) {
+    auto channel =
+        std::make_shared<RequestChannel>(choices, RequestChannel::Clock::now() + timeout);
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ || queue_.size() + choices > max_queue_) return nullptr;
+        for (size_t choice = 0; choice < choices; ++choice) {
+            Job job;
+            job.request.prompt = prompt;
+            job.request.options = options;
+            // Choices differ by seed; each is reproducible on its own.
+            job.request.options.sampling.seed = options.sampling.seed + choice;
+            job.channel = channel;
+            job.choice = choice;
+            queue_.push_back(std::move(job));
+        }
+    }
+    work_.notify_one();
+    return channel;
+}
+
+SchedulerStatistics RequestScheduler::statistics() const {
+    std::lock_guard lock(mutex_);
+    return {queue_.size(), active_};
+}
+
+void RequestScheduler::loop() {
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (stopping_) return;
+        }
+        try {
+            engine_.generate_batch(
+                [&](BatchRequest& request) {
+                    std::lock_guard lock(mutex_);
+                    while (!queue_.empty() && queue_.front().channel->should_stop()) {
+                        // Gone or expired before it started: never admitted.
+                        auto& job = queue_.front();
+                        job.channel->push(
+                            ChannelEvent::failure(job.choice, "cancelled before it started"));
+                        queue_.pop_front();
+                    }
+                    if (queue_.empty() || stopping_) return false;
+                    Job job = std::move(queue_.front());
+                    queue_.pop_front();
+                    auto channel = job.channel;
+                    const size_t choice = job.choice;
+                    job.request.on_text = [channel, choice](std::string_view text) {
+                        channel->push(ChannelEvent::text_event(choice, std::string(text)));
+                    };
+                    job.request.options.should_stop = [channel] { return channel->should_stop(); };
+                    job.request.tag = running_.size();
+                    request = job.request;
+                    running_.push_back(std::move(job));
+                    ++active_;
+                    return true;
+                },
+                [&](const BatchRequest& request, GenerationResult&& result,
+                    std::exception_ptr error) {
+                    Job job;
+                    {
+                        std::lock_guard lock(mutex_);
+                        job = std::move(running_.at(request.tag));
+                        --active_;
+                        if (active_ == 0) running_.clear();
+                    }
+                    ChannelEvent event;
+                    event.choice = job.choice;
+                    if (error) {
+                        event.kind = ChannelEvent::Kind::Failed;
+                        try {
+                            std::rethrow_exception(error);
+                        } catch (const std::exception& failure) {
+                            event.error = failure.what();
+                        }
+                    } else {
+                        event.kind = ChannelEvent::Kind::Finished;
+                        event.result = std::move(result);
+                    }
+                    job.channel->push(std::move(event));
+                });
+        } catch (const std::exception& failure) {
+            // The engine itself failed (not one request): every running request hears why.
+            std::lock_guard lock(mutex_);
+            for (auto& job : running_) {
+                if (!job.channel) continue;
+                job.channel->push(ChannelEvent::failure(job.choice, failure.what()));
+            }
+            running_.clear();
+            active_ = 0;
+            std::fprintf(stderr, "llcuda serve: generation failed: %s\n", failure.what());
+        }
+    }
+}
+
+}  // namespace llcuda

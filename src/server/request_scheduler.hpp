@@ -1,0 +1,105 @@
+#pragma once
+// Between the HTTP threads and the engine: requests wait in a bounded queue, one scheduler
+// thread runs them with continuous batching (new ones join between decode steps), and each
+// request's text and result come back through its own channel. A channel that is cancelled
+// (client gone) or past its deadline stops its generations at the next step.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "llcuda/engine.hpp"
+
+namespace llcuda {
+
+struct ChannelEvent {
+    enum class Kind { Text, Finished, Failed } kind = Kind::Text;
+    size_t choice = 0;
+    std::string text;         // Text
+    GenerationResult result;  // Finished
+    std::string error;        // Failed
+
+    static ChannelEvent text_event(size_t choice, std::string text) {
+        ChannelEvent event;
+        event.choice = choice;
+        event.text = std::move(text);
+        return event;
+    }
+    static ChannelEvent failure(size_t choice, std::string error) {
+        ChannelEvent event;
+        event.kind = Kind::Failed;
+        event.choice = choice;
+        event.error = std::move(error);
+        return event;
+    }
+};
+
+class RequestChannel {
+  public:
+    using Clock = std::chrono::steady_clock;
+    RequestChannel(size_t choices, Clock::time_point deadline)
+        : choices_(choices), deadline_(deadline) {}
+
+    void push(ChannelEvent event);
+    // The next event, or nothing after `wait`.
+    std::optional<ChannelEvent> pop(std::chrono::milliseconds wait);
+
+    void cancel() { cancelled_ = true; }
+    bool should_stop() const { return cancelled_ || Clock::now() > deadline_; }
+    bool timed_out() const { return Clock::now() > deadline_; }
+    size_t choices() const { return choices_; }
+
+  private:
+    size_t choices_;
+    Clock::time_point deadline_;
+    std::atomic<bool> cancelled_{false};
+    std::mutex mutex_;
+    std::condition_variable ready_;
+    std::deque<ChannelEvent> events_;
+};
+
+struct SchedulerStatistics {
+    size_t queued = 0;  // waiting for a slot
+    size_t active = 0;  // generating
+};
+
+class RequestScheduler {
+  public:
+    RequestScheduler(Engine& engine, size_t max_queue);
+    ~RequestScheduler();
+    RequestScheduler(const RequestScheduler&) = delete;
+    RequestScheduler& operator=(const RequestScheduler&) = delete;
+
+    // Queues one generation per choice; null when the queue is full.
+    std::shared_ptr<RequestChannel> submit(const std::string& prompt,
+                                           const GenerationOptions& options, size_t choices,
+                                           std::chrono::seconds timeout);
+    SchedulerStatistics statistics() const;
+
+  private:
+    struct Job {
+        BatchRequest request;
+        std::shared_ptr<RequestChannel> channel;
+        size_t choice = 0;
+    };
+    void loop();
+
+    Engine& engine_;
+    size_t max_queue_;
+    mutable std::mutex mutex_;
+    std::condition_variable work_;
+    std::deque<Job> queue_;
+    std::vector<Job> running_;  // by tag
+    size_t active_ = 0;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+}  // namespace llcuda
