@@ -87,6 +87,12 @@ void HttpServer::Impl::routes() {
         return new httplib::ThreadPool(threads);
     };
     server.set_payload_max_length(options.max_body_bytes);
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which would let a second server
+    // share a port that is already taken instead of failing.
+    server.set_socket_options([](int socket) {
+        int yes = 1;
+        setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    });
     server.set_read_timeout(60, 0);
     server.set_write_timeout(60, 0);
 
