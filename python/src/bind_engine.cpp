@@ -1,4 +1,5 @@
 // InferenceEngine: load a model, generate text (whole or streamed), chat.
+#include <nlohmann/json.hpp>
 #include <pybind11/stl.h>
 
 #include <atomic>
@@ -170,7 +171,7 @@ class InferenceEngine {
     std::unique_ptr<Engine> engine_;
 };
 
-// Without a chat-template renderer yet, chat() writes a plain transcript the model continues.
+// For a model without a chat template, chat() writes a plain transcript the model continues.
 std::string render_transcript(const std::vector<std::map<std::string, std::string>>& messages) {
     std::string prompt;
     for (const auto& message : messages) {
@@ -247,15 +248,23 @@ void bind_engine(py::module_& module) {
             [](InferenceEngine& self,
                const std::vector<std::map<std::string, std::string>>& messages, size_t max_tokens,
                float temperature, std::optional<uint64_t> seed) {
-                auto options = make_options(max_tokens, temperature, 40, 0.95f, 0.05f, 1.0f, seed,
-                                            {"\nuser:"});
-                return self.infer(render_transcript(messages), options);
+                if (self.engine().summary().chat_template.empty()) {
+                    auto options = make_options(max_tokens, temperature, 40, 0.95f, 0.05f, 1.0f,
+                                                seed, {"\nuser:"});
+                    return self.infer(render_transcript(messages), options);
+                }
+                // The model's own template; the prompt it makes carries its special tokens.
+                auto options =
+                    make_options(max_tokens, temperature, 40, 0.95f, 0.05f, 1.0f, seed, {});
+                options.add_bos = false;
+                options.parse_special = true;
+                const nlohmann::json list(messages);
+                return self.infer(self.engine().render_chat(list.dump()), options);
             },
             py::arg("messages"), py::arg("max_tokens") = 128, py::arg("temperature") = 0.8f,
             py::arg("seed") = py::none(),
-            "Reply to a list of {'role', 'content'} messages (a plain transcript; model chat "
-            "templates come "
-            "with the server).")
+            "Reply to a list of {'role', 'content'} messages, rendered with the model's chat "
+            "template (a plain 'role: content' transcript when the model has none).")
         .def(
             "tokenize",
             [](InferenceEngine& self, const std::string& text, bool add_bos) {
