@@ -18,7 +18,9 @@ class Server:
         self.template = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"llcuda_tpl_{os.getpid()}.jinja")
         with open(self.template, "w") as f:
             f.write(TEMPLATE)
-        args = [llcuda, "serve", "--port", "0", "-t", "2", "--chat-template", self.template, *extra]
+        # LLCUDA_TEST_SERVE_ARGS adds options, e.g. "--device cuda -m model.gguf" on a GPU machine.
+        more = os.environ.get("LLCUDA_TEST_SERVE_ARGS", "").split()
+        args = [llcuda, "serve", "--port", "0", "-t", "2", "--chat-template", self.template, *extra, *more]
         if key:
             args += ["--api-key", key]
         self.process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
