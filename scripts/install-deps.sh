@@ -8,7 +8,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   python3 python3-sentencepiece python3-numpy python3-pytest pybind11-dev python3-dev python3-venv python3-pip
   libcurl4-openssl-dev libssl-dev
-  libopenmpi-dev openmpi-bin libcpp-httplib-dev nodejs npm
+  libopenmpi-dev openmpi-bin libcpp-httplib-dev nodejs
   clang libclang-rt-14-dev clang-format
 )
 
@@ -18,6 +18,13 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
+
+# npm: NodeSource's nodejs carries it (and conflicts with Debian's npm package); Debian's
+# nodejs does not, so the npm package is added only when the command is missing.
+if ! command -v npm >/dev/null && ! dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
+  packages+=(npm)
+  missing+=(npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
