@@ -14,7 +14,7 @@ ChatTemplate::ChatTemplate(std::string source, std::string bos_token, std::strin
       eos_token_(std::move(eos_token)) {
     try {
         body_ = jinja::parse_template(source_);
-    } catch (const Error& error) {
+    } catch (const std::exception& error) {
         throw Error(
             fmt::format("cannot use this chat template: {} (--chat-template FILE "
                         "replaces it)",
@@ -34,7 +34,14 @@ std::string ChatTemplate::render(const jinja::Json& messages, bool add_generatio
     variables["bos_token"] = bos_token_;
     variables["eos_token"] = eos_token_;
     variables["add_generation_prompt"] = add_generation_prompt;
-    return jinja::render(body_, variables);
+    try {
+        return jinja::render(body_, variables);
+    } catch (const Error&) {
+        throw;
+    } catch (const std::exception& error) {
+        // A value of the wrong type deep in an expression (range('a'), tojson(indent='x')).
+        throw Error(fmt::format("the chat template failed: {}", error.what()));
+    }
 }
 
 }  // namespace llcuda

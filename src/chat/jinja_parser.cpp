@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <set>
 
 #include "chat/jinja_lexer.hpp"
@@ -403,10 +406,21 @@ class Parser {
                 while (peek().kind == TokenKind::String) text += next().text;  // 'a' 'b'
                 return literal(text);
             }
-            case TokenKind::Integer:
-                return literal(std::stoll(next().text));
-            case TokenKind::Float:
-                return literal(std::stod(next().text));
+            case TokenKind::Integer: {
+                const std::string text = next().text;
+                int64_t value = 0;
+                const auto [end, error] =
+                    std::from_chars(text.data(), text.data() + text.size(), value);
+                if (error != std::errc() || end != text.data() + text.size())
+                    fail(fmt::format("the number {} is too large", text));
+                return literal(value);
+            }
+            case TokenKind::Float: {
+                const std::string text = next().text;
+                const double value = std::strtod(text.c_str(), nullptr);
+                if (!std::isfinite(value)) fail(fmt::format("the number {} is too large", text));
+                return literal(value);
+            }
             case TokenKind::Name: {
                 const std::string name = next().text;
                 if (name == "true" || name == "True") return literal(true);

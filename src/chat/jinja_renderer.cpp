@@ -632,6 +632,15 @@ class Renderer {
         return a.json == b.json;
     }
 
+    // Values grow by concatenation too ({% set x = x + x %} in a loop): bound them.
+    Value checked(const Expr& e, Value value) const {
+        if (value.json.is_string() && value.json.get_ref<const std::string&>().size() > kMaxOutput)
+            fail(e.line, fmt::format("a string longer than {} bytes", kMaxOutput));
+        if (value.json.is_array() && value.json.size() > static_cast<size_t>(kMaxItems))
+            fail(e.line, fmt::format("a list of more than {} items", kMaxItems));
+        return value;
+    }
+
     Value binary(const Expr& e) {
         const std::string& op = e.name;
         if (op == "and") {
@@ -663,15 +672,15 @@ class Renderer {
         if (op == "<=") return Value{compare(x, y) <= 0};
         if (op == ">=") return Value{compare(x, y) >= 0};
         if (op == "~")
-            return Value{(left.undefined ? "" : python_string(x)) +
-                         (right.undefined ? "" : python_string(y))};
+            return checked(e, Value{(left.undefined ? "" : python_string(x)) +
+                                    (right.undefined ? "" : python_string(y))});
         if (op == "+") {
             if (x.is_string() && y.is_string())
-                return Value{x.get<std::string>() + y.get<std::string>()};
+                return checked(e, Value{x.get<std::string>() + y.get<std::string>()});
             if (x.is_array() && y.is_array()) {
                 Json joined = x;
                 joined.insert(joined.end(), y.begin(), y.end());
-                return Value{std::move(joined)};
+                return checked(e, Value{std::move(joined)});
             }
         }
         if (!x.is_number() || !y.is_number()) {

@@ -252,6 +252,18 @@ TEST(Jinja, ErrorsNameTheLineAndTheProblem) {
                          {{"x", std::string(1000, 'x')}});
               }).find("exceeds"),
               std::string::npos);
+    EXPECT_NE(error_of([] {
+                  render(
+                      "{% set ns = namespace(x=[1]) %}{% for i in range(40) %}{% set ns.x = "
+                      "ns.x + ns.x %}{% endfor %}");
+              }).find("a list of more than"),
+              std::string::npos);
+    // Found by the fuzzer: literals too large for their type, and values of the wrong type.
+    EXPECT_NE(parse_error("{{ 99999999999999999999999 }}").find("too large"), std::string::npos);
+    EXPECT_NE(error_of([] {
+                  ChatTemplate("{{ range('a') }}", "", "").render(Json::array(), true);
+              }).find("the chat template failed"),
+              std::string::npos);
     const auto template_error = error_of([] { ChatTemplate("{% raw %}", "", ""); });
     EXPECT_NE(template_error.find("--chat-template"), std::string::npos) << template_error;
 }
