@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace llcuda {
@@ -48,15 +49,25 @@ struct GenerationOptions {
     SamplingOptions sampling;
     bool add_bos = true;
     bool parse_special = false;  // "<s>" in the prompt is the BOS token, not text
+    // -1: off. N >= 0: record each generated token's log-probability under the model (before
+    // temperature and filtering) and the N most likely tokens at that step (N at most 20).
+    int logprobs = -1;
     // Checked before each new token; returning true ends generation ("cancelled").
     std::function<bool()> should_stop;
+};
+
+struct TokenLogprob {
+    int32_t token = 0;
+    float logprob = 0;
+    std::vector<std::pair<int32_t, float>> top;  // the most likely tokens, best first
 };
 
 struct GenerationResult {
     std::string text;
     std::vector<int32_t> prompt_tokens;
-    std::vector<int32_t> tokens;  // generated, not counting an end-of-sequence token
-    std::string finish_reason;    // "stop" (EOS or stop string), "length" or "cancelled"
+    std::vector<int32_t> tokens;         // generated, not counting an end-of-sequence token
+    std::vector<TokenLogprob> logprobs;  // one per token when GenerationOptions::logprobs >= 0
+    std::string finish_reason;           // "stop" (EOS or stop string), "length" or "cancelled"
     double prompt_seconds = 0;
     double time_to_first_token_ms = 0;
     double decode_seconds = 0;  // from the first generated token to the last
@@ -130,6 +141,9 @@ class Engine {
     std::vector<int32_t> tokenize(std::string_view text, bool add_bos,
                                   bool parse_special = false) const;
     std::string detokenize(const std::vector<int32_t>& tokens) const;
+    // One token's bytes as they appear inside a text (a leading space kept; a byte token is
+    // that byte, possibly part of a UTF-8 character).
+    std::string token_text(int32_t token) const;
     const ModelSummary& summary() const;
 
   private:

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "engine/logprobs.hpp"
 #include "engine/sampler.hpp"
 #include "engine/stop_string_filter.hpp"
 #include "engine/utf8_stream.hpp"
@@ -47,6 +48,9 @@ class Sequence {
                 "shorten it or raise --ctx-size",
                 result_.prompt_tokens.size(), context));
         }
+        if (options.logprobs > 20)
+            throw Error(
+                fmt::format("logprobs asks for {} alternatives; at most 20", options.logprobs));
         history_ = result_.prompt_tokens;
         detokenizer_.emplace(tokenizer, history_.back());
         result_.finish_reason = "length";
@@ -61,6 +65,7 @@ class Sequence {
     // What sampling needs from the forward pass: nothing beyond the argmax (0), the k best
     // logits (k), or all of them (kAllLogits).
     size_t candidates_needed() const {
+        if (request_.options.logprobs >= 0) return kAllLogits;
         if (greedy_) return 0;
         if (!sampler_.can_sample_from_top_candidates()) return kAllLogits;
         return static_cast<size_t>(request_.options.sampling.top_k);
@@ -113,6 +118,10 @@ class Sequence {
         }
         result_.tokens.push_back(token);
         history_.push_back(token);
+        if (request_.options.logprobs >= 0) {
+            result_.logprobs.push_back(token_logprob(
+                runner.logits(output), token, static_cast<size_t>(request_.options.logprobs)));
+        }
         emit(stop_filter_.push(detokenizer_->push(token)));
         if (stop_filter_.stopped()) {
             result_.finish_reason = "stop";

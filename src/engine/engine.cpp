@@ -193,6 +193,12 @@ std::string Engine::render_chat(std::string_view messages_json, bool add_generat
     return engine.chat_template->render(messages, add_generation_prompt, extra);
 }
 
+std::string Engine::token_text(int32_t token) const {
+    const auto& tokenizer = impl_->tokenizer;
+    // Any previous token other than BOS: the piece keeps the space it starts with.
+    return tokenizer.token_bytes(token, tokenizer.bos_id() == 0 ? 1 : 0);
+}
+
 std::string Engine::detokenize(const std::vector<int32_t>& tokens) const {
     return impl_->tokenizer.decode(tokens);
 }

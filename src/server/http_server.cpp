@@ -234,6 +234,12 @@ void HttpServer::Impl::respond_whole(httplib::Response& res, const CompletionReq
         choice.finish_reason = event->result.finish_reason;
         choice.prompt_tokens = prompt_tokens;
         choice.completion_tokens = event->result.tokens.size();
+        if (request.options.logprobs >= 0) {
+            Engine* loaded = engine.load();
+            choice.logprobs = logprobs_json(request, event->result.logprobs, [loaded](int32_t id) {
+                return loaded->token_text(id);
+            });
+        }
     }
     if (channel->timed_out()) {
         throw ApiError(504, fmt::format("the request took longer than {} s (--timeout)",

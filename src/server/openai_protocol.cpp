@@ -133,11 +133,20 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
         if (number(body, unsupported, 0.0, -2.0, 2.0) != 0.0)
             invalid(unsupported, fmt::format("'{}' is not supported (only 0)", unsupported));
     }
+    // Chat: "logprobs": true with "top_logprobs": 0..20; completions: "logprobs": 0..5.
     if (const auto logprobs = body.find("logprobs");
-        logprobs != body.end() && !logprobs->is_null() &&
-        !(logprobs->is_boolean() && !logprobs->get<bool>()) &&
-        !(logprobs->is_number_integer() && logprobs->get<int64_t>() == 0))
-        invalid("logprobs", "logprobs are not supported by this server yet");
+        logprobs != body.end() && !logprobs->is_null()) {
+        if (chat) {
+            if (!logprobs->is_boolean()) invalid("logprobs", "'logprobs' must be true or false");
+            if (logprobs->get<bool>())
+                options.logprobs = static_cast<int>(integer(body, "top_logprobs", 0, 0, 20));
+        } else {
+            options.logprobs = static_cast<int>(integer(body, "logprobs", 0, 0, 5));
+        }
+    }
+    if (chat && options.logprobs < 0 && body.contains("top_logprobs") &&
+        !body["top_logprobs"].is_null())
+        invalid("top_logprobs", "'top_logprobs' needs 'logprobs': true");
     request.choices =
         static_cast<size_t>(integer(body, "n", 1, 1, static_cast<int64_t>(limits.max_choices)));
     if (const auto stop = body.find("stop"); stop != body.end() && !stop->is_null()) {
@@ -157,6 +166,8 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
         if (!stream->is_boolean()) invalid("stream", "'stream' must be true or false");
         request.stream = stream->get<bool>();
     }
+    if (request.stream && options.logprobs >= 0)
+        invalid("logprobs", "logprobs are not available with stream yet; ask without streaming");
     if (const auto stream_options = body.find("stream_options");
         stream_options != body.end() && stream_options->is_object())
         request.include_usage = stream_options->value("include_usage", false);
@@ -164,6 +175,48 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
     options.add_bos = !chat;
     options.parse_special = chat;
     return request;
+}
+
+json logprobs_json(const CompletionRequest& request, const std::vector<TokenLogprob>& logprobs,
+                   const std::function<std::string(int32_t)>& token_text) {
+    const auto bytes = [](const std::string& text) {
+        json list = json::array();
+        for (const unsigned char c : text) list.push_back(static_cast<int>(c));
+        return list;
+    };
+    if (request.chat) {
+        json content = json::array();
+        for (const auto& entry : logprobs) {
+            json top = json::array();
+            for (const auto& [id, logprob] : entry.top) {
+                const std::string text = token_text(id);
+                top.push_back({{"token", text}, {"logprob", logprob}, {"bytes", bytes(text)}});
+            }
+            const std::string text = token_text(entry.token);
+            content.push_back({{"token", text},
+                               {"logprob", entry.logprob},
+                               {"bytes", bytes(text)},
+                               {"top_logprobs", std::move(top)}});
+        }
+        return {{"content", std::move(content)}};
+    }
+    json tokens = json::array(), token_logprobs = json::array(), top_logprobs = json::array(),
+         offsets = json::array();
+    size_t offset = 0;
+    for (const auto& entry : logprobs) {
+        const std::string text = token_text(entry.token);
+        tokens.push_back(text);
+        token_logprobs.push_back(entry.logprob);
+        offsets.push_back(offset);
+        offset += text.size();
+        json top = json::object();
+        for (const auto& [id, logprob] : entry.top) top[token_text(id)] = logprob;
+        top_logprobs.push_back(std::move(top));
+    }
+    return {{"tokens", tokens},
+            {"token_logprobs", token_logprobs},
+            {"top_logprobs", top_logprobs},
+            {"text_offset", offsets}};
 }
 
 std::string openai_finish_reason(const std::string& ours) {
@@ -186,7 +239,7 @@ json completion_response(const CompletionRequest& request, const std::string& id
         } else {
             entry["text"] = choice.text;
         }
-        entry["logprobs"] = nullptr;
+        entry["logprobs"] = choice.logprobs;
         out["choices"].push_back(std::move(entry));
         prompt_tokens = choice.prompt_tokens;
         completion_tokens += choice.completion_tokens;

@@ -2,6 +2,7 @@
 // The OpenAI completions and chat completions protocol: requests validated into generation
 // options (every wrong field is a 400 naming it), and response, chunk and usage objects.
 #include <cstddef>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -37,7 +38,14 @@ struct ChoiceResult {
     std::string text;
     std::string finish_reason;
     size_t prompt_tokens = 0, completion_tokens = 0;
+    nlohmann::json logprobs;  // null unless asked for
 };
+
+// OpenAI's logprobs object: chat's {"content": [{token, logprob, bytes, top_logprobs}]} or
+// completions' {tokens, token_logprobs, top_logprobs, text_offset}.
+nlohmann::json logprobs_json(const CompletionRequest& request,
+                             const std::vector<TokenLogprob>& logprobs,
+                             const std::function<std::string(int32_t)>& token_text);
 
 nlohmann::json completion_response(const CompletionRequest& request, const std::string& id,
                                    long created, const std::string& model,

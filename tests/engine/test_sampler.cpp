@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "engine/logprobs.hpp"
 #include "engine/sampler.hpp"
 
 namespace llcuda {
@@ -119,6 +120,21 @@ TEST(Sampler, TopCandidatesGiveTheSameDrawsAsAllLogits) {
     SamplingOptions penalised;
     penalised.repeat_penalty = 1.1f;
     EXPECT_FALSE(Sampler(penalised).can_sample_from_top_candidates());
+}
+
+TEST(Logprobs, LogSoftmaxOfTheRawLogitsAndTheBestAlternatives) {
+    const std::vector<float> logits = {1.0f, 3.0f, 3.0f, -2.0f};
+    const auto result = token_logprob(logits, 0, 3);
+    double normaliser = 0;
+    for (const float logit : logits) normaliser += std::exp(static_cast<double>(logit));
+    EXPECT_NEAR(result.logprob, 1.0 - std::log(normaliser), 1e-6);
+    ASSERT_EQ(result.top.size(), 3u);
+    EXPECT_EQ(result.top[0].first, 1);  // ties: the smaller id first
+    EXPECT_EQ(result.top[1].first, 2);
+    EXPECT_EQ(result.top[2].first, 0);
+    EXPECT_FLOAT_EQ(result.top[2].second, result.logprob);
+    EXPECT_EQ(token_logprob(logits, 3, 10).top.size(), 4u);
+    EXPECT_THROW(token_logprob(logits, 4, 1), Error);
 }
 
 TEST(Sampler, RejectsNonsense) {

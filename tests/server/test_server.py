@@ -96,6 +96,31 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(stopped["choices"][0]["text"], ", there was a little girl named ")
         self.assertEqual(stopped["choices"][0]["finish_reason"], "stop")
 
+    def test_logprobs(self):
+        status, _, body = self.complete(max_tokens=10, temperature=0, logprobs=3)
+        self.assertEqual(status, 200, body)
+        logprobs = body["choices"][0]["logprobs"]
+        self.assertEqual(len(logprobs["tokens"]), 10)
+        self.assertEqual("".join(logprobs["tokens"]), body["choices"][0]["text"])
+        for token, logprob, top in zip(logprobs["tokens"], logprobs["token_logprobs"], logprobs["top_logprobs"]):
+            self.assertLessEqual(logprob, 0.0)
+            self.assertEqual(len(top), 3)
+            # Greedy: the chosen token is the most likely one.
+            best = max(top.items(), key=lambda item: item[1])
+            self.assertEqual(best[0], token)
+            self.assertAlmostEqual(best[1], logprob, places=5)
+        self.assertEqual(logprobs["text_offset"][0], 0)
+        status, _, chat = self.server.request("POST", "/v1/chat/completions", {
+            "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "temperature": 0,
+            "logprobs": True, "top_logprobs": 2})
+        self.assertEqual(status, 200, chat)
+        content = chat["choices"][0]["logprobs"]["content"]
+        self.assertEqual(len(content), 4)
+        self.assertEqual(len(content[0]["top_logprobs"]), 2)
+        self.assertEqual(bytes(content[0]["bytes"]).decode(), content[0]["token"])
+        _, _, plain = self.complete(max_tokens=4, temperature=0)
+        self.assertIsNone(plain["choices"][0]["logprobs"])
+
     def test_bad_requests_get_the_right_status_and_the_server_serves_on(self):
         self.assert_error(400, self.server.request("POST", "/v1/completions", raw="{not json"), "not valid JSON",
                           "invalid_request_error")
@@ -104,7 +129,12 @@ class ServerTest(unittest.TestCase):
         self.assert_error(400, self.complete(max_tokens=100000), "'max_tokens' must be between")
         self.assert_error(400, self.complete(temperature="hot"), "'temperature' must be a number")
         self.assert_error(400, self.complete(stop=[1]), "'stop' entries")
-        self.assert_error(400, self.complete(logprobs=True), "logprobs are not supported")
+        self.assert_error(400, self.complete(logprobs=9), "'logprobs' must be between 0 and 5")
+        self.assert_error(400, self.complete(logprobs=2, stream=True), "not available with stream")
+        self.assert_error(400, self.server.request("POST", "/v1/chat/completions",
+                                                   {"messages": [{"role": "user", "content": "x"}],
+                                                    "logprobs": True, "top_logprobs": 21}),
+                          "'top_logprobs' must be between 0 and 20")
         self.assert_error(400, self.complete(n=99), "'n' must be between 1 and 8")
         self.assert_error(400, self.server.request("POST", "/v1/completions", {"max_tokens": 3}), "'prompt' is required")
         self.assert_error(400, self.server.request("POST", "/v1/chat/completions", {"messages": []}),
