@@ -194,6 +194,7 @@ void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response
         }
         const auto channel =
             scheduler->submit(prompt, request.options, request.choices, options.timeout);
+        if (!channel && scheduler->stopping()) throw ApiError(503, "the server is shutting down");
         if (!channel) {
             res.set_header("Retry-After", "1");
             throw ApiError(429, fmt::format("the server is busy ({} generations queued); retry "
@@ -354,6 +355,7 @@ void HttpServer::attach(Engine& engine) {
 void HttpServer::run() { impl_->server.listen_after_bind(); }
 
 void HttpServer::stop() {
+    if (impl_->scheduler) impl_->scheduler->shutdown();
     if (impl_->server.is_running()) impl_->server.stop();
 }
 

@@ -26,12 +26,26 @@ RequestScheduler::RequestScheduler(Engine& engine, size_t max_queue)
     : engine_(engine), max_queue_(max_queue), thread_([this] { loop(); }) {}
 
 RequestScheduler::~RequestScheduler() {
+    shutdown();
+    thread_.join();
+}
+
+void RequestScheduler::shutdown() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
+        for (auto& job : queue_)
+            job.channel->push(ChannelEvent::failure(job.choice, "the server is shutting down"));
+        queue_.clear();
+        for (auto& job : running_)
+            if (job.channel) job.channel->cancel();
     }
     work_.notify_all();
-    thread_.join();
+}
+
+bool RequestScheduler::stopping() const {
+    std::lock_guard lock(mutex_);
+    return stopping_;
 }
 
 std::shared_ptr<RequestChannel> RequestScheduler::submit(const std::string& prompt,

@@ -82,6 +82,10 @@ class RequestScheduler {
                                            const GenerationOptions& options, size_t choices,
                                            std::chrono::seconds timeout);
     SchedulerStatistics statistics() const;
+    // Fails every waiting request and stops the running ones, so that no HTTP thread waits on
+    // a generation that will never finish; later submits get null.
+    void shutdown();
+    bool stopping() const;
 
   private:
     struct Job {

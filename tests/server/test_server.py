@@ -181,6 +181,20 @@ class QueueTest(unittest.TestCase):
             status, _, _ = server.request("POST", "/v1/completions", dict(body, max_tokens=4))
             self.assertEqual(status, 200)
 
+    def test_stopping_with_requests_in_flight_answers_them_and_exits(self):
+        server = Server(LLCUDA, "--parallel", "1")
+        body = {"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0.8}
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(server.request, "POST", "/v1/completions", body) for _ in range(3)]
+            wait_until(lambda: server.metric("llcuda_active_sequences") == 1, 5)
+            server.close()  # SIGTERM; close() fails if the process does not exit within 20 s
+            for future in futures:
+                try:
+                    status, _, _ = future.result(timeout=30)
+                    self.assertIn(status, (200, 500, 503))
+                except (ConnectionError, OSError):
+                    pass  # the connection was closed by the stopping server: also an answer
+
     def test_binds_loopback_and_reports_a_taken_port(self):
         with Server(LLCUDA, key=None) as server:
             self.assertIn("http://127.0.0.1:", "".join(server.log))
