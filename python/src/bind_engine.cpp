@@ -1,5 +1,4 @@
 // InferenceEngine: load a model, generate text (whole or streamed), chat.
-#include <nlohmann/json.hpp>
 #include <pybind11/stl.h>
 
 #include <atomic>
@@ -7,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <thread>
