@@ -133,30 +133,36 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
     }
 }
 
-// Merges the splits of each (head, token); a split without rows has normaliser 0.
+// Merges the splits of each (head, token); a split without rows has normaliser 0. The first
+// warp turns the splits' maxima and normalisers into weights once; then every thread sums its
+// elements over the splits with independent loads.
 __global__ void merge_splits_kernel(const float* partial, int head_count, int head_dim, int splits,
                                     float* out) {
+    __shared__ float weights[kAttentionSplits];
+    __shared__ float inverse_total;
     const int head = blockIdx.x;
     const int token = blockIdx.y;
+    const int stride = head_dim + 2;
     const float* records =
-        partial + (static_cast<size_t>(token) * head_count + head) * splits * (head_dim + 2);
-    float overall_max = -FLT_MAX;
-    for (int s = 0; s < splits; ++s)
-        if (records[s * (head_dim + 2) + 1] > 0.0f)
-            overall_max = fmaxf(overall_max, records[s * (head_dim + 2)]);
-    float total = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-        const float* record = records + s * (head_dim + 2);
-        if (record[1] > 0.0f) total += record[1] * expf(record[0] - overall_max);
+        partial + (static_cast<size_t>(token) * head_count + head) * splits * stride;
+    if (threadIdx.x < 32) {
+        const int s = threadIdx.x;
+        const float normaliser = s < splits ? records[s * stride + 1] : 0.0f;
+        const float maximum = normaliser > 0.0f ? records[s * stride] : -FLT_MAX;
+        const float overall_max = warp_max(maximum);
+        const float weight = normaliser > 0.0f ? expf(maximum - overall_max) : 0.0f;
+        const float total = warp_sum(normaliser * weight);
+        if (s < splits) weights[s] = weight;
+        if (s == 0) inverse_total = 1.0f / total;
     }
+    __syncthreads();
     float* result = out + (static_cast<size_t>(token) * head_count + head) * head_dim;
     for (int i = threadIdx.x; i < head_dim; i += blockDim.x) {
         float value = 0.0f;
-        for (int s = 0; s < splits; ++s) {
-            const float* record = records + s * (head_dim + 2);
-            if (record[1] > 0.0f) value += record[2 + i] * expf(record[0] - overall_max);
-        }
-        result[i] = value / total;
+#pragma unroll
+        for (int s = 0; s < static_cast<int>(kAttentionSplits); ++s)
+            if (s < splits) value += records[s * stride + 2 + i] * weights[s];
+        result[i] = value * inverse_total;
     }
 }
 
