@@ -87,6 +87,7 @@ void serve(ServeArguments& arguments) {
         summary.chat_template.empty() ? "; no chat template (chat completions refused)" : "");
     std::fflush(stderr);
     http.join();
+    server.detach();  // the generation thread ends before the engine it uses is freed
     pthread_kill(watcher.native_handle(), SIGTERM);
     watcher.join();
 }

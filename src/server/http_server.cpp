@@ -354,6 +354,11 @@ void HttpServer::attach(Engine& engine) {
 
 void HttpServer::run() { impl_->server.listen_after_bind(); }
 
+void HttpServer::detach() {
+    impl_->engine = nullptr;
+    impl_->scheduler.reset();
+}
+
 void HttpServer::stop() {
     if (impl_->scheduler) impl_->scheduler->shutdown();
     if (impl_->server.is_running()) impl_->server.stop();

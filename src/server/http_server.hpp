@@ -38,6 +38,8 @@ class HttpServer {
     void attach(Engine& engine);
     void run();  // blocks until stop()
     void stop();
+    // Waits for the generation thread to finish and lets go of the engine (before it is freed).
+    void detach();
 
   private:
     struct Impl;
