@@ -2,10 +2,12 @@
 // Keys and values of the CPU's layers (the first `layer_count`) for `sequences` independent
 // sequences, in float: [layer][sequence][position][kv_dim]. Each sequence owns a slot of
 // context_size positions and its own count of positions used.
+#include <algorithm>
 #include <cstddef>
 #include <vector>
 
 #include "model/llama_hparams.hpp"
+#include "model/token_batch.hpp"
 
 namespace llcuda {
 
@@ -25,7 +27,14 @@ class KvCache {
     size_t context_size() const { return context_size_; }
     size_t sequences() const { return used_.size(); }
     size_t used(size_t sequence = 0) const { return used_[sequence]; }
-    void set_used(size_t sequence, size_t positions) { used_[sequence] = positions; }
+    // After a forward pass: each sequence now holds at least the positions the batch wrote.
+    void record(const TokenBatch& batch) {
+        for (size_t i = 0; i < batch.size(); ++i) {
+            const auto sequence = static_cast<size_t>(batch.sequences[i]);
+            used_[sequence] =
+                std::max(used_[sequence], static_cast<size_t>(batch.positions[i]) + 1);
+        }
+    }
     void clear(size_t sequence = 0) { used_[sequence] = 0; }
     size_t bytes() const { return (keys_.size() + values_.size()) * sizeof(float); }
 

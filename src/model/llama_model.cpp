@@ -150,11 +150,7 @@ void LlamaModel::forward_layers(const TokenBatch& batch, size_t layer_end, KvCac
     if (batch.size() > kMaxBatch || layer_end > hparams_.layer_count)
         throw Error("forward_layers: batch or layer range out of bounds");
     run_layers(batch, layer_end, cache, pool, hidden);
-    for (size_t i = 0; i < batch.size(); ++i) {
-        const auto sequence = static_cast<size_t>(batch.sequences[i]);
-        cache.set_used(sequence,
-                       std::max(cache.used(sequence), static_cast<size_t>(batch.positions[i]) + 1));
-    }
+    cache.record(batch);
 }
 
 void LlamaModel::run_layers(const TokenBatch& batch, size_t layer_end, KvCache& cache,

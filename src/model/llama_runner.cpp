@@ -101,11 +101,7 @@ void LlamaRunner::forward(const TokenBatch& batch, bool want_logits, size_t top_
             hidden = hidden_.data();
         }
         gpu_->forward(part, hidden, want_logits, top_k);
-        for (size_t i = 0; i < part.size(); ++i) {
-            const auto sequence = static_cast<size_t>(part.sequences[i]);
-            cache_.set_used(sequence, std::max(cache_.used(sequence),
-                                               static_cast<size_t>(part.positions[i]) + 1));
-        }
+        cache_.record(part);
         for (size_t o = 0; o < part.outputs.size(); ++o) greedy_.push_back(gpu_->greedy_token(o));
         if (want_logits)
             logits_.insert(logits_.end(), gpu_->logits().begin(), gpu_->logits().end());
