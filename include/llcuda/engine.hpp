@@ -80,6 +80,7 @@ struct GenerationResult {
 // a tag of the caller's choosing that comes back with the result.
 struct BatchRequest {
     std::string prompt;
+    std::vector<int32_t> prompt_tokens;  // when not empty: used instead of tokenizing prompt
     GenerationOptions options;
     std::function<void(std::string_view)> on_text;
     uint64_t tag = 0;
@@ -137,6 +138,11 @@ class Engine {
     // there is no template, it cannot be rendered, or it rejects the conversation.
     std::string render_chat(std::string_view messages_json, bool add_generation_prompt = true,
                             std::string_view extra_json = "{}") const;
+
+    // The tokens generation starts from for `prompt` (BOS as options and vocabulary say; BOS
+    // alone for an empty prompt): what a request's length is checked against.
+    std::vector<int32_t> prompt_tokens(std::string_view prompt,
+                                       const GenerationOptions& options) const;
 
     std::vector<int32_t> tokenize(std::string_view text, bool add_bos,
                                   bool parse_special = false) const;

@@ -38,10 +38,9 @@ class Sequence {
           stop_filter_(request_.options.stop),
           start_(Clock::now()) {
         const auto& options = request_.options;
-        result_.prompt_tokens =
-            tokenizer.encode(request_.prompt, options.add_bos && tokenizer.vocabulary().add_bos,
-                             options.parse_special);
-        if (result_.prompt_tokens.empty()) result_.prompt_tokens.push_back(tokenizer.bos_id());
+        result_.prompt_tokens = request_.prompt_tokens.empty()
+                                    ? encode_prompt(tokenizer, request_.prompt, options)
+                                    : request_.prompt_tokens;
         if (result_.prompt_tokens.size() >= context) {
             throw Error(fmt::format(
                 "the prompt is {} tokens, which leaves no room in the {}-token context; "
@@ -238,6 +237,14 @@ std::vector<Pass> plan_step(const LlamaRunner& runner, size_t step_tokens,
 }
 
 }  // namespace
+
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view prompt,
+                                   const GenerationOptions& options) {
+    auto tokens = tokenizer.encode(prompt, options.add_bos && tokenizer.vocabulary().add_bos,
+                                   options.parse_special);
+    if (tokens.empty()) tokens.push_back(tokenizer.bos_id());
+    return tokens;
+}
 
 ContinuousBatcher::ContinuousBatcher(LlamaRunner& runner, const Tokenizer& tokenizer,
                                      size_t step_tokens)

@@ -5,15 +5,23 @@
 // sequence's tokens are computed exactly as if it ran alone (the CPU ops and the GPU's decode
 // kernels are batch-invariant), so greedy text does not depend on what it was batched with.
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/tokenizer.hpp"
 #include "llcuda/engine.hpp"
 #include "model/llama_runner.hpp"
 
 namespace llcuda {
+
+// The tokens a request's prompt becomes: BOS when both the options and the vocabulary ask for
+// it, special-token text parsed when the options say, BOS alone for an empty prompt.
+std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view prompt,
+                                   const GenerationOptions& options);
 
 class ContinuousBatcher {
   public:

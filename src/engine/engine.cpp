@@ -177,6 +177,11 @@ int32_t Engine::evaluate(const std::vector<int32_t>& tokens, bool reset) {
     return impl_->runner.greedy_token();
 }
 
+std::vector<int32_t> Engine::prompt_tokens(std::string_view prompt,
+                                           const GenerationOptions& options) const {
+    return encode_prompt(impl_->tokenizer, prompt, options);
+}
+
 std::vector<int32_t> Engine::tokenize(std::string_view text, bool add_bos,
                                       bool parse_special) const {
     return impl_->tokenizer.encode(text, add_bos, parse_special);
@@ -215,7 +220,10 @@ void Engine::generate_batch(
 
 GenerationResult Engine::generate(std::string_view prompt, const GenerationOptions& options,
                                   const std::function<void(std::string_view)>& on_text) {
-    BatchRequest request{std::string(prompt), options, on_text, 0};
+    BatchRequest request;
+    request.prompt = std::string(prompt);
+    request.options = options;
+    request.on_text = on_text;
     bool taken = false;
     GenerationResult result;
     std::exception_ptr error;

@@ -178,9 +178,9 @@ void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response
                 throw ApiError(400, error.what(), "messages");
             }
         }
-        const auto& vocabulary_add_bos = request.options.add_bos;
-        const size_t prompt_tokens =
-            loaded->tokenize(prompt, vocabulary_add_bos, request.options.parse_special).size();
+        // Tokenized once: the length checked here is the length generation starts from.
+        const auto tokens = loaded->prompt_tokens(prompt, request.options);
+        const size_t prompt_tokens = tokens.size();
         const size_t context = loaded->summary().context_size;
         const size_t prompt_limit = options.max_prompt_tokens > 0
                                         ? std::min(options.max_prompt_tokens, context - 1)
@@ -193,7 +193,7 @@ void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response
                            chat ? "messages" : "prompt");
         }
         const auto channel =
-            scheduler->submit(prompt, request.options, request.choices, options.timeout);
+            scheduler->submit(tokens, request.options, request.choices, options.timeout);
         if (!channel && scheduler->stopping()) throw ApiError(503, "the server is shutting down");
         if (!channel) {
             res.set_header("Retry-After", "1");

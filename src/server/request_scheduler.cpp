@@ -48,7 +48,7 @@ bool RequestScheduler::stopping() const {
     return stopping_;
 }
 
-std::shared_ptr<RequestChannel> RequestScheduler::submit(const std::string& prompt,
+std::shared_ptr<RequestChannel> RequestScheduler::submit(const std::vector<int32_t>& prompt_tokens,
                                                          const GenerationOptions& options,
                                                          size_t choices,
                                                          std::chrono::seconds timeout) {
@@ -59,7 +59,7 @@ std::shared_ptr<RequestChannel> RequestScheduler::submit(const std::string& prom
         if (stopping_ || queue_.size() + choices > max_queue_) return nullptr;
         for (size_t choice = 0; choice < choices; ++choice) {
             Job job;
-            job.request.prompt = prompt;
+            job.request.prompt_tokens = prompt_tokens;
             job.request.options = options;
             // Choices differ by seed; each is reproducible on its own.
             job.request.options.sampling.seed = options.sampling.seed + choice;

@@ -78,7 +78,7 @@ class RequestScheduler {
     RequestScheduler& operator=(const RequestScheduler&) = delete;
 
     // Queues one generation per choice; null when the queue is full.
-    std::shared_ptr<RequestChannel> submit(const std::string& prompt,
+    std::shared_ptr<RequestChannel> submit(const std::vector<int32_t>& prompt_tokens,
                                            const GenerationOptions& options, size_t choices,
                                            std::chrono::seconds timeout);
     SchedulerStatistics statistics() const;
