@@ -9,14 +9,13 @@
 #include <fstream>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 #include "store/atomic_file.hpp"
 
 namespace llcuda {
 namespace {
 
-std::string json_line(const nlohmann::json& value) {
-    return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
+std::string json_line(const nlohmann::json& value) { return json_text(value) + "\n"; }
 
 }  // namespace
 

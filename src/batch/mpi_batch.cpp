@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 
 namespace llcuda {
 namespace {
@@ -163,9 +164,7 @@ std::vector<RankReport> run_batch_over_mpi(const MpiSession& session, Engine& en
             },
             [&](const BatchItemResult& result) {
                 count(result);
-                send_text(
-                    result.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                    0, kResult);
+                send_text(json_text(result.to_json()), 0, kResult);
             });
         send_text("", 0, kFinished);
     }

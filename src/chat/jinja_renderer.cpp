@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 
 namespace llcuda::jinja {
 namespace {
@@ -37,7 +38,7 @@ void dump_python_json(const Json& value, int indent, int depth, std::string& out
             if (!first) out += indent < 0 ? ", " : ",";
             first = false;
             newline(depth + 1);
-            out += Json(key).dump(-1, ' ', false, Json::error_handler_t::replace);
+            out += json_text(Json(key));
             out += ": ";
             dump_python_json(item, indent, depth + 1, out);
         }
@@ -54,7 +55,7 @@ void dump_python_json(const Json& value, int indent, int depth, std::string& out
         newline(depth);
         out += ']';
     } else {
-        out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+        out += json_text(value);
     }
 }
 

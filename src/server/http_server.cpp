@@ -9,6 +9,7 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 #include "server/metrics.hpp"
 #include "server/request_scheduler.hpp"
 
@@ -25,7 +26,7 @@ std::string request_id(const char* prefix) {
 
 void send_json(httplib::Response& res, int status, const json& body) {
     res.status = status;
-    res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+    res.set_content(json_text(body), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, const std::string& message,
@@ -33,9 +34,7 @@ void send_error(httplib::Response& res, int status, const std::string& message,
     send_json(res, status, error_body(status, message, param));
 }
 
-std::string sse(const json& value) {
-    return "data: " + value.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
-}
+std::string sse(const json& value) { return "data: " + json_text(value) + "\n\n"; }
 
 }  // namespace
 
