@@ -34,6 +34,7 @@ struct EngineOptions {
     size_t context_size = 0;      // 0: the model's trained context, at most 4096
     size_t threads = 0;           // 0: all cores
     bool cuda_graphs = true;      // replay decode steps from a captured CUDA graph
+    bool kernel_overlap = true;   // let each GPU kernel start while the one before it ends
     // Jinja chat template replacing the model's tokenizer.chat_template (the text, not a path).
     std::string chat_template;
     // Sequences decoded together by generate_batch(), each with its own context_size slot in

@@ -61,6 +61,7 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"layer_devices", r.layer_devices},
             {"kv_type", r.kv_type},
             {"cuda_graphs", r.cuda_graphs},
+            {"kernel_overlap", r.kernel_overlap},
             {"prompt_tokens", r.prompt_tokens},
             {"generated_tokens", r.generated_tokens},
             {"repetitions", r.repetitions},
@@ -409,10 +410,11 @@ void register_bench_command(CLI::App& app) {
     command->add_option("-o,--output", arguments->output, "table (markdown), json or csv")
         ->capture_default_str()
         ->check(CLI::IsMember({"table", "md", "json", "csv"}));
-    command->add_option("--sweep", arguments->sweep,
-                        "KEY=V1,V2,...: measure every combination (repeatable). Keys: model, "
-                        "gpu-layers, batch-size, ubatch-size, kv-type, threads, cuda-graphs, "
-                        "flash-attn, prompt, gen");
+    command->add_option(
+        "--sweep", arguments->sweep,
+        "KEY=V1,V2,...: measure every combination (repeatable). Keys: model, "
+        "gpu-layers, batch-size, ubatch-size, kv-type, threads, cuda-graphs, kernel-overlap, "
+        "flash-attn, prompt, gen");
     command->add_option("--chart", arguments->chart, "Write an SVG bar chart of --metric");
     command->add_option("--metric", arguments->metric, "What the chart and 'best' rank")
         ->capture_default_str()

@@ -22,6 +22,10 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
     command.add_flag(
         "--no-cuda-graphs", [&options](int64_t) { options.cuda_graphs = false; },
         "Launch each decode step's kernels one by one instead of replaying a CUDA graph");
+    command.add_flag(
+        "--no-kernel-overlap", [&options](int64_t) { options.kernel_overlap = false; },
+        "Start each GPU kernel only when the one before it has ended (no programmatic "
+        "dependent launch)");
 }
 
 void add_sampling_options(CLI::App& command, GenerationOptions& options) {

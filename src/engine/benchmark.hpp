@@ -36,6 +36,7 @@ struct BenchmarkResult {
     std::vector<std::pair<std::string, std::string>> settings;  // a sweep's values for this row
     std::string kv_type;
     bool cuda_graphs = true;
+    bool kernel_overlap = true;
     size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
     bool tg_from_empty = false;
 

@@ -142,6 +142,7 @@ struct Engine::Impl {
         runner.device = placement.device.index;
         runner.kv_type = kv_type;
         runner.use_graphs = options.cuda_graphs;
+        runner.overlap_kernels = options.kernel_overlap;
         return runner;
     }
 

@@ -237,31 +237,40 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     if (options.first_layer == 0)
         cuda::dequantize_rows(token_embedding, tokens_device.as<int32_t>(), count, x_, false,
                               stream);
+    // Kernels are fused where a decode step would otherwise pay a launch for little work:
+    // RMSNorm and SwiGLU also quantize their output for the next product, Q/K/V and gate/up
+    // share launches, RoPE and the KV store are one kernel, and the residual adds happen in
+    // the output projections.
+    void* blocks = dim % 32 == 0 ? matmul->activation_blocks_for(count) : nullptr;
+    const bool blocks_written = blocks != nullptr;
+    const bool fuse_swiglu = blocks_written && hp.feed_forward_dim % 32 == 0;
     for (auto& layer : layers) {
-        cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream);
-        matmul->set_input(normed_, count, dim);
-        matmul->multiply(layer.query, queries_);
-        matmul->multiply(layer.key, keys_);
-        matmul->multiply(layer.value, values_);
-        cuda::rope(queries_, count, hp.head_count, hp.head_dim, positions, rope, stream);
-        cuda::rope(keys_, count, hp.kv_head_count, hp.head_dim, positions, rope, stream);
-        cuda::store_kv(keys_, values_, count, hp.kv_dim(), rows, options.kv_type,
-                       layer.key_cache.get(), layer.value_cache.get(), stream);
+        cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream,
+                       blocks);
+        matmul->set_input(normed_, count, dim, blocks_written);
+        const cuda::MatvecJob qkv[] = {
+            {&layer.query, queries_}, {&layer.key, keys_}, {&layer.value, values_}};
+        matmul->multiply_each(qkv, 3);
+        cuda::rope_and_store_kv(
+            queries_, keys_, values_, count, hp.head_count, hp.kv_head_count, hp.head_dim,
+            positions, rope,
+            {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream);
         cuda::attention(queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type,
                         positions, rows, count, shape, attended_, attention_scratch.as<float>(),
                         stream);
         matmul->set_input(attended_, count, hp.q_dim());
-        matmul->multiply(layer.attention_output, projected_);
-        cuda::add(x_, projected_, count * dim, stream);
+        matmul->multiply(layer.attention_output, x_, true);
 
-        cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream);
-        matmul->set_input(normed_, count, dim);
-        matmul->multiply(layer.ffn_gate, gate_);
-        matmul->multiply(layer.ffn_up, up_);
-        cuda::swiglu(gate_, up_, count * hp.feed_forward_dim, stream);
-        matmul->set_input(gate_, count, hp.feed_forward_dim);
-        matmul->multiply(layer.ffn_down, projected_);
-        cuda::add(x_, projected_, count * dim, stream);
+        cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream, blocks);
+        matmul->set_input(normed_, count, dim, blocks_written);
+        const cuda::MatvecJob gate_up[] = {{&layer.ffn_gate, gate_}, {&layer.ffn_up, up_}};
+        matmul->multiply_each(gate_up, 2);
+        if (fuse_swiglu)
+            cuda::swiglu_quantize(gate_, up_, count, hp.feed_forward_dim, blocks, stream);
+        else
+            cuda::swiglu(gate_, up_, count * hp.feed_forward_dim, stream);
+        matmul->set_input(gate_, count, hp.feed_forward_dim, fuse_swiglu);
+        matmul->multiply(layer.ffn_down, x_, true);
     }
     // Only the output tokens' logits are needed. The head goes through the matrix-vector
     // kernel 8 rows at a time: a GEMM would need the whole head expanded to F16.
@@ -278,6 +287,7 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
 }
 
 void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {
+    cuda::set_kernel_overlap(options.overlap_kernels);
     if (count != outputs || count > cuda::kMaxMatvecTokens || !options.use_graphs) {
         enqueue(count, outputs);
         return;

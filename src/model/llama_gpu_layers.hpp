@@ -29,6 +29,7 @@ struct GpuLayersOptions {
     DType kv_type = DType::F16;
     size_t max_batch = kGpuMaxBatch;
     bool use_graphs = true;
+    bool overlap_kernels = true;  // programmatic dependent launch where the GPU has it
 };
 
 class LlamaGpuLayers {

@@ -43,6 +43,7 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
         gpu.kv_type = options.kv_type;
         gpu.max_batch = ubatch_;
         gpu.use_graphs = options.use_graphs;
+        gpu.overlap_kernels = options.overlap_kernels;
         gpu_ = std::make_unique<LlamaGpuLayers>(model, gpu);
     }
 }

@@ -53,6 +53,7 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     apply_sweep_setting(options, "kv-type", "q8_0");
     apply_sweep_setting(options, "threads", "3");
     apply_sweep_setting(options, "cuda-graphs", "off");
+    apply_sweep_setting(options, "kernel-overlap", "off");
     apply_sweep_setting(options, "flash-attn", "on");
     apply_sweep_setting(options, "prompt", "64");
     apply_sweep_setting(options, "gen", "32");
@@ -63,6 +64,7 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     EXPECT_EQ(options.engine.kv_type, "q8_0");
     EXPECT_EQ(options.engine.threads, 3u);
     EXPECT_FALSE(options.engine.cuda_graphs);
+    EXPECT_FALSE(options.engine.kernel_overlap);
     EXPECT_EQ(options.prompt_tokens, 64u);
     EXPECT_EQ(options.generated_tokens, 32u);
     EXPECT_THROW(apply_sweep_setting(options, "threads", "0"), Error);

@@ -1,10 +1,12 @@
 // Every quantized format on the GPU against the CPU reference (core/quant), on fresh random
 // matrices with odd row counts: dequantization (whole matrices and embedding rows picked by
-// token id), the dp4a matrix-vector product for 1..8 tokens, and the tensor-core GEMM path.
+// token id), the dp4a matrix-vector product for 1..8 tokens (rows that are not 16-byte aligned,
+// rows split over warps), and the tensor-core GEMM path.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 
 #include "backend/cuda/cuda_ops.hpp"
 #include "backend/cuda/gpu_matmul.hpp"
@@ -88,9 +90,12 @@ TEST_P(QuantKernels, DequantizeEqualsTheCpu) {
 
 TEST_P(QuantKernels, MatvecEqualsTheCpuForOneToEightTokens) {
     const DType type = GetParam();
-    for (const size_t rows : {size_t{1}, size_t{7}, size_t{133}}) {
-        const size_t columns = 1280;  // five k-quant super-blocks, forty 32-value blocks
-        const auto m = make_matrix(type, rows, columns, rows);
+    // Rows of five k-quant super-blocks (forty 32-value blocks: a chunk of 32 and a part),
+    // of seventeen, and enough short rows for one warp per row.
+    const std::pair<size_t, size_t> shapes[] = {
+        {1, 1280}, {7, 1280}, {133, 1280}, {133, 4352}, {4099, 256}};
+    for (const auto& [rows, columns] : shapes) {
+        const auto m = make_matrix(type, rows, columns, rows + columns);
         const auto data = to_device(m.bytes);
         for (const size_t tokens : {size_t{1}, size_t{3}, size_t{8}}) {
             const auto x = random_floats(tokens * columns, 1.0f, 100 + tokens);

@@ -109,11 +109,11 @@ void require_cublas() { cuda::CublasLibrary::instance().require(); }
 namespace llcuda::cuda {
 
 void gemm(int device, cudaStream_t stream, int m, int n, int k, const GemmOperand& a,
-          const GemmOperand& b, void* c, cudaDataType c_type, int ldc) {
+          const GemmOperand& b, void* c, cudaDataType c_type, int ldc, bool accumulate) {
     auto& library = CublasLibrary::instance();
     const cublasHandle_t handle = library.handle_for(device);
     library.check(library.set_stream_(handle, stream), "cublasSetStream");
-    const float alpha = 1.0f, beta = 0.0f;
+    const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
     library.check(library.gemm_ex_(handle, operation(a), operation(b), m, n, k, &alpha, a.data,
                                    a.type, a.leading_dimension, b.data, b.type, b.leading_dimension,
                                    &beta, c, c_type, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),

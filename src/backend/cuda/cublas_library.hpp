@@ -14,8 +14,9 @@ struct GemmOperand {
     bool transposed = false;
 };
 
-// Column-major C[m,n] = op(A)[m,k] op(B)[k,n], accumulated in float, on `stream` of `device`.
+// Column-major C[m,n] = op(A)[m,k] op(B)[k,n] (+ C with `accumulate`), accumulated in float, on
+// `stream` of `device`.
 void gemm(int device, cudaStream_t stream, int m, int n, int k, const GemmOperand& a,
-          const GemmOperand& b, void* c, cudaDataType c_type, int ldc);
+          const GemmOperand& b, void* c, cudaDataType c_type, int ldc, bool accumulate = false);
 
 }  // namespace llcuda::cuda

@@ -27,11 +27,24 @@ size_t activation_blocks_bytes(size_t tokens, size_t columns);
 void quantize_activations(const float* x, size_t tokens, size_t columns, void* blocks,
                           cudaStream_t stream);
 
-// out[t][r] = row r of `weights` . x[t], for up to 8 tokens. Quantized weights take activations
-// from quantize_activations (dp4a on the blocks); F32/F16/BF16 weights take the float inputs.
+// out[t][r] = row r of `weights` . x[t] (added to out[t][r] with `accumulate`, which folds a
+// residual add into the product), for any number of tokens, read in parts of up to 8.
+// Quantized weights take activations from quantize_activations (dp4a on the blocks);
+// F32/F16/BF16 weights take the float inputs.
 void matvec(const DeviceMatrix& weights, const float* x, const void* activation_blocks,
-            size_t tokens, float* out, cudaStream_t stream);
+            size_t tokens, float* out, cudaStream_t stream, bool accumulate = false);
 constexpr size_t kMaxMatvecTokens = 8;
+
+// Several matrices of one type and width applied to the same input in one launch (Q, K and V;
+// gate and up), at most kMaxMatvecGroup; out of each job as in matvec.
+struct MatvecJob {
+    const DeviceMatrix* weights;
+    float* out;
+};
+void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
+                  const void* activation_blocks, size_t tokens, bool accumulate,
+                  cudaStream_t stream);
+constexpr size_t kMaxMatvecGroup = 3;
 
 // Rows of `weights` (all of them, or those listed in `row_indices`) as float or half values:
 // out[i][c]. Used for embedding lookups and to feed tensor-core GEMMs.
@@ -40,8 +53,10 @@ void dequantize_rows(const DeviceMatrix& weights, const int32_t* row_indices, si
 
 void float_to_half(const float* in, void* out, size_t count, cudaStream_t stream);
 
+// With activation_blocks, also writes the output's int8 blocks, as quantize_activations
+// would (size a multiple of 32), which saves the matrix products a launch.
 void rms_norm(const float* x, const float* weight, float* out, size_t tokens, size_t size,
-              float epsilon, cudaStream_t stream);
+              float epsilon, cudaStream_t stream, void* activation_blocks = nullptr);
 
 struct DeviceRope {
     RopeStyle style = RopeStyle::Normal;
@@ -59,6 +74,20 @@ void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim, const
 void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,
               const int32_t* cache_rows, DType type, void* key_cache, void* value_cache,
               cudaStream_t stream);
+
+struct KvCacheView {
+    DType type;
+    const int32_t* rows;  // device: the cache row of each token
+    void* keys;
+    void* values;
+};
+
+// rope on the queries and keys, then store_kv, in one launch (the decode step's three).
+// `keys` is rotated in place too.
+void rope_and_store_kv(float* queries, float* keys, const float* values, size_t tokens,
+                       size_t head_count, size_t kv_head_count, size_t head_dim,
+                       const int32_t* positions, const DeviceRope& params, const KvCacheView& cache,
+                       cudaStream_t stream);
 
 struct AttentionShape {
     size_t head_count = 0;
@@ -81,6 +110,10 @@ constexpr size_t kMaxSplitTokens = 8;
 size_t attention_split_scratch_bytes(const AttentionShape& shape);
 
 void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream);
+// swiglu over `tokens` rows of `size` values that also writes the result's int8 blocks, as
+// quantize_activations would (size a multiple of 32).
+void swiglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
+                     void* activation_blocks, cudaStream_t stream);
 void add(float* destination, const float* source, size_t count, cudaStream_t stream);
 
 // For each of `rows` rows of `count` values: the index of the largest value (the first one on
@@ -99,6 +132,10 @@ size_t max_device_top_k(size_t vocab);
 // out[i] = rows indices[i] of `in` ([.][size] floats), for i < count.
 void gather_rows(const float* in, const int32_t* indices, size_t count, size_t size, float* out,
                  cudaStream_t stream);
+
+// Whether this thread's next kernel launches may start while the kernel before them ends
+// (programmatic dependent launch, on GPUs that have it); on by default.
+void set_kernel_overlap(bool allowed);
 
 // Throws llcuda::Error for a launch that failed (bad configuration, no kernel image).
 void check_launch(const char* what);

@@ -39,25 +39,56 @@ size_t GpuMatmul::scratch_bytes() const {
     return activation_blocks_.bytes() + half_input_.bytes() + weight_scratch_.bytes();
 }
 
-void GpuMatmul::set_input(const float* x, size_t tokens, size_t columns) {
+void* GpuMatmul::activation_blocks_for(size_t tokens) const {
+    return uses_gemm(tokens) ? nullptr : activation_blocks_.get();
+}
+
+void GpuMatmul::set_input(const float* x, size_t tokens, size_t columns, bool blocks_written) {
     input_ = x;
     tokens_ = tokens;
     columns_ = columns;
-    activations_ready_ = false;
+    activations_ready_ = blocks_written && !uses_gemm(tokens);
     half_input_ready_ = false;
 }
 
-void GpuMatmul::multiply(const DeviceMatrix& weights, float* out) {
+void GpuMatmul::check_width(const DeviceMatrix& weights) const {
     if (weights.columns != columns_) {
         throw Error(fmt::format("GPU matmul: a matrix of {} columns applied to inputs of {}",
                                 weights.columns, columns_));
     }
+}
+
+void GpuMatmul::prepare_activations(const DeviceMatrix& weights) {
+    if (is_quantized(weights.type) && !activations_ready_) {
+        quantize_activations(input_, tokens_, columns_, activation_blocks_.get(), stream_);
+        activations_ready_ = true;
+    }
+}
+
+void GpuMatmul::multiply_each(const MatvecJob* jobs, size_t count) {
+    if (uses_gemm(tokens_)) {
+        for (size_t i = 0; i < count; ++i) multiply(*jobs[i].weights, jobs[i].out);
+        return;
+    }
+    for (size_t begin = 0; begin < count;) {
+        const DeviceMatrix& first = *jobs[begin].weights;
+        check_width(first);
+        size_t end = begin + 1;
+        while (end < count && end - begin < kMaxMatvecGroup && is_quantized(first.type) &&
+               jobs[end].weights->type == first.type)
+            ++end;
+        prepare_activations(first);
+        matvec_group(jobs + begin, end - begin, input_, activation_blocks_.get(), tokens_, false,
+                     stream_);
+        begin = end;
+    }
+}
+
+void GpuMatmul::multiply(const DeviceMatrix& weights, float* out, bool accumulate) {
+    check_width(weights);
     if (!uses_gemm(tokens_)) {
-        if (is_quantized(weights.type) && !activations_ready_) {
-            quantize_activations(input_, tokens_, columns_, activation_blocks_.get(), stream_);
-            activations_ready_ = true;
-        }
-        matvec(weights, input_, activation_blocks_.get(), tokens_, out, stream_);
+        prepare_activations(weights);
+        matvec(weights, input_, activation_blocks_.get(), tokens_, out, stream_, accumulate);
         return;
     }
     const int m = static_cast<int>(weights.rows);
@@ -70,7 +101,7 @@ void GpuMatmul::multiply(const DeviceMatrix& weights, float* out) {
             a = weight_scratch_.get();
         }
         gemm(device_, stream_, m, n, k, {a, CUDA_R_32F, k, true}, {input_, CUDA_R_32F, k, false},
-             out, CUDA_R_32F, m);
+             out, CUDA_R_32F, m, accumulate);
         return;
     }
     if (!half_input_ready_) {
@@ -83,7 +114,7 @@ void GpuMatmul::multiply(const DeviceMatrix& weights, float* out) {
         a = weight_scratch_.get();
     }
     gemm(device_, stream_, m, n, k, {a, CUDA_R_16F, k, true},
-         {half_input_.get(), CUDA_R_16F, k, false}, out, CUDA_R_32F, m);
+         {half_input_.get(), CUDA_R_16F, k, false}, out, CUDA_R_32F, m, accumulate);
 }
 
 }  // namespace llcuda::cuda

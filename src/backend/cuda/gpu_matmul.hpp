@@ -19,15 +19,25 @@ class GpuMatmul {
     GpuMatmul(int device, cudaStream_t stream, size_t max_tokens, size_t max_columns,
               const DeviceMatrix* matrices, size_t matrix_count);
 
-    // x: [tokens][columns] floats on the device, valid until the next set_input().
-    void set_input(const float* x, size_t tokens, size_t columns);
-    // out: [tokens][weights.rows].
-    void multiply(const DeviceMatrix& weights, float* out);
+    // Where the kernel producing the next input may write its int8 blocks (rms_norm and
+    // swiglu_quantize can), saving a launch; null when `tokens` go through the GEMM instead.
+    void* activation_blocks_for(size_t tokens) const;
+    // x: [tokens][columns] floats on the device, valid until the next set_input(). With
+    // blocks_written, activation_blocks_for(tokens) already holds x's int8 blocks.
+    void set_input(const float* x, size_t tokens, size_t columns, bool blocks_written = false);
+    // out: [tokens][weights.rows], or added to it with `accumulate` (a residual add).
+    void multiply(const DeviceMatrix& weights, float* out, bool accumulate = false);
+    // Each job's matrix times the input; neighbours of one quantized type share a launch.
+    void multiply_each(const MatvecJob* jobs, size_t count);
 
     static bool uses_gemm(size_t tokens) { return tokens > kMaxMatvecTokens; }
     size_t scratch_bytes() const;
 
   private:
+    void check_width(const DeviceMatrix& weights) const;
+    // Quantizes the input for `weights` unless it is done or not needed.
+    void prepare_activations(const DeviceMatrix& weights);
+
     int device_;
     cudaStream_t stream_;
     const float* input_ = nullptr;

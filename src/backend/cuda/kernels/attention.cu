@@ -11,6 +11,7 @@
 #include <cfloat>
 
 #include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/kernel_launch.cuh"
 #include "backend/cuda/kernels/quant_unpack.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
 #include "core/error.hpp"
@@ -46,6 +47,7 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
                                  const int32_t* cache_rows, int head_count, int kv_head_count,
                                  int head_dim, float sqrt_head_dim, float* out, int splits,
                                  float* partial) {
+    begin_after_previous_kernel();
     const int head = blockIdx.x;
     const int token = blockIdx.y;
     const int split = blockIdx.z;
@@ -138,6 +140,7 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
 // elements over the splits with independent loads.
 __global__ void merge_splits_kernel(const float* partial, int head_count, int head_dim, int splits,
                                     float* out) {
+    begin_after_previous_kernel();
     __shared__ float weights[kAttentionSplits];
     __shared__ float inverse_total;
     const int head = blockIdx.x;
@@ -181,8 +184,8 @@ void launch(const float* queries, const void* keys, const void* values, const in
     const int kv_heads = static_cast<int>(shape.kv_head_count);
     const int dim = static_cast<int>(shape.head_dim);
     auto run = [&](auto kernel) {
-        kernel<<<grid, block, 0, stream>>>(queries, k, v, row_bytes, positions, cache_rows, heads,
-                                           kv_heads, dim, sqrt_head_dim, out, splits, partial);
+        launch_kernel(kernel, grid, block, 0, stream, queries, k, v, row_bytes, positions,
+                      cache_rows, heads, kv_heads, dim, sqrt_head_dim, out, splits, partial);
     };
     if (shape.head_dim <= 32)
         run(attention_kernel<T, 1>);
@@ -195,50 +198,8 @@ void launch(const float* queries, const void* keys, const void* values, const in
     if (splits > 1) {
         const dim3 merge_grid(static_cast<unsigned>(shape.head_count),
                               static_cast<unsigned>(tokens));
-        merge_splits_kernel<<<merge_grid, 128, 0, stream>>>(partial, heads, dim, splits, out);
-    }
-}
-
-__global__ void store_f16_kernel(const float* source, size_t tokens, size_t kv_dim,
-                                 const int32_t* cache_rows, __half* cache) {
-    const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (index >= tokens * kv_dim) return;
-    const size_t token = index / kv_dim;
-    const size_t i = index % kv_dim;
-    cache[static_cast<size_t>(cache_rows[token]) * kv_dim + i] = __float2half(source[index]);
-}
-
-// One warp per 32-value block; rounding as GGUF's Q8_0 reference quantizer.
-__global__ void store_q8_0_kernel(const float* source, size_t tokens, size_t kv_dim,
-                                  const int32_t* cache_rows, uint8_t* cache) {
-    const size_t blocks_per_row = kv_dim / 32;
-    const size_t block_index = static_cast<size_t>(blockIdx.x) * blockDim.y + threadIdx.y;
-    if (block_index >= tokens * blocks_per_row) return;
-    const size_t token = block_index / blocks_per_row;
-    const size_t block_in_row = block_index % blocks_per_row;
-    const int lane = threadIdx.x;
-    const float value = source[token * kv_dim + block_in_row * 32 + lane];
-    const float amax = warp_max(fabsf(value));
-    const float d = amax / 127.0f;
-    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-    const int q = max(-127, min(127, static_cast<int>(roundf(value * inverse))));
-    uint8_t* block = cache +
-                     static_cast<size_t>(cache_rows[token]) * blocks_per_row * sizeof(BlockQ8_0) +
-                     block_in_row * sizeof(BlockQ8_0);
-    reinterpret_cast<int8_t*>(block + 2)[lane] = static_cast<int8_t>(q);
-    if (lane == 0) *reinterpret_cast<__half*>(block) = __float2half(d);
-}
-
-void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t* cache_rows,
-               DType type, void* cache, cudaStream_t stream) {
-    if (type == DType::F16) {
-        const size_t total = tokens * kv_dim;
-        store_f16_kernel<<<static_cast<unsigned>((total + 255) / 256), 256, 0, stream>>>(
-            source, tokens, kv_dim, cache_rows, static_cast<__half*>(cache));
-    } else {
-        const size_t total = tokens * (kv_dim / 32);
-        store_q8_0_kernel<<<static_cast<unsigned>((total + 7) / 8), dim3(32, 8), 0, stream>>>(
-            source, tokens, kv_dim, cache_rows, static_cast<uint8_t*>(cache));
+        launch_kernel(merge_splits_kernel, merge_grid, 128, 0, stream, partial, heads, dim, splits,
+                      out);
     }
 }
 
@@ -247,29 +208,6 @@ void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t*
 size_t attention_split_scratch_bytes(const AttentionShape& shape) {
     return kMaxSplitTokens * shape.head_count * kAttentionSplits * (shape.head_dim + 2) *
            sizeof(float);
-}
-
-size_t kv_row_bytes(DType type, size_t kv_dim) {
-    if (type != DType::F16 && type != DType::Q8_0) {
-        throw Error(fmt::format("the KV cache can be f16 or q8_0, not {}", dtype_name(type)));
-    }
-    if (type == DType::Q8_0 && kv_dim % 32 != 0) {
-        throw Error(fmt::format(
-            "a Q8_0 KV cache needs rows of whole 32-value blocks; this model's are {} values "
-            "(use --kv-type f16)",
-            kv_dim));
-    }
-    return row_bytes(type, kv_dim);
-}
-
-void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_dim,
-              const int32_t* cache_rows, DType type, void* key_cache, void* value_cache,
-              cudaStream_t stream) {
-    if (tokens == 0) return;
-    kv_row_bytes(type, kv_dim);  // validates the shape
-    store_one(keys, tokens, kv_dim, cache_rows, type, key_cache, stream);
-    store_one(values, tokens, kv_dim, cache_rows, type, value_cache, stream);
-    check_launch("store_kv");
 }
 
 void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/kernel_launch.cuh"
 #include "backend/cuda/kernels/quant_unpack.cuh"
 #include "core/error.hpp"
 
@@ -21,6 +22,7 @@ template <DType T, typename Out>
 __global__ void dequantize_quantized_kernel(const uint8_t* weights, size_t row_stride,
                                             const int32_t* row_indices, size_t rows, int sub_blocks,
                                             Out* out) {
+    begin_after_previous_kernel();
     const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (index >= rows * sub_blocks) return;
     const size_t row = index / sub_blocks;
@@ -45,6 +47,7 @@ __global__ void dequantize_quantized_kernel(const uint8_t* weights, size_t row_s
 template <typename In, typename Out>
 __global__ void convert_rows_kernel(const In* weights, const int32_t* row_indices, size_t rows,
                                     size_t columns, Out* out) {
+    begin_after_previous_kernel();
     const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (index >= rows * columns) return;
     const size_t row = index / columns;
@@ -96,6 +99,7 @@ void launch(const DeviceMatrix& m, const int32_t* row_indices, size_t row_count,
 }
 
 __global__ void float_to_half_kernel(const float* in, __half* out, size_t count) {
+    begin_after_previous_kernel();
     const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (index < count) out[index] = __float2half(in[index]);
 }

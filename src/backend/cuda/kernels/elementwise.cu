@@ -1,8 +1,15 @@
 // RMSNorm, RoPE, SwiGLU, residual add and argmax: the small ops between the matrix products.
+// RMSNorm and SwiGLU can also write their output's int8 blocks for the next matrix product.
+#include <fmt/format.h>
+
 #include <cfloat>
 
 #include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/activation_quant.cuh"
+#include "backend/cuda/kernels/kernel_launch.cuh"
+#include "backend/cuda/kernels/rope_rotation.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
+#include "core/error.hpp"
 
 namespace llcuda::cuda {
 namespace {
@@ -32,7 +39,8 @@ __device__ float block_sum(float value) {
 // One block per row. Rows of whole float4s (every model's width) load 16 bytes per thread at a
 // time, so that one pass over a 4096-wide row is four loads per thread, not sixteen.
 __global__ void rms_norm_kernel(const float* x, const float* weight, float* out, size_t size,
-                                float epsilon) {
+                                float epsilon, ActivationBlock* blocks) {
+    begin_after_previous_kernel();
     const float* row = x + blockIdx.x * size;
     float* result = out + blockIdx.x * size;
     float squares = 0.0f;
@@ -52,10 +60,21 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float* out,
         const auto* row4 = reinterpret_cast<const float4*>(row);
         const auto* weight4 = reinterpret_cast<const float4*>(weight);
         auto* result4 = reinterpret_cast<float4*>(result);
-        for (size_t i = threadIdx.x; i < size / 4; i += blockDim.x) {
-            const float4 v = row4[i], w = weight4[i];
-            result4[i] = make_float4(w.x * (scale * v.x), w.y * (scale * v.y), w.z * (scale * v.z),
+        const size_t lane = threadIdx.x % 32;
+        // Whole warps go round together, so that the block's lanes can share its maximum.
+        for (size_t first = threadIdx.x - lane; first < size / 4; first += blockDim.x) {
+            const size_t i = first + lane;
+            const bool valid = i < size / 4;
+            float4 normed = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            if (valid) {
+                const float4 v = row4[i], w = weight4[i];
+                normed = make_float4(w.x * (scale * v.x), w.y * (scale * v.y), w.z * (scale * v.z),
                                      w.w * (scale * v.w));
+                result4[i] = normed;
+            }
+            if (blocks != nullptr)
+                quantize_group_of_8(normed, blocks[blockIdx.x * (size / 32) + i / 8],
+                                    static_cast<int>(i % 8), valid);
         }
     } else {
         for (size_t i = threadIdx.x; i < size; i += blockDim.x)
@@ -65,35 +84,39 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float* out,
 
 __global__ void rope_kernel(float* heads, size_t tokens, size_t head_count, size_t head_dim,
                             const int32_t* positions, DeviceRope params) {
+    begin_after_previous_kernel();
     const size_t pairs = params.rotated_dims / 2;
     const size_t index = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (index >= tokens * head_count * pairs) return;
     const size_t pair = index % pairs;
     const size_t head = (index / pairs) % head_count;
     const size_t token = index / (pairs * head_count);
-    float frequency = 1.0f / powf(params.freq_base, static_cast<float>(2 * pair) /
-                                                        static_cast<float>(params.rotated_dims));
-    if (params.freq_factors != nullptr) frequency /= params.freq_factors[pair];
-    const float angle = static_cast<float>(positions[token]) * params.position_scale * frequency;
-    const float cosine = cosf(angle);
-    const float sine = sinf(angle);
-    const size_t first = params.style == RopeStyle::Normal ? 2 * pair : pair;
-    const size_t second = params.style == RopeStyle::Normal ? 2 * pair + 1 : pair + pairs;
-    float* values = heads + (token * head_count + head) * head_dim;
-    const float a = values[first];
-    const float b = values[second];
-    values[first] = a * cosine - b * sine;
-    values[second] = a * sine + b * cosine;
+    rope_rotate_pair(heads + (token * head_count + head) * head_dim, pair, positions[token],
+                     params);
 }
 
 __global__ void swiglu_kernel(float* gate, const float* up, size_t count) {
+    begin_after_previous_kernel();
     const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= count) return;
     const float g = gate[i];
     gate[i] = g * (1.0f / (1.0f + expf(-g))) * up[i];
 }
 
+// One warp per 32 values: the row's int8 block as well.
+__global__ void swiglu_quantize_kernel(float* gate, const float* up, size_t total,
+                                       ActivationBlock* blocks) {
+    begin_after_previous_kernel();
+    const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i / 32 >= total / 32) return;
+    const float g = gate[i];
+    const float value = g * (1.0f / (1.0f + expf(-g))) * up[i];
+    gate[i] = value;
+    quantize_warp_block(value, blocks[i / 32]);
+}
+
 __global__ void add_kernel(float* destination, const float* source, size_t count) {
+    begin_after_previous_kernel();
     const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i < count) destination[i] += source[i];
 }
@@ -101,6 +124,7 @@ __global__ void add_kernel(float* destination, const float* source, size_t count
 // One block of 1024 threads: each keeps its best (value, index), then a tree picks the best.
 __global__ void gather_rows_kernel(const float* in, const int32_t* indices, size_t size,
                                    float* out) {
+    begin_after_previous_kernel();
     const float* source = in + static_cast<size_t>(indices[blockIdx.x]) * size;
     float* destination = out + static_cast<size_t>(blockIdx.x) * size;
     for (size_t i = threadIdx.x; i < size; i += blockDim.x) destination[i] = source[i];
@@ -108,6 +132,7 @@ __global__ void gather_rows_kernel(const float* in, const int32_t* indices, size
 
 // One block per row.
 __global__ void argmax_kernel(const float* values, size_t count, int32_t* result) {
+    begin_after_previous_kernel();
     values += static_cast<size_t>(blockIdx.x) * count;
     __shared__ float best_values[1024];
     __shared__ int32_t best_indices[1024];
@@ -142,10 +167,12 @@ __global__ void argmax_kernel(const float* values, size_t count, int32_t* result
 }  // namespace
 
 void rms_norm(const float* x, const float* weight, float* out, size_t tokens, size_t size,
-              float epsilon, cudaStream_t stream) {
+              float epsilon, cudaStream_t stream, void* activation_blocks) {
     if (tokens == 0) return;
-    rms_norm_kernel<<<static_cast<unsigned>(tokens), kNormThreads, 0, stream>>>(x, weight, out,
-                                                                                size, epsilon);
+    if (activation_blocks != nullptr && size % 32 != 0)
+        throw Error(fmt::format("activations of {} values are not whole 32-value blocks", size));
+    launch_kernel(rms_norm_kernel, static_cast<unsigned>(tokens), kNormThreads, 0, stream, x,
+                  weight, out, size, epsilon, static_cast<ActivationBlock*>(activation_blocks));
     check_launch("rms_norm");
 }
 
@@ -153,34 +180,46 @@ void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim, const
           const DeviceRope& params, cudaStream_t stream) {
     const size_t total = tokens * head_count * (params.rotated_dims / 2);
     if (total == 0) return;
-    rope_kernel<<<blocks_for(total), kThreads, 0, stream>>>(heads, tokens, head_count, head_dim,
-                                                            positions, params);
+    launch_kernel(rope_kernel, blocks_for(total), kThreads, 0, stream, heads, tokens, head_count,
+                  head_dim, positions, params);
     check_launch("rope");
 }
 
 void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream) {
     if (count == 0) return;
-    swiglu_kernel<<<blocks_for(count), kThreads, 0, stream>>>(gate, up, count);
+    launch_kernel(swiglu_kernel, blocks_for(count), kThreads, 0, stream, gate, up, count);
     check_launch("swiglu");
+}
+
+void swiglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
+                     void* activation_blocks, cudaStream_t stream) {
+    if (size % 32 != 0)
+        throw Error(fmt::format("activations of {} values are not whole 32-value blocks", size));
+    const size_t total = tokens * size;
+    if (total == 0) return;
+    launch_kernel(swiglu_quantize_kernel, blocks_for(total), kThreads, 0, stream, gate, up, total,
+                  static_cast<ActivationBlock*>(activation_blocks));
+    check_launch("swiglu_quantize");
 }
 
 void add(float* destination, const float* source, size_t count, cudaStream_t stream) {
     if (count == 0) return;
-    add_kernel<<<blocks_for(count), kThreads, 0, stream>>>(destination, source, count);
+    launch_kernel(add_kernel, blocks_for(count), kThreads, 0, stream, destination, source, count);
     check_launch("add");
 }
 
 void argmax(const float* values, size_t rows, size_t count, int32_t* result, cudaStream_t stream) {
     if (rows == 0) return;
-    argmax_kernel<<<static_cast<unsigned>(rows), 1024, 0, stream>>>(values, count, result);
+    launch_kernel(argmax_kernel, static_cast<unsigned>(rows), 1024, 0, stream, values, count,
+                  result);
     check_launch("argmax");
 }
 
 void gather_rows(const float* in, const int32_t* indices, size_t count, size_t size, float* out,
                  cudaStream_t stream) {
     if (count == 0) return;
-    gather_rows_kernel<<<static_cast<unsigned>(count), kThreads, 0, stream>>>(in, indices, size,
-                                                                              out);
+    launch_kernel(gather_rows_kernel, static_cast<unsigned>(count), kThreads, 0, stream, in,
+                  indices, size, out);
     check_launch("gather_rows");
 }
 

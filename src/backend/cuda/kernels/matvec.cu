@@ -1,10 +1,18 @@
-// Matrix-vector products for decode: one warp per weight row, lanes striding over the row's
-// 32-element sub-blocks. Quantized rows are dotted with int8 activations by dp4a; the scales are
-// applied once per 16 elements. Up to 8 tokens share one read of the weights.
+// Matrix-vector products for decode, up to 8 tokens sharing one read of the weights.
+//
+// Quantized rows are read in chunks of 32 sub-blocks (32 elements each): the warp copies a
+// chunk into shared memory with 16-byte asynchronous copies, several chunks ahead of the one
+// it computes, so that every format (Q6_K's 210-byte blocks are only 2-byte aligned) reads
+// memory in full sectors with enough bytes in flight to approach the bandwidth limit. Each
+// lane then dots one sub-block with the int8 activations by dp4a, applying the scales once
+// per 16 elements. Short matrices spread a row over several warps so that the grid fills the
+// GPU; the split depends only on the matrix shape, so a token's result does not depend on how
+// many tokens share the launch.
 #include <fmt/format.h>
 
 #include "backend/cuda/cuda_ops.hpp"
-#include "backend/cuda/kernels/quant_unpack.cuh"
+#include "backend/cuda/kernels/activation_quant.cuh"
+#include "backend/cuda/kernels/kernel_launch.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
 #include "core/error.hpp"
 
@@ -12,120 +20,433 @@ namespace llcuda::cuda {
 namespace {
 
 constexpr int kWarpsPerBlock = 4;
+constexpr int kStages = 4;  // chunks in flight per warp
+constexpr int kMaxTargets = 3;
 
 __global__ void quantize_activations_kernel(const float* x, size_t sub_blocks_per_token,
                                             size_t total_sub_blocks, ActivationBlock* blocks) {
+    begin_after_previous_kernel();
     const size_t index = (static_cast<size_t>(blockIdx.x) * blockDim.y + threadIdx.y);
     if (index >= total_sub_blocks) return;
-    const int lane = threadIdx.x;
     const size_t token = index / sub_blocks_per_token;
     const size_t sub = index % sub_blocks_per_token;
-    const float value = x[token * sub_blocks_per_token * 32 + sub * 32 + lane];
-    const float amax = warp_max(fabsf(value));
-    const float d = amax / 127.0f;
-    const int q = d > 0.0f ? static_cast<int>(rintf(value / d)) : 0;
-    ActivationBlock& block = blocks[index];
-    reinterpret_cast<int8_t*>(block.q)[lane] = static_cast<int8_t>(q);
-    if (lane == 0) block.d = d;
+    quantize_warp_block(x[token * sub_blocks_per_token * 32 + sub * 32 + threadIdx.x],
+                        blocks[index]);
 }
 
+// Formats without offsets (value = scale * q) skip the offset terms.
+template <bool kHasOffset>
 __device__ __forceinline__ float dot(const SubBlock& w, const ActivationBlock& a) {
-    int low = 0, high = 0, sum_low = 0, sum_high = 0;
+    int low = 0, high = 0;
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
         low = __dp4a(w.q[k], a.q[k], low);
-        sum_low = __dp4a(0x01010101, a.q[k], sum_low);
         high = __dp4a(w.q[4 + k], a.q[4 + k], high);
-        sum_high = __dp4a(0x01010101, a.q[4 + k], sum_high);
     }
-    return a.d *
-           (w.scale[0] * static_cast<float>(low) + w.scale[1] * static_cast<float>(high) +
-            w.offset[0] * static_cast<float>(sum_low) + w.offset[1] * static_cast<float>(sum_high));
+    float result =
+        a.d * (w.scale[0] * static_cast<float>(low) + w.scale[1] * static_cast<float>(high));
+    if (kHasOffset) result += w.offset[0] * a.sum[0] + w.offset[1] * a.sum[1];
+    return result;
 }
 
-template <DType T, int kTokens>
-__global__ void matvec_quantized_kernel(const uint8_t* weights, size_t row_stride, int rows,
-                                        int sub_blocks, const ActivationBlock* activations,
-                                        float* out) {
-    const int row = blockIdx.x * kWarpsPerBlock + threadIdx.y;
-    if (row >= rows) return;
-    const uint8_t* w = weights + static_cast<size_t>(row) * row_stride;
-    float sums[kTokens] = {};
-    // Two sub-blocks per lane and iteration keep more loads in flight.
-    int s = threadIdx.x;
-    for (; s + 32 < sub_blocks; s += 64) {
-        SubBlock first, second;
-        unpack_sub_block<T>(w, s, first);
-        unpack_sub_block<T>(w, s + 32, second);
+// One matrix of a launch: its rows are blocks [first_block, next target's first_block).
+struct MatvecTarget {
+    const uint8_t* data;
+    size_t row_stride;
+    float* out;
+    int rows;
+    int warps_per_row;
+    int first_block;
+};
+
+struct MatvecTargets {
+    MatvecTarget target[kMaxTargets];
+    int count;
+};
+
+__device__ __forceinline__ void copy_async_16(void* shared, const void* global, int bytes) {
+    const auto address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
+    // Bytes past `bytes` are zero-filled, so the copy never reads past the row's end.
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(global),
+                 "r"(bytes));
+}
+__device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int kPending>
+__device__ __forceinline__ void wait_async() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending));
+}
+
+template <DType T>
+struct Chunk {
+    static constexpr int kBytes = 32 / Unpack<T>::kSubBlocks * Unpack<T>::kBlockBytes;
+    // Room for a start that is not 16-byte aligned.
+    static constexpr int kStageBytes = (kBytes + 15) / 16 * 16 + 16;
+};
+
+// The row and the share of it (`part` of warps_per_row) that warp threadIdx.y of this block
+// computes, in the target that this block belongs to.
+struct RowShare {
+    MatvecTarget target;
+    int row;
+    int part;
+};
+
+__device__ __forceinline__ RowShare row_share(const MatvecTargets& targets) {
+    // Constant indices keep the targets in parameter space (an indexed copy goes to the stack).
+    RowShare share{targets.target[0], 0, 0};
+#pragma unroll
+    for (int i = 1; i < kMaxTargets; ++i) {
+        if (i < targets.count && static_cast<int>(blockIdx.x) >= targets.target[i].first_block)
+            share.target = targets.target[i];
+    }
+    const int warps_per_row = share.target.warps_per_row;
+    share.row = (static_cast<int>(blockIdx.x) - share.target.first_block) *
+                    (kWarpsPerBlock / warps_per_row) +
+                static_cast<int>(threadIdx.y) / warps_per_row;
+    share.part = static_cast<int>(threadIdx.y) % warps_per_row;
+    return share;
+}
+
+// Adds up the lanes' and the row's warps' sums (in a fixed order) and writes the row's results.
+template <int kTokens>
+__device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[kTokens],
+                                           bool accumulate) {
+    __shared__ float partial[kWarpsPerBlock][kTokens];
+    const int lane = threadIdx.x;
+    const int warp = threadIdx.y;
+    float totals[kTokens];
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) totals[t] = warp_sum(sums[t]);
+    const int warps_per_row = share.target.warps_per_row;
+    if (warps_per_row > 1) {
+        if (lane == 0) {
+#pragma unroll
+            for (int t = 0; t < kTokens; ++t) partial[warp][t] = totals[t];
+        }
+        __syncthreads();
+        if (share.part != 0) return;
 #pragma unroll
         for (int t = 0; t < kTokens; ++t) {
-            sums[t] += dot(first, activations[t * sub_blocks + s]) +
-                       dot(second, activations[t * sub_blocks + s + 32]);
+            totals[t] = 0.0f;
+            for (int w = 0; w < warps_per_row; ++w) totals[t] += partial[warp + w][t];
         }
     }
-    if (s < sub_blocks) {
-        SubBlock block;
-        unpack_sub_block<T>(w, s, block);
-#pragma unroll
-        for (int t = 0; t < kTokens; ++t) sums[t] += dot(block, activations[t * sub_blocks + s]);
-    }
+    if (lane != 0 || share.row >= share.target.rows) return;
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) {
-        const float total = warp_sum(sums[t]);
-        if (threadIdx.x == 0) out[static_cast<size_t>(t) * rows + row] = total;
+        float& out = share.target.out[static_cast<size_t>(t) * share.target.rows + share.row];
+        out = accumulate ? out + totals[t] : totals[t];
     }
 }
 
+// Any format: rows staged through shared memory (see the top of the file).
+template <DType T, int kTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvec_staged_kernel(MatvecTargets targets, int sub_blocks, const ActivationBlock* activations,
+                         bool accumulate) {
+    using U = Unpack<T>;
+    constexpr bool kHasOffset = U::kHasOffset;
+    constexpr int kStageBytes = Chunk<T>::kStageBytes;
+    __shared__ __align__(16) uint8_t stages[kWarpsPerBlock][kStages][kStageBytes];
+    const RowShare share = row_share(targets);
+    const int lane = threadIdx.x;
+    const int warp = threadIdx.y;
+    const int warps_per_row = share.target.warps_per_row;
+    const int chunks = (sub_blocks + 31) / 32;
+    const int my_chunks = share.row < share.target.rows
+                              ? (chunks - share.part + warps_per_row - 1) / warps_per_row
+                              : 0;
+    const uint8_t* row_start =
+        share.target.data + static_cast<size_t>(share.row) * share.target.row_stride;
+    const uint8_t* row_end = row_start + (sub_blocks / U::kSubBlocks) * U::kBlockBytes;
+
+    auto chunk_start = [&](int k) {
+        return row_start + static_cast<size_t>(share.part + k * warps_per_row) * Chunk<T>::kBytes;
+    };
+    auto issue = [&](int k) {
+        const uint8_t* begin = chunk_start(k);
+        const uint8_t* end =
+            begin + Chunk<T>::kBytes < row_end ? begin + Chunk<T>::kBytes : row_end;
+        const auto* aligned =
+            reinterpret_cast<const uint8_t*>(reinterpret_cast<uintptr_t>(begin) & ~uintptr_t{15});
+        const int vectors = static_cast<int>((end - aligned + 15) / 16);
+        uint8_t* stage = stages[warp][k % kStages];
+        for (int v = lane; v < vectors; v += 32) {
+            const uint8_t* source = aligned + 16 * v;
+            copy_async_16(stage + 16 * v, source,
+                          end - source < 16 ? static_cast<int>(end - source) : 16);
+        }
+    };
+
+    float sums[kTokens] = {};
+    for (int k = 0; k < kStages - 1; ++k) {
+        if (k < my_chunks) issue(k);
+        commit_async();
+    }
+    begin_after_previous_kernel();  // the weights are in flight; now the activations are needed
+    for (int k = 0; k < my_chunks; ++k) {
+        if (k + kStages - 1 < my_chunks) issue(k + kStages - 1);
+        commit_async();
+        wait_async<kStages - 1>();
+        __syncwarp();
+        const int sub = (share.part + k * warps_per_row) * 32 + lane;
+        if (sub < sub_blocks) {
+            const uint8_t* begin = chunk_start(k);
+            const uint8_t* staged =
+                stages[warp][k % kStages] + (reinterpret_cast<uintptr_t>(begin) & 15);
+            SubBlock block;
+            U::run(staged + (lane / U::kSubBlocks) * U::kBlockBytes, lane % U::kSubBlocks, block);
+#pragma unroll
+            for (int t = 0; t < kTokens; ++t)
+                sums[t] += dot<kHasOffset>(block, activations[t * sub_blocks + sub]);
+        }
+        __syncwarp();  // the stage is refilled next iteration
+    }
+    finish_row<kTokens>(share, sums, accumulate);
+}
+
+// Byte `index` (0..11) of Q4_K's packed scales, held in three words.
+__device__ __forceinline__ int scale_byte(uint4 header, int index) {
+    const uint32_t word = index < 4 ? header.y : index < 8 ? header.z : header.w;
+    return static_cast<int>((word >> (8 * (index % 4))) & 0xFF);
+}
+
+// Q4_K, the bulk of a Q4_K_M model, read straight into registers: its 144-byte blocks keep
+// 16-byte alignment, so each lane loads a block's header (d, dmin, scales) and one eighth of
+// its nibbles as 16-byte vectors: 16 values of sub-block 2m (low nibbles) and the same 16 of
+// sub-block 2m + 1 (high nibbles). Eight lanes cover a block; a warp, four.
+template <int kTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvec_q4_k_kernel(MatvecTargets targets, int blocks_per_row,
+                       const ActivationBlock* activations, bool accumulate) {
+    constexpr int kBlockBytes = 144;
+    const RowShare share = row_share(targets);
+    const int lane = threadIdx.x;
+    const int warps_per_row = share.target.warps_per_row;
+    const int eighth = lane % 8;
+    const int pair = eighth / 2;  // sub-blocks 2 * pair and 2 * pair + 1
+    const int half = eighth % 2;  // values 16 * half .. 16 * half + 15 of each
+    const int sub_blocks = blocks_per_row * 8;
+    const uint8_t* row_start =
+        share.target.data + static_cast<size_t>(share.row) * share.target.row_stride;
+    const int stride = 4 * warps_per_row;
+    const int first = share.row < share.target.rows ? share.part * 4 + lane / 8 : blocks_per_row;
+
+    float sums[kTokens] = {};
+    auto accumulate_block = [&](int block, uint4 header, uint4 nibbles) {
+        const float d = __half2float(__ushort_as_half(static_cast<unsigned short>(header.x)));
+        const float dmin =
+            __half2float(__ushort_as_half(static_cast<unsigned short>(header.x >> 16)));
+        float scale[2], offset[2];
+#pragma unroll
+        for (int s = 0; s < 2; ++s) {
+            const int j = 2 * pair + s;
+            int sc, m;
+            if (j < 4) {
+                sc = scale_byte(header, j) & 63;
+                m = scale_byte(header, j + 4) & 63;
+            } else {
+                sc = (scale_byte(header, j + 4) & 0x0F) | ((scale_byte(header, j - 4) >> 6) << 4);
+                m = (scale_byte(header, j + 4) >> 4) | ((scale_byte(header, j) >> 6) << 4);
+            }
+            scale[s] = d * static_cast<float>(sc);
+            offset[s] = -dmin * static_cast<float>(m);
+        }
+        const int w[4] = {static_cast<int>(nibbles.x), static_cast<int>(nibbles.y),
+                          static_cast<int>(nibbles.z), static_cast<int>(nibbles.w)};
+        const int sub = block * 8 + 2 * pair;
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) {
+            const ActivationBlock* a = activations + t * sub_blocks + sub;
+            const int4 a_low = reinterpret_cast<const int4*>(a[0].q)[half];
+            const int4 a_high = reinterpret_cast<const int4*>(a[1].q)[half];
+            const float4 low_scalars = *reinterpret_cast<const float4*>(&a[0].d);
+            const float4 high_scalars = *reinterpret_cast<const float4*>(&a[1].d);
+            const int a_lows[4] = {a_low.x, a_low.y, a_low.z, a_low.w};
+            const int a_highs[4] = {a_high.x, a_high.y, a_high.z, a_high.w};
+            int low = 0, high = 0;
+#pragma unroll
+            for (int k = 0; k < 4; ++k) {
+                low = __dp4a(w[k] & 0x0F0F0F0F, a_lows[k], low);
+                high = __dp4a((w[k] >> 4) & 0x0F0F0F0F, a_highs[k], high);
+            }
+            const float low_sum = half == 0 ? low_scalars.y : low_scalars.z;
+            const float high_sum = half == 0 ? high_scalars.y : high_scalars.z;
+            sums[t] += scale[0] * low_scalars.x * static_cast<float>(low) + offset[0] * low_sum +
+                       scale[1] * high_scalars.x * static_cast<float>(high) + offset[1] * high_sum;
+        }
+    };
+    // Two blocks per lane and round, loaded before either is used; the first round is
+    // fetched before waiting for the previous kernel.
+    uint4 headers[2] = {}, nibbles[2] = {};
+    auto load = [&](int i, int block) {
+        if (block >= blocks_per_row) return;
+        const uint8_t* p = row_start + static_cast<size_t>(block) * kBlockBytes;
+        headers[i] = __ldg(reinterpret_cast<const uint4*>(p));
+        nibbles[i] = __ldg(reinterpret_cast<const uint4*>(p + 16) + eighth);
+    };
+    load(0, first);
+    load(1, first + stride);
+    begin_after_previous_kernel();
+    for (int block = first; block < blocks_per_row; block += 2 * stride) {
+        if (block != first) {
+            load(0, block);
+            load(1, block + stride);
+        }
+        accumulate_block(block, headers[0], nibbles[0]);
+        if (block + stride < blocks_per_row)
+            accumulate_block(block + stride, headers[1], nibbles[1]);
+    }
+    finish_row<kTokens>(share, sums, accumulate);
+}
+
+// Plain float rows: 16-byte loads of weights and inputs where the row allows them.
 template <typename W, int kTokens>
 __global__ void matvec_float_kernel(const W* weights, int rows, int columns, const float* x,
-                                    float* out) {
+                                    float* out, bool vectorised, bool accumulate) {
+    begin_after_previous_kernel();
+    constexpr int kVector = 16 / sizeof(W);
     const int row = blockIdx.x * kWarpsPerBlock + threadIdx.y;
     if (row >= rows) return;
     const W* w = weights + static_cast<size_t>(row) * columns;
     float sums[kTokens] = {};
-    for (int c = threadIdx.x; c < columns; c += 32) {
-        const float value = to_float(w[c]);
+    if (vectorised) {
+        for (int c = threadIdx.x * kVector; c < columns; c += 32 * kVector) {
+            alignas(16) W packed[kVector];
+            *reinterpret_cast<uint4*>(packed) = *reinterpret_cast<const uint4*>(w + c);
 #pragma unroll
-        for (int t = 0; t < kTokens; ++t)
-            sums[t] += value * x[static_cast<size_t>(t) * columns + c];
+            for (int t = 0; t < kTokens; ++t) {
+                const auto* input =
+                    reinterpret_cast<const float4*>(x + static_cast<size_t>(t) * columns + c);
+#pragma unroll
+                for (int i = 0; i < kVector / 4; ++i) {
+                    const float4 v = input[i];
+                    sums[t] += to_float(packed[4 * i]) * v.x + to_float(packed[4 * i + 1]) * v.y +
+                               to_float(packed[4 * i + 2]) * v.z +
+                               to_float(packed[4 * i + 3]) * v.w;
+                }
+            }
+        }
+    } else {
+        for (int c = threadIdx.x; c < columns; c += 32) {
+            const float value = to_float(w[c]);
+#pragma unroll
+            for (int t = 0; t < kTokens; ++t)
+                sums[t] += value * x[static_cast<size_t>(t) * columns + c];
+        }
     }
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) {
         const float total = warp_sum(sums[t]);
-        if (threadIdx.x == 0) out[static_cast<size_t>(t) * rows + row] = total;
+        if (threadIdx.x != 0) continue;
+        float& result = out[static_cast<size_t>(t) * rows + row];
+        result = accumulate ? result + total : total;
     }
 }
 
+bool is_quantized(DType type) { return dtype_traits(type).block_elements > 1; }
+
+// Warps per row: enough rows x warps to fill the GPU, at least one chunk per warp.
+int warps_per_row_for(size_t rows, size_t columns) {
+    const size_t chunks = (columns / 32 + 31) / 32;
+    int warps = 1;
+    while (warps < kWarpsPerBlock && rows * warps < 4096 &&
+           chunks >= 2 * static_cast<size_t>(warps))
+        warps *= 2;
+    return warps;
+}
+
+bool all_rows_aligned_16(const MatvecJob* jobs, size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+        const DeviceMatrix& m = *jobs[i].weights;
+        if (reinterpret_cast<uintptr_t>(m.data) % 16 != 0 || m.row_stride_bytes % 16 != 0)
+            return false;
+    }
+    return true;
+}
+
 template <int kTokens>
-void launch_matvec(const DeviceMatrix& m, const float* x, const ActivationBlock* blocks, float* out,
-                   cudaStream_t stream) {
+void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
+                      const ActivationBlock* blocks, bool accumulate, cudaStream_t stream) {
+    const DeviceMatrix& first = *jobs[0].weights;
+    MatvecTargets targets{};
+    targets.count = static_cast<int>(count);
+    int grid = 0;
+    for (size_t i = 0; i < count; ++i) {
+        const DeviceMatrix& m = *jobs[i].weights;
+        const int warps_per_row = warps_per_row_for(m.rows, m.columns);
+        const int rows_per_block = kWarpsPerBlock / warps_per_row;
+        targets.target[i] = {m.data,
+                             m.row_stride_bytes,
+                             jobs[i].out + token_offset * m.rows,
+                             static_cast<int>(m.rows),
+                             warps_per_row,
+                             grid};
+        grid += static_cast<int>((m.rows + rows_per_block - 1) / rows_per_block);
+    }
+    const int sub_blocks = static_cast<int>(first.columns / 32);
+    const dim3 block(32, kWarpsPerBlock);
+    if (first.type == DType::Q4_K && all_rows_aligned_16(jobs, count)) {
+        launch_kernel(matvec_q4_k_kernel<kTokens>, grid, block, 0, stream, targets, sub_blocks / 8,
+                      blocks, accumulate);
+        return;
+    }
+    switch (first.type) {
+#define LLCUDA_MATVEC_CASE(NAME)                                                                   \
+    case DType::NAME:                                                                              \
+        launch_kernel(matvec_staged_kernel<DType::NAME, kTokens>, grid, block, 0, stream, targets, \
+                      sub_blocks, blocks, accumulate);                                             \
+        return;
+        LLCUDA_FOR_EACH_QUANT_TYPE(LLCUDA_MATVEC_CASE)
+#undef LLCUDA_MATVEC_CASE
+        default:
+            break;
+    }
+    throw Error(fmt::format("no GPU matrix-vector kernel for {}", dtype_name(first.type)));
+}
+
+template <typename W, int kTokens>
+void launch_float_kernel(const DeviceMatrix& m, const float* x, float* out, bool accumulate,
+                         cudaStream_t stream) {
     const dim3 block(32, kWarpsPerBlock);
     const dim3 grid(static_cast<unsigned>((m.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
-    const int rows = static_cast<int>(m.rows);
-    const int columns = static_cast<int>(m.columns);
-    const int sub_blocks = columns / 32;
+    constexpr size_t kVector = 16 / sizeof(W);
+    const bool vectorised = m.columns % kVector == 0 &&
+                            reinterpret_cast<uintptr_t>(m.data) % 16 == 0 &&
+                            reinterpret_cast<uintptr_t>(x) % 16 == 0;
+    launch_kernel(matvec_float_kernel<W, kTokens>, grid, block, 0, stream,
+                  reinterpret_cast<const W*>(m.data), static_cast<int>(m.rows),
+                  static_cast<int>(m.columns), x, out, vectorised, accumulate);
+}
+
+template <int kTokens>
+void launch_float(const DeviceMatrix& m, const float* x, float* out, bool accumulate,
+                  cudaStream_t stream) {
     switch (m.type) {
         case DType::F32:
-            matvec_float_kernel<float, kTokens><<<grid, block, 0, stream>>>(
-                reinterpret_cast<const float*>(m.data), rows, columns, x, out);
-            return;
+            return launch_float_kernel<float, kTokens>(m, x, out, accumulate, stream);
         case DType::F16:
-            matvec_float_kernel<__half, kTokens><<<grid, block, 0, stream>>>(
-                reinterpret_cast<const __half*>(m.data), rows, columns, x, out);
-            return;
+            return launch_float_kernel<__half, kTokens>(m, x, out, accumulate, stream);
         case DType::BF16:
-            matvec_float_kernel<__nv_bfloat16, kTokens><<<grid, block, 0, stream>>>(
-                reinterpret_cast<const __nv_bfloat16*>(m.data), rows, columns, x, out);
-            return;
-#define LLCUDA_MATVEC_CASE(NAME)                                                   \
-    case DType::NAME:                                                              \
-        matvec_quantized_kernel<DType::NAME, kTokens><<<grid, block, 0, stream>>>( \
-            m.data, m.row_stride_bytes, rows, sub_blocks, blocks, out);            \
-        return;
-            LLCUDA_FOR_EACH_QUANT_TYPE(LLCUDA_MATVEC_CASE)
-#undef LLCUDA_MATVEC_CASE
+            return launch_float_kernel<__nv_bfloat16, kTokens>(m, x, out, accumulate, stream);
+        default:
+            throw Error(fmt::format("no GPU matrix-vector kernel for {}", dtype_name(m.type)));
     }
-    throw Error(fmt::format("no GPU matrix-vector kernel for {}", dtype_name(m.type)));
+}
+
+// One launch for a part of `part` tokens starting at token `done`.
+template <int kTokens>
+void launch_part(const MatvecJob* jobs, size_t count, const float* x, const ActivationBlock* blocks,
+                 size_t done, bool accumulate, cudaStream_t stream) {
+    const DeviceMatrix& first = *jobs[0].weights;
+    if (is_quantized(first.type)) {
+        launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32),
+                                  accumulate, stream);
+        return;
+    }
+    for (size_t i = 0; i < count; ++i)
+        launch_float<kTokens>(*jobs[i].weights, x + done * first.columns,
+                              jobs[i].out + done * jobs[i].weights->rows, accumulate, stream);
 }
 
 }  // namespace
@@ -141,42 +462,51 @@ void quantize_activations(const float* x, size_t tokens, size_t columns, void* b
     const size_t total = tokens * (columns / 32);
     const dim3 block(32, 8);
     const dim3 grid(static_cast<unsigned>((total + 7) / 8));
-    quantize_activations_kernel<<<grid, block, 0, stream>>>(x, columns / 32, total,
-                                                            static_cast<ActivationBlock*>(blocks));
+    launch_kernel(quantize_activations_kernel, grid, block, 0, stream, x, columns / 32, total,
+                  static_cast<ActivationBlock*>(blocks));
     check_launch("quantize_activations");
 }
 
-void matvec(const DeviceMatrix& weights, const float* x, const void* activation_blocks,
-            size_t tokens, float* out, cudaStream_t stream) {
+void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
+                  const void* activation_blocks, size_t tokens, bool accumulate,
+                  cudaStream_t stream) {
+    if (count == 0 || tokens == 0) return;
+    if (count > kMaxTargets)
+        throw Error(fmt::format("a matrix-vector launch takes at most {} matrices", kMaxTargets));
+    const DeviceMatrix& first = *jobs[0].weights;
+    for (size_t i = 1; i < count; ++i) {
+        if (jobs[i].weights->type != first.type || jobs[i].weights->columns != first.columns)
+            throw Error("matrices of one matrix-vector launch must share their type and width");
+    }
     const auto* blocks = static_cast<const ActivationBlock*>(activation_blocks);
-    const bool quantized = dtype_traits(weights.type).block_elements > 1;
-    const size_t block_columns = weights.columns / 32;
     // Powers of two cover any count up to 8, each part reading the weights once.
     size_t done = 0;
     for (const size_t part : {size_t{8}, size_t{4}, size_t{2}, size_t{1}}) {
         while (tokens - done >= part) {
-            const float* part_x = x + done * weights.columns;
-            const ActivationBlock* part_blocks =
-                quantized ? blocks + done * block_columns : nullptr;
-            float* part_out = out + done * weights.rows;
             switch (part) {
                 case 8:
-                    launch_matvec<8>(weights, part_x, part_blocks, part_out, stream);
+                    launch_part<8>(jobs, count, x, blocks, done, accumulate, stream);
                     break;
                 case 4:
-                    launch_matvec<4>(weights, part_x, part_blocks, part_out, stream);
+                    launch_part<4>(jobs, count, x, blocks, done, accumulate, stream);
                     break;
                 case 2:
-                    launch_matvec<2>(weights, part_x, part_blocks, part_out, stream);
+                    launch_part<2>(jobs, count, x, blocks, done, accumulate, stream);
                     break;
                 default:
-                    launch_matvec<1>(weights, part_x, part_blocks, part_out, stream);
+                    launch_part<1>(jobs, count, x, blocks, done, accumulate, stream);
                     break;
             }
             done += part;
         }
     }
     check_launch("matvec");
+}
+
+void matvec(const DeviceMatrix& weights, const float* x, const void* activation_blocks,
+            size_t tokens, float* out, cudaStream_t stream, bool accumulate) {
+    const MatvecJob job{&weights, out};
+    matvec_group(&job, 1, x, activation_blocks, tokens, accumulate, stream);
 }
 
 void check_launch(const char* what) {

@@ -19,10 +19,15 @@ struct SubBlock {
     float offset[2];
 };
 
-// Activations quantized for the dot products: 32 values as int8 with one float scale.
-struct ActivationBlock {
-    float d;
+// Activations quantized for the dot products: 32 values as int8 with one float scale, and the
+// scaled sum of each half's integers, which the formats with offsets multiply by the offset
+// instead of summing the activations again for every weight row. 48 bytes, so that a lane
+// reads the integers and the scalars as 16-byte vectors.
+struct alignas(16) ActivationBlock {
     int q[8];
+    float d;
+    float sum[2];  // d times the sum of q over elements 0..15 and 16..31
+    float unused;
 };
 
 // The plain float storage types, element by element.
@@ -61,6 +66,7 @@ struct Unpack;
 
 template <>
 struct Unpack<DType::Q4_0> {
+    static constexpr bool kHasOffset = false;
     static constexpr int kBlockBytes = 18;
     static constexpr int kSubBlocks = 1;
     __device__ static void run(const uint8_t* block, int, SubBlock& out) {
@@ -75,6 +81,7 @@ struct Unpack<DType::Q4_0> {
 
 template <>
 struct Unpack<DType::Q4_1> {
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 20;
     static constexpr int kSubBlocks = 1;
     __device__ static void run(const uint8_t* block, int, SubBlock& out) {
@@ -89,6 +96,7 @@ struct Unpack<DType::Q4_1> {
 
 template <>
 struct Unpack<DType::Q5_0> {
+    static constexpr bool kHasOffset = false;
     static constexpr int kBlockBytes = 22;
     static constexpr int kSubBlocks = 1;
     __device__ static void run(const uint8_t* block, int, SubBlock& out) {
@@ -106,6 +114,7 @@ struct Unpack<DType::Q5_0> {
 
 template <>
 struct Unpack<DType::Q5_1> {
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 24;
     static constexpr int kSubBlocks = 1;
     __device__ static void run(const uint8_t* block, int, SubBlock& out) {
@@ -121,6 +130,7 @@ struct Unpack<DType::Q5_1> {
 
 template <>
 struct Unpack<DType::Q8_0> {
+    static constexpr bool kHasOffset = false;
     static constexpr int kBlockBytes = 34;
     static constexpr int kSubBlocks = 1;
     __device__ static void run(const uint8_t* block, int, SubBlock& out) {
@@ -132,6 +142,7 @@ struct Unpack<DType::Q8_0> {
 // K-quants: 256-element super-blocks of eight 32-element sub-blocks (index `sub`).
 template <>
 struct Unpack<DType::Q2_K> {
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 84;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
@@ -151,6 +162,7 @@ struct Unpack<DType::Q2_K> {
 
 template <>
 struct Unpack<DType::Q3_K> {
+    static constexpr bool kHasOffset = false;
     static constexpr int kBlockBytes = 110;
     static constexpr int kSubBlocks = 8;
     __device__ static int scale(const uint8_t* packed, int index) {
@@ -195,6 +207,7 @@ __device__ __forceinline__ void set_k4_scales(const uint8_t* block, int sub, Sub
 
 template <>
 struct Unpack<DType::Q4_K> {
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 144;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
@@ -208,6 +221,7 @@ struct Unpack<DType::Q4_K> {
 
 template <>
 struct Unpack<DType::Q5_K> {
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 176;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
@@ -224,6 +238,7 @@ struct Unpack<DType::Q5_K> {
 
 template <>
 struct Unpack<DType::Q6_K> {
+    static constexpr bool kHasOffset = false;
     static constexpr int kBlockBytes = 210;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
@@ -248,6 +263,7 @@ struct Unpack<DType::Q6_K> {
 
 template <>
 struct Unpack<DType::Q8_K> {
+    static constexpr bool kHasOffset = false;
     static constexpr int kBlockBytes = 292;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {

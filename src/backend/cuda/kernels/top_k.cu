@@ -10,6 +10,7 @@
 #include <climits>
 
 #include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/kernel_launch.cuh"
 #include "core/error.hpp"
 
 namespace llcuda::cuda {
@@ -50,6 +51,7 @@ __device__ void bitonic_sort(Candidate* items, int count) {
 
 __global__ void chunk_top_k_kernel(const float* logits, int vocab, int k, int chunks,
                                    Candidate* survivors) {
+    begin_after_previous_kernel();
     __shared__ Candidate items[kChunk];
     const int row = blockIdx.y;
     const int chunk = blockIdx.x;
@@ -66,6 +68,7 @@ __global__ void chunk_top_k_kernel(const float* logits, int vocab, int k, int ch
 
 __global__ void merge_top_k_kernel(const Candidate* survivors, int count, int padded, int k,
                                    float* top_values, int32_t* top_indices) {
+    begin_after_previous_kernel();
     __shared__ Candidate items[kChunk];
     const int row = blockIdx.x;
     const Candidate* in = survivors + static_cast<size_t>(row) * count;
@@ -102,14 +105,14 @@ void top_k(const float* logits, size_t rows, size_t vocab, size_t k, void* scrat
                         k, max_device_top_k(vocab), vocab));
     }
     auto* survivors = static_cast<Candidate*>(scratch);
-    chunk_top_k_kernel<<<dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(rows)), kThreads,
-                         0, stream>>>(logits, static_cast<int>(vocab), static_cast<int>(k), chunks,
-                                      survivors);
+    launch_kernel(chunk_top_k_kernel,
+                  dim3(static_cast<unsigned>(chunks), static_cast<unsigned>(rows)), kThreads, 0,
+                  stream, logits, static_cast<int>(vocab), static_cast<int>(k), chunks, survivors);
     const int count = chunks * static_cast<int>(k);
     int padded = 1;
     while (padded < count) padded <<= 1;
-    merge_top_k_kernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(
-        survivors, count, padded, static_cast<int>(k), top_values, top_indices);
+    launch_kernel(merge_top_k_kernel, static_cast<unsigned>(rows), kThreads, 0, stream, survivors,
+                  count, padded, static_cast<int>(k), top_values, top_indices);
     check_launch("top_k");
 }
 

@@ -1,0 +1,162 @@
+// The fused kernels of the decode step give exactly the bits of the kernels they replace, on
+// fresh random inputs: RMSNorm and SwiGLU that also quantize their output, RoPE with the KV
+// store (F16 and Q8_0, tokens in scattered cache rows), and matrix-vector launches that serve
+// several matrices or add into their output.
+#include <cuda_runtime_api.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "backend/cuda/cuda_ops.hpp"
+#include "core/error.hpp"
+#include "core/quant/quant.hpp"
+#include "gpu_test_support.hpp"
+
+namespace llcuda {
+namespace {
+
+using testing::random_floats;
+using testing::to_device;
+using testing::to_host;
+
+template <typename T>
+void expect_same_bytes(const DeviceBuffer& a, const DeviceBuffer& b, size_t count,
+                       const char* what) {
+    const auto left = to_host<T>(a, count), right = to_host<T>(b, count);
+    size_t differing = 0;
+    for (size_t i = 0; i < count; ++i)
+        differing += std::memcmp(&left[i], &right[i], sizeof(T)) != 0;
+    EXPECT_EQ(differing, 0u) << what;
+}
+
+TEST(FusedKernels, RmsNormWritesTheBlocksQuantizeWould) {
+    for (const size_t size : {size_t{64}, size_t{2048}, size_t{4096 + 32}, size_t{5120}}) {
+        const size_t tokens = 5;
+        const auto x = to_device(random_floats(tokens * size, 3.0f, size));
+        const auto weight = to_device(random_floats(size, 1.0f, size + 1));
+        const size_t block_bytes = cuda::activation_blocks_bytes(tokens, size);
+        DeviceBuffer normed(tokens * size * sizeof(float), 0), fused_normed(normed.bytes(), 0);
+        DeviceBuffer blocks(block_bytes, 0), fused_blocks(block_bytes, 0);
+        cuda::rms_norm(x.as<float>(), weight.as<float>(), normed.as<float>(), tokens, size, 1e-5f,
+                       nullptr);
+        cuda::quantize_activations(normed.as<float>(), tokens, size, blocks.get(), nullptr);
+        cuda::rms_norm(x.as<float>(), weight.as<float>(), fused_normed.as<float>(), tokens, size,
+                       1e-5f, nullptr, fused_blocks.get());
+        expect_same_bytes<float>(normed, fused_normed, tokens * size, "normed values");
+        expect_same_bytes<uint8_t>(blocks, fused_blocks, block_bytes, "int8 blocks");
+    }
+    DeviceBuffer any(4096, 0);
+    EXPECT_THROW(cuda::rms_norm(any.as<float>(), any.as<float>(), any.as<float>(), 1, 48, 1e-5f,
+                                nullptr, any.get()),
+                 Error);
+}
+
+TEST(FusedKernels, SwigluWritesTheBlocksQuantizeWould) {
+    const size_t tokens = 3, size = 14336 + 32;
+    const auto gate_values = random_floats(tokens * size, 3.0f, 21);
+    const auto up = to_device(random_floats(tokens * size, 1.0f, 22));
+    const auto gate = to_device(gate_values), fused_gate = to_device(gate_values);
+    const size_t block_bytes = cuda::activation_blocks_bytes(tokens, size);
+    DeviceBuffer blocks(block_bytes, 0), fused_blocks(block_bytes, 0);
+    cuda::swiglu(gate.as<float>(), up.as<float>(), tokens * size, nullptr);
+    cuda::quantize_activations(gate.as<float>(), tokens, size, blocks.get(), nullptr);
+    cuda::swiglu_quantize(fused_gate.as<float>(), up.as<float>(), tokens, size, fused_blocks.get(),
+                          nullptr);
+    expect_same_bytes<float>(gate, fused_gate, tokens * size, "swiglu values");
+    expect_same_bytes<uint8_t>(blocks, fused_blocks, block_bytes, "int8 blocks");
+}
+
+void check_rope_and_store(size_t head_dim);
+
+TEST(FusedKernels, RopeAndStoreEqualRopeThenStore) {
+    // Q8_0 blocks lie within a 96-value head; 80-value heads take the unfused kernels.
+    for (const size_t head_dim : {size_t{96}, size_t{80}}) check_rope_and_store(head_dim);
+}
+
+void check_rope_and_store(size_t head_dim) {
+    const size_t tokens = 5, heads = 12, kv_heads = 4, context = 40;
+    const size_t q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+    const std::vector<int32_t> positions = {0, 7, 3, 1000, 12};
+    const std::vector<int32_t> cache_rows = {3, 39, 17, 0, 22};  // scattered slots
+    const auto positions_device = to_device(positions), rows_device = to_device(cache_rows);
+    const auto queries_values = random_floats(tokens * q_dim, 1.0f, 31);
+    const auto keys_values = random_floats(tokens * kv_dim, 1.0f, 32);
+    const auto values = to_device(random_floats(tokens * kv_dim, 1.0f, 33));
+    for (const auto style : {RopeStyle::Normal, RopeStyle::NeoX}) {
+        for (const DType type : {DType::F16, DType::Q8_0}) {
+            const cuda::DeviceRope rope{style, 64, 500000.0f, 1.0f, nullptr};
+            const size_t row = cuda::kv_row_bytes(type, kv_dim);
+            auto queries = to_device(queries_values), keys = to_device(keys_values);
+            auto fused_queries = to_device(queries_values), fused_keys = to_device(keys_values);
+            DeviceBuffer key_cache(context * row, 0), value_cache(context * row, 0);
+            DeviceBuffer fused_key_cache(context * row, 0), fused_value_cache(context * row, 0);
+            for (auto* cache : {&key_cache, &value_cache, &fused_key_cache, &fused_value_cache})
+                cudaMemset(cache->get(), 0, cache->bytes());
+
+            cuda::rope(queries.as<float>(), tokens, heads, head_dim, positions_device.as<int32_t>(),
+                       rope, nullptr);
+            cuda::rope(keys.as<float>(), tokens, kv_heads, head_dim, positions_device.as<int32_t>(),
+                       rope, nullptr);
+            cuda::store_kv(keys.as<float>(), values.as<float>(), tokens, kv_dim,
+                           rows_device.as<int32_t>(), type, key_cache.get(), value_cache.get(),
+                           nullptr);
+            cuda::rope_and_store_kv(
+                fused_queries.as<float>(), fused_keys.as<float>(), values.as<float>(), tokens,
+                heads, kv_heads, head_dim, positions_device.as<int32_t>(), rope,
+                {type, rows_device.as<int32_t>(), fused_key_cache.get(), fused_value_cache.get()},
+                nullptr);
+            expect_same_bytes<float>(queries, fused_queries, tokens * q_dim, "rotated queries");
+            expect_same_bytes<uint8_t>(key_cache, fused_key_cache, context * row, "key cache");
+            expect_same_bytes<uint8_t>(value_cache, fused_value_cache, context * row,
+                                       "value cache");
+        }
+    }
+}
+
+// Q, K and V shaped matrices in one launch, and a product added into its output, give the
+// bits of separate launches followed by an add.
+TEST(FusedKernels, GroupedAndAccumulatingMatvecEqualSeparateLaunches) {
+    const size_t columns = 1536;
+    const size_t rows[] = {1536, 256, 4100};
+    for (const DType type : {DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::Q5_0, DType::F16}) {
+        std::vector<DeviceBuffer> data;
+        std::vector<cuda::DeviceMatrix> matrices;
+        for (size_t i = 0; i < 3; ++i) {
+            const size_t stride = row_bytes(type, columns);
+            std::vector<uint8_t> bytes(rows[i] * stride);
+            const auto source = random_floats(rows[i] * columns, 1.0f, 40 + i);
+            for (size_t r = 0; r < rows[i]; ++r)
+                quantize_row(type, source.data() + r * columns, bytes.data() + r * stride, columns);
+            data.push_back(to_device(bytes));
+            matrices.push_back({type, data.back().as<uint8_t>(), rows[i], columns, stride});
+        }
+        for (const size_t tokens : {size_t{1}, size_t{5}, size_t{8}}) {
+            const auto x = to_device(random_floats(tokens * columns, 1.0f, 50 + tokens));
+            DeviceBuffer blocks(cuda::activation_blocks_bytes(tokens, columns), 0);
+            cuda::quantize_activations(x.as<float>(), tokens, columns, blocks.get(), nullptr);
+            std::vector<DeviceBuffer> separate, grouped;
+            std::vector<cuda::MatvecJob> jobs;
+            for (size_t i = 0; i < 3; ++i) {
+                separate.emplace_back(tokens * rows[i] * sizeof(float), 0);
+                grouped.emplace_back(tokens * rows[i] * sizeof(float), 0);
+                cuda::matvec(matrices[i], x.as<float>(), blocks.get(), tokens,
+                             separate[i].as<float>(), nullptr);
+                jobs.push_back({&matrices[i], grouped[i].as<float>()});
+            }
+            cuda::matvec_group(jobs.data(), jobs.size(), x.as<float>(), blocks.get(), tokens, false,
+                               nullptr);
+            for (size_t i = 0; i < 3; ++i)
+                expect_same_bytes<float>(separate[i], grouped[i], tokens * rows[i], "grouped");
+
+            const auto residual = random_floats(tokens * rows[0], 1.0f, 60 + tokens);
+            auto added = to_device(residual), accumulated = to_device(residual);
+            cuda::add(added.as<float>(), separate[0].as<float>(), tokens * rows[0], nullptr);
+            cuda::matvec(matrices[0], x.as<float>(), blocks.get(), tokens, accumulated.as<float>(),
+                         nullptr, true);
+            expect_same_bytes<float>(added, accumulated, tokens * rows[0], "accumulated");
+        }
+    }
+}
+
+}  // namespace
+}  // namespace llcuda
