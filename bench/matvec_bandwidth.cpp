@@ -2,7 +2,7 @@
 // each launch reads a different copy of the matrix (together larger than the L2 cache), as a
 // decode step reads each weight once, and the figure is the weight bytes over the launch's time
 // (CUDA events around a graph of 200 launches), beside a device-to-device copy's.
-// Usage: llcuda_matvec_bench [TOKENS...]   (default: 1 8)
+// Usage: llcuda_matvec_bench [--only SHAPE] [TOKENS...]   (default: every shape; 1 and 8 tokens)
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 
@@ -79,7 +79,13 @@ double microseconds_per_launch(const std::vector<cuda::DeviceMatrix>& copies, co
 
 int main(int argc, char** argv) {
     std::vector<size_t> token_counts;
-    for (int i = 1; i < argc; ++i) token_counts.push_back(std::strtoul(argv[i], nullptr, 10));
+    std::string only;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string(argv[i]) == "--only" && i + 1 < argc)
+            only = argv[++i];
+        else
+            token_counts.push_back(std::strtoul(argv[i], nullptr, 10));
+    }
     if (token_counts.empty()) token_counts = {1, 8};
     const double copy = measure_copy_bandwidth(0, size_t{1} << 30) / 1e9;
     fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n\n", copy);
@@ -87,6 +93,7 @@ int main(int argc, char** argv) {
     fmt::print("|---|---|---|---|---|---|---|\n");
     std::mt19937_64 generator(1);
     for (const auto& shape : kShapes) {
+        if (!only.empty() && only != shape.name) continue;
         const auto x = random_device_bytes(8 * shape.columns * sizeof(float), generator);
         DeviceBuffer out(8 * shape.rows * sizeof(float), 0);
         DeviceBuffer blocks(cuda::activation_blocks_bytes(8, shape.columns), 0);

@@ -238,8 +238,8 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
         cuda::dequantize_rows(token_embedding, tokens_device.as<int32_t>(), count, x_, false,
                               stream);
     // Kernels are fused where a decode step would otherwise pay a launch for little work:
-    // RMSNorm and SwiGLU also quantize their output for the next product, Q/K/V and gate/up
-    // share launches, RoPE and the KV store are one kernel, and the residual adds happen in
+    // RMSNorm, attention and SwiGLU also quantize their output for the next product, Q/K/V and
+    // gate/up share launches, RoPE and the KV store are one kernel, and the residual adds happen in
     // the output projections.
     void* blocks = dim % 32 == 0 ? matmul->activation_blocks_for(count) : nullptr;
     const bool blocks_written = blocks != nullptr;
@@ -255,10 +255,10 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
             queries_, keys_, values_, count, hp.head_count, hp.kv_head_count, hp.head_dim,
             positions, rope,
             {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream);
-        cuda::attention(queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type,
-                        positions, rows, count, shape, attended_, attention_scratch.as<float>(),
-                        stream);
-        matmul->set_input(attended_, count, hp.q_dim());
+        const bool attended_blocks = cuda::attention(
+            queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,
+            rows, count, shape, attended_, attention_scratch.as<float>(), stream, blocks);
+        matmul->set_input(attended_, count, hp.q_dim(), attended_blocks);
         matmul->multiply(layer.attention_output, x_, true);
 
         cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream, blocks);

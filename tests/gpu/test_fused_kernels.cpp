@@ -1,6 +1,6 @@
 // The fused kernels of the decode step give exactly the bits of the kernels they replace, on
-// fresh random inputs: RMSNorm and SwiGLU that also quantize their output, RoPE with the KV
-// store (F16 and Q8_0, tokens in scattered cache rows), and matrix-vector launches that serve
+// fresh random inputs: RMSNorm, SwiGLU and attention that also quantize their output, RoPE with the
+// KV store (F16 and Q8_0, tokens in scattered cache rows), and matrix-vector launches that serve
 // several matrices or add into their output.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
@@ -111,6 +111,41 @@ void check_rope_and_store(size_t head_dim) {
                                        "value cache");
         }
     }
+}
+
+// The split attention's merge writes the int8 blocks of its output as quantize_activations
+// would; the unsplit path (more than 8 tokens) leaves them to the caller.
+TEST(FusedKernels, AttentionWritesTheBlocksQuantizeWould) {
+    const cuda::AttentionShape shape{8, 2, 64};
+    const size_t kv_dim = 2 * 64, q_dim = 8 * 64, cached = 45, tokens = 3;
+    const size_t row = cuda::kv_row_bytes(DType::F16, kv_dim);
+    DeviceBuffer key_cache((cached + tokens) * row, 0), value_cache((cached + tokens) * row, 0);
+    std::vector<int32_t> positions(cached + tokens);
+    for (size_t p = 0; p < positions.size(); ++p) positions[p] = static_cast<int32_t>(p);
+    const auto positions_device = to_device(positions);
+    const auto keys = to_device(random_floats((cached + tokens) * kv_dim, 1.0f, 70));
+    const auto values = to_device(random_floats((cached + tokens) * kv_dim, 1.0f, 71));
+    cuda::store_kv(keys.as<float>(), values.as<float>(), cached + tokens, kv_dim,
+                   positions_device.as<int32_t>(), DType::F16, key_cache.get(), value_cache.get(),
+                   nullptr);
+    const auto queries = to_device(random_floats(tokens * q_dim, 1.0f, 72));
+    DeviceBuffer scratch(cuda::attention_split_scratch_bytes(shape), 0);
+    const size_t block_bytes = cuda::activation_blocks_bytes(tokens, q_dim);
+    DeviceBuffer out(tokens * q_dim * sizeof(float), 0), fused_out(out.bytes(), 0);
+    DeviceBuffer blocks(block_bytes, 0), fused_blocks(block_bytes, 0);
+    const int32_t* last = positions_device.as<int32_t>() + cached;
+    EXPECT_FALSE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(),
+                                 DType::F16, last, last, tokens, shape, out.as<float>(),
+                                 scratch.as<float>(), nullptr));
+    cuda::quantize_activations(out.as<float>(), tokens, q_dim, blocks.get(), nullptr);
+    EXPECT_TRUE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(), DType::F16,
+                                last, last, tokens, shape, fused_out.as<float>(),
+                                scratch.as<float>(), nullptr, fused_blocks.get()));
+    expect_same_bytes<float>(out, fused_out, tokens * q_dim, "attention output");
+    expect_same_bytes<uint8_t>(blocks, fused_blocks, block_bytes, "int8 blocks");
+    EXPECT_FALSE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(),
+                                 DType::F16, last, last, tokens, shape, fused_out.as<float>(),
+                                 nullptr, nullptr, fused_blocks.get()));
 }
 
 // Q, K and V shaped matrices in one launch, and a product added into its output, give the

@@ -96,6 +96,21 @@ TEST(OpKernels, SwigluAddArgmax) {
     cuda::argmax(values_device.as<float>(), 1, count, result.as<int32_t>(), nullptr);
     EXPECT_EQ(to_host<int32_t>(result, 1)[0], 2021);
 
+    // A vocabulary-sized row, read as 16-byte vectors: still the first of equal maxima, and
+    // the last value when it is the largest.
+    auto vocabulary = random_floats(128256, 1.0f, 10);
+    vocabulary[100001] = 60.0f;
+    vocabulary[77777] = 60.0f;
+    auto vocabulary_device = to_device(vocabulary);
+    cuda::argmax(vocabulary_device.as<float>(), 1, vocabulary.size(), result.as<int32_t>(),
+                 nullptr);
+    EXPECT_EQ(to_host<int32_t>(result, 1)[0], 77777);
+    vocabulary.back() = 70.0f;
+    vocabulary_device = to_device(vocabulary);
+    cuda::argmax(vocabulary_device.as<float>(), 1, vocabulary.size(), result.as<int32_t>(),
+                 nullptr);
+    EXPECT_EQ(to_host<int32_t>(result, 1)[0], 128255);
+
     // Several rows at once (one per sequence of a batch), and rows gathered by index.
     const size_t row = count / 3;
     auto rows = random_floats(3 * row, 1.0f, 9);

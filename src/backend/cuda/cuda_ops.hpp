@@ -101,10 +101,13 @@ struct AttentionShape {
 // [tokens][head_count * head_dim].
 // With split_scratch (attention_split_scratch_bytes of device memory), passes of up to
 // kMaxSplitTokens tokens split each head's rows over kAttentionSplits blocks and merge them
-// (flash-decoding); without it, or for more tokens, one block per head and token.
-void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
+// (flash-decoding); without it, or for more tokens, one block per head and token. The split
+// path also writes the output's int8 blocks into activation_blocks when given one (head_dim a
+// multiple of 32); the result says whether it did.
+bool attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
-               const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream);
+               const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
+               void* activation_blocks = nullptr);
 constexpr size_t kAttentionSplits = 16;
 constexpr size_t kMaxSplitTokens = 8;
 size_t attention_split_scratch_bytes(const AttentionShape& shape);

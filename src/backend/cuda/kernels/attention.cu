@@ -11,8 +11,8 @@
 #include <cfloat>
 
 #include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/activation_quant.cuh"
 #include "backend/cuda/kernels/kernel_launch.cuh"
-#include "backend/cuda/kernels/quant_unpack.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
 #include "core/error.hpp"
 #include "core/quant/blocks.hpp"
@@ -139,7 +139,7 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
 // warp turns the splits' maxima and normalisers into weights once; then every thread sums its
 // elements over the splits with independent loads.
 __global__ void merge_splits_kernel(const float* partial, int head_count, int head_dim, int splits,
-                                    float* out) {
+                                    float* out, ActivationBlock* blocks) {
     begin_after_previous_kernel();
     __shared__ float weights[kAttentionSplits];
     __shared__ float inverse_total;
@@ -166,13 +166,18 @@ __global__ void merge_splits_kernel(const float* partial, int head_count, int he
         for (int s = 0; s < static_cast<int>(kAttentionSplits); ++s)
             if (s < splits) value += records[s * stride + 2 + i] * weights[s];
         result[i] = value * inverse_total;
+        // Whole warps share a 32-value block (head_dim % 32 == 0 when blocks are asked for).
+        if (blocks != nullptr)
+            quantize_warp_block(
+                value * inverse_total,
+                blocks[((static_cast<size_t>(token) * head_count + head) * head_dim + i) / 32]);
     }
 }
 
 template <DType T>
 void launch(const float* queries, const void* keys, const void* values, const int32_t* positions,
             const int32_t* cache_rows, size_t tokens, const AttentionShape& shape, float* out,
-            int splits, float* partial, cudaStream_t stream) {
+            int splits, float* partial, ActivationBlock* blocks, cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens),
                     static_cast<unsigned>(splits));
     const dim3 block(32, kWarps);
@@ -199,7 +204,7 @@ void launch(const float* queries, const void* keys, const void* values, const in
         const dim3 merge_grid(static_cast<unsigned>(shape.head_count),
                               static_cast<unsigned>(tokens));
         launch_kernel(merge_splits_kernel, merge_grid, 128, 0, stream, partial, heads, dim, splits,
-                      out);
+                      out, blocks);
     }
 }
 
@@ -210,10 +215,11 @@ size_t attention_split_scratch_bytes(const AttentionShape& shape) {
            sizeof(float);
 }
 
-void attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
+bool attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
-               const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream) {
-    if (tokens == 0) return;
+               const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
+               void* activation_blocks) {
+    if (tokens == 0) return false;
     if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
         shape.head_count % shape.kv_head_count != 0) {
         throw Error(
@@ -223,13 +229,17 @@ void attention(const float* queries, const void* key_cache, const void* value_ca
     }
     const bool split = split_scratch != nullptr && tokens <= kMaxSplitTokens;
     const int splits = split ? static_cast<int>(kAttentionSplits) : 1;
+    auto* blocks = split && shape.head_dim % 32 == 0
+                       ? static_cast<ActivationBlock*>(activation_blocks)
+                       : nullptr;
     if (type == DType::F16)
         launch<DType::F16>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                           out, splits, split_scratch, stream);
+                           out, splits, split_scratch, blocks, stream);
     else
         launch<DType::Q8_0>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                            out, splits, split_scratch, stream);
+                            out, splits, split_scratch, blocks, stream);
     check_launch("attention");
+    return blocks != nullptr;
 }
 
 }  // namespace llcuda::cuda

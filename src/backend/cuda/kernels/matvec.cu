@@ -346,14 +346,18 @@ __global__ void matvec_float_kernel(const W* weights, int rows, int columns, con
 
 bool is_quantized(DType type) { return dtype_traits(type).block_elements > 1; }
 
-// Warps per row: enough rows x warps to fill the GPU, at least one chunk per warp.
-int warps_per_row_for(size_t rows, size_t columns) {
+// Warps per row: enough rows x warps to fill the GPU, at least one chunk per warp. Rows
+// staged through shared memory are also split when long (Llama-3-8B's 14336-wide down
+// projection: 14 chunks), since a warp computes its chunks one after another; measured on
+// the H100 with llcuda_matvec_bench, the direct Q4_K kernel does best without that split.
+int warps_per_row_for(size_t rows, size_t columns, bool staged) {
     const size_t chunks = (columns / 32 + 31) / 32;
-    int warps = 1;
-    while (warps < kWarpsPerBlock && rows * warps < 4096 &&
-           chunks >= 2 * static_cast<size_t>(warps))
-        warps *= 2;
-    return warps;
+    size_t warps = 1;
+    auto worth_splitting = [&] {
+        return rows * warps < 4096 || (staged && chunks > 4 * warps && rows * warps < 16384);
+    };
+    while (warps < kWarpsPerBlock && chunks >= 2 * warps && worth_splitting()) warps *= 2;
+    return static_cast<int>(warps);
 }
 
 bool all_rows_aligned_16(const MatvecJob* jobs, size_t count) {
@@ -369,12 +373,13 @@ template <int kTokens>
 void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
                       const ActivationBlock* blocks, bool accumulate, cudaStream_t stream) {
     const DeviceMatrix& first = *jobs[0].weights;
+    const bool direct_q4_k = first.type == DType::Q4_K && all_rows_aligned_16(jobs, count);
     MatvecTargets targets{};
     targets.count = static_cast<int>(count);
     int grid = 0;
     for (size_t i = 0; i < count; ++i) {
         const DeviceMatrix& m = *jobs[i].weights;
-        const int warps_per_row = warps_per_row_for(m.rows, m.columns);
+        const int warps_per_row = warps_per_row_for(m.rows, m.columns, !direct_q4_k);
         const int rows_per_block = kWarpsPerBlock / warps_per_row;
         targets.target[i] = {m.data,
                              m.row_stride_bytes,
@@ -386,7 +391,7 @@ void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
     }
     const int sub_blocks = static_cast<int>(first.columns / 32);
     const dim3 block(32, kWarpsPerBlock);
-    if (first.type == DType::Q4_K && all_rows_aligned_16(jobs, count)) {
+    if (direct_q4_k) {
         launch_kernel(matvec_q4_k_kernel<kTokens>, grid, block, 0, stream, targets, sub_blocks / 8,
                       blocks, accumulate);
         return;
