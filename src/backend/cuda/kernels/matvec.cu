@@ -5,9 +5,11 @@
 // it computes, so that every format (Q6_K's 210-byte blocks are only 2-byte aligned) reads
 // memory in full sectors with enough bytes in flight to approach the bandwidth limit. Each
 // lane then dots one sub-block with the int8 activations by dp4a, applying the scales once
-// per 16 elements. Short matrices spread a row over several warps so that the grid fills the
-// GPU; the split depends only on the matrix shape, so a token's result does not depend on how
-// many tokens share the launch.
+// per 16 elements. Q4_K, whose blocks keep 16-byte alignment, skips the staging: its lanes load
+// 16-byte vectors straight into registers (see matvec_q4_k_kernel). Short matrices spread a
+// row over several warps so that the grid fills the GPU; the split depends only on the matrix
+// shape, so a token's result does not depend on how many tokens share the launch. One launch
+// can serve up to three matrices of one type on the same input (Q, K and V; gate and up).
 #include <fmt/format.h>
 
 #include "backend/cuda/cuda_ops.hpp"
