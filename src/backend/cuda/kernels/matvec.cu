@@ -1,8 +1,8 @@
 // Matrix-vector products for decode, up to 8 tokens sharing one read of the weights.
 //
 // Quantized rows are read in chunks of 32 sub-blocks (32 elements each): the warp copies a
-// chunk into shared memory with 16-byte asynchronous copies, several chunks ahead of the one
-// it computes, so that every format (Q6_K's 210-byte blocks are only 2-byte aligned) reads
+// chunk into shared memory with 16-byte asynchronous copies, a chunk ahead of the one it
+// computes, so that every format (Q6_K's 210-byte blocks are only 2-byte aligned) reads
 // memory in full sectors with enough bytes in flight to approach the bandwidth limit. Each
 // lane then dots one sub-block with the int8 activations by dp4a, applying the scales once
 // per 16 elements. Q4_K, whose blocks keep 16-byte alignment, skips the staging: its lanes load
