@@ -45,6 +45,8 @@ const DTypeTraits& dtype_traits(DType type) {
 
 std::string_view dtype_name(DType type) { return dtype_traits(type).name; }
 
+bool is_quantized(DType type) { return dtype_traits(type).block_elements > 1; }
+
 std::optional<DType> dtype_from_name(std::string_view name) {
     for (const auto& traits : kTraits) {
         if (traits.name.size() != name.size()) continue;

@@ -37,6 +37,8 @@ struct DTypeTraits {
 std::optional<DTypeTraits> find_dtype(uint32_t type_id);
 const DTypeTraits& dtype_traits(DType type);
 std::string_view dtype_name(DType type);
+// Whether `type` stores elements in blocks with scales (every type but F32, F16 and BF16).
+bool is_quantized(DType type);
 std::optional<DType> dtype_from_name(std::string_view name);  // case-insensitive
 
 // Bytes of a row of `elements` values; throws if `elements` is not a whole number of blocks.

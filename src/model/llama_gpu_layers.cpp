@@ -252,8 +252,7 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
             {&layer.query, queries_}, {&layer.key, keys_}, {&layer.value, values_}};
         matmul->multiply_each(qkv, 3);
         cuda::rope_and_store_kv(
-            queries_, keys_, values_, count, hp.head_count, hp.kv_head_count, hp.head_dim,
-            positions, rope,
+            queries_, keys_, values_, count, shape, positions, rope,
             {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream);
         const bool attended_blocks = cuda::attention(
             queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,

@@ -102,7 +102,7 @@ void check_rope_and_store(size_t head_dim) {
                            nullptr);
             cuda::rope_and_store_kv(
                 fused_queries.as<float>(), fused_keys.as<float>(), values.as<float>(), tokens,
-                heads, kv_heads, head_dim, positions_device.as<int32_t>(), rope,
+                {heads, kv_heads, head_dim}, positions_device.as<int32_t>(), rope,
                 {type, rows_device.as<int32_t>(), fused_key_cache.get(), fused_value_cache.get()},
                 nullptr);
             expect_same_bytes<float>(queries, fused_queries, tokens * q_dim, "rotated queries");

@@ -60,8 +60,6 @@ std::vector<float> int8_round_trip(const std::vector<float>& x) {
     return out;
 }
 
-bool quantized(DType type) { return dtype_traits(type).block_elements > 1; }
-
 class QuantKernels : public ::testing::TestWithParam<DType> {};
 
 TEST_P(QuantKernels, DequantizeEqualsTheCpu) {
@@ -102,13 +100,13 @@ TEST_P(QuantKernels, MatvecEqualsTheCpuForOneToEightTokens) {
             const auto x_device = to_device(x);
             DeviceBuffer blocks(cuda::activation_blocks_bytes(tokens, columns), 0);
             DeviceBuffer out(tokens * rows * sizeof(float), 0);
-            if (quantized(type))
+            if (is_quantized(type))
                 cuda::quantize_activations(x_device.as<float>(), tokens, columns, blocks.get(),
                                            nullptr);
             cuda::matvec(device_matrix(type, m, data), x_device.as<float>(), blocks.get(), tokens,
                          out.as<float>(), nullptr);
             const auto gpu = to_host<float>(out, tokens * rows);
-            const auto seen = quantized(type) ? int8_round_trip(x) : x;
+            const auto seen = is_quantized(type) ? int8_round_trip(x) : x;
             for (size_t t = 0; t < tokens; ++t) {
                 for (size_t r = 0; r < rows; ++r) {
                     double expected = 0, magnitude = 0;

@@ -82,18 +82,17 @@ struct KvCacheView {
     void* values;
 };
 
-// rope on the queries and keys, then store_kv, in one launch (the decode step's three).
-// `keys` is rotated in place too.
-void rope_and_store_kv(float* queries, float* keys, const float* values, size_t tokens,
-                       size_t head_count, size_t kv_head_count, size_t head_dim,
-                       const int32_t* positions, const DeviceRope& params, const KvCacheView& cache,
-                       cudaStream_t stream);
-
 struct AttentionShape {
     size_t head_count = 0;
     size_t kv_head_count = 0;
     size_t head_dim = 0;
 };
+
+// rope on the queries and keys, then store_kv, in one launch (the decode step's three).
+// `keys` is rotated in place too.
+void rope_and_store_kv(float* queries, float* keys, const float* values, size_t tokens,
+                       const AttentionShape& shape, const int32_t* positions,
+                       const DeviceRope& params, const KvCacheView& cache, cudaStream_t stream);
 
 // Causal attention of each query token over its sequence's positions 0..positions[t] (online
 // softmax; no score matrix is stored). The token itself is at cache row cache_rows[t], so its

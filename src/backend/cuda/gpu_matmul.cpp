@@ -11,8 +11,6 @@
 namespace llcuda::cuda {
 namespace {
 
-bool is_quantized(DType type) { return dtype_traits(type).block_elements > 1; }
-
 // F32 and BF16 weights are multiplied in float (BF16's range does not fit in F16).
 bool gemm_in_float(DType type) { return type == DType::F32 || type == DType::BF16; }
 

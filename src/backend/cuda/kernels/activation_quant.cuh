@@ -2,10 +2,19 @@
 // Quantizing activations into ActivationBlocks, shared by the kernels that write them
 // (quantize_activations, and RMSNorm and SwiGLU fused with it) so that all give the same bits:
 // d = max |x| / 127, q = round(x / d).
+#include <fmt/format.h>
+
 #include "backend/cuda/kernels/quant_unpack.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
+#include "core/error.hpp"
 
 namespace llcuda::cuda {
+
+// Throws unless rows of `values` activations are whole 32-value blocks.
+inline void require_whole_activation_blocks(size_t values) {
+    if (values % 32 != 0)
+        throw Error(fmt::format("activations of {} values are not whole 32-value blocks", values));
+}
 
 __device__ __forceinline__ int quantize_value(float value, float d) {
     return d > 0.0f ? static_cast<int>(rintf(value / d)) : 0;

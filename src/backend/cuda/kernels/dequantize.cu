@@ -59,7 +59,7 @@ template <typename Out>
 void launch(const DeviceMatrix& m, const int32_t* row_indices, size_t row_count, Out* out,
             cudaStream_t stream) {
     constexpr unsigned kThreads = 256;
-    if (dtype_traits(m.type).block_elements == 1) {
+    if (!is_quantized(m.type)) {
         const size_t total = row_count * m.columns;
         const unsigned grid = static_cast<unsigned>((total + kThreads - 1) / kThreads);
         switch (m.type) {

@@ -1,7 +1,5 @@
 // RMSNorm, RoPE, SwiGLU, residual add and argmax: the small ops between the matrix products.
 // RMSNorm and SwiGLU can also write their output's int8 blocks for the next matrix product.
-#include <fmt/format.h>
-
 #include <cfloat>
 #include <cstdint>
 
@@ -10,7 +8,6 @@
 #include "backend/cuda/kernels/kernel_launch.cuh"
 #include "backend/cuda/kernels/rope_rotation.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
-#include "core/error.hpp"
 
 namespace llcuda::cuda {
 namespace {
@@ -96,12 +93,15 @@ __global__ void rope_kernel(float* heads, size_t tokens, size_t head_count, size
                      params);
 }
 
+__device__ __forceinline__ float swiglu_value(float gate, float up) {
+    return gate * (1.0f / (1.0f + expf(-gate))) * up;
+}
+
 __global__ void swiglu_kernel(float* gate, const float* up, size_t count) {
     begin_after_previous_kernel();
     const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= count) return;
-    const float g = gate[i];
-    gate[i] = g * (1.0f / (1.0f + expf(-g))) * up[i];
+    gate[i] = swiglu_value(gate[i], up[i]);
 }
 
 // One warp per 32 values: the row's int8 block as well.
@@ -110,8 +110,7 @@ __global__ void swiglu_quantize_kernel(float* gate, const float* up, size_t tota
     begin_after_previous_kernel();
     const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i / 32 >= total / 32) return;
-    const float g = gate[i];
-    const float value = g * (1.0f / (1.0f + expf(-g))) * up[i];
+    const float value = swiglu_value(gate[i], up[i]);
     gate[i] = value;
     quantize_warp_block(value, blocks[i / 32]);
 }
@@ -200,8 +199,7 @@ __global__ void argmax_kernel(const float* values, size_t count, int32_t* result
 void rms_norm(const float* x, const float* weight, float* out, size_t tokens, size_t size,
               float epsilon, cudaStream_t stream, void* activation_blocks) {
     if (tokens == 0) return;
-    if (activation_blocks != nullptr && size % 32 != 0)
-        throw Error(fmt::format("activations of {} values are not whole 32-value blocks", size));
+    if (activation_blocks != nullptr) require_whole_activation_blocks(size);
     launch_kernel(rms_norm_kernel, static_cast<unsigned>(tokens), kNormThreads, 0, stream, x,
                   weight, out, size, epsilon, static_cast<ActivationBlock*>(activation_blocks));
     check_launch("rms_norm");
@@ -224,8 +222,7 @@ void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream) {
 
 void swiglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
                      void* activation_blocks, cudaStream_t stream) {
-    if (size % 32 != 0)
-        throw Error(fmt::format("activations of {} values are not whole 32-value blocks", size));
+    require_whole_activation_blocks(size);
     const size_t total = tokens * size;
     if (total == 0) return;
     launch_kernel(swiglu_quantize_kernel, blocks_for(total), kThreads, 0, stream, gate, up, total,

@@ -68,30 +68,24 @@ void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t*
     }
 }
 
-struct HeadShape {
-    int head_count;
-    int kv_head_count;
-    int head_dim;
-};
-
 // One block per head and token: a query head is rotated in place; a KV head's key is rotated,
 // then its key and value are stored (Q8_0 blocks lie within a head: head_dim % 32 == 0).
 __global__ void rope_and_store_kernel(float* queries, float* keys, const float* values,
-                                      HeadShape shape, const int32_t* positions, DeviceRope params,
-                                      KvCacheView cache) {
+                                      AttentionShape shape, const int32_t* positions,
+                                      DeviceRope params, KvCacheView cache) {
     begin_after_previous_kernel();
-    const int head = blockIdx.x;
+    const size_t head = blockIdx.x;
     const size_t token = blockIdx.y;
     const int position = positions[token];
     const size_t pairs = params.rotated_dims / 2;
-    const size_t kv_dim = static_cast<size_t>(shape.kv_head_count) * shape.head_dim;
+    const size_t kv_dim = shape.kv_head_count * shape.head_dim;
     if (head < shape.head_count) {
         float* query = queries + (token * shape.head_count + head) * shape.head_dim;
         for (size_t pair = threadIdx.x; pair < pairs; pair += blockDim.x)
             rope_rotate_pair(query, pair, position, params);
         return;
     }
-    const size_t offset = static_cast<size_t>(head - shape.head_count) * shape.head_dim;
+    const size_t offset = (head - shape.head_count) * shape.head_dim;
     float* key = keys + token * kv_dim + offset;
     const float* value = values + token * kv_dim + offset;
     for (size_t pair = threadIdx.x; pair < pairs; pair += blockDim.x)
@@ -101,14 +95,14 @@ __global__ void rope_and_store_kernel(float* queries, float* keys, const float* 
     if (cache.type == DType::F16) {
         auto* key_row = static_cast<__half*>(cache.keys) + static_cast<size_t>(row) * kv_dim;
         auto* value_row = static_cast<__half*>(cache.values) + static_cast<size_t>(row) * kv_dim;
-        for (int i = threadIdx.x; i < shape.head_dim; i += blockDim.x) {
+        for (size_t i = threadIdx.x; i < shape.head_dim; i += blockDim.x) {
             key_row[offset + i] = __float2half(key[i]);
             value_row[offset + i] = __float2half(value[i]);
         }
         return;
     }
     const size_t blocks_per_row = kv_dim / 32;
-    const int head_blocks = shape.head_dim / 32;
+    const int head_blocks = static_cast<int>(shape.head_dim / 32);
     const int lane = threadIdx.x % 32;
     for (int b = threadIdx.x / 32; b < 2 * head_blocks; b += blockDim.x / 32) {
         const bool is_key = b < head_blocks;
@@ -145,23 +139,20 @@ void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_d
 }
 
 void rope_and_store_kv(float* queries, float* keys, const float* values, size_t tokens,
-                       size_t head_count, size_t kv_head_count, size_t head_dim,
-                       const int32_t* positions, const DeviceRope& params, const KvCacheView& cache,
-                       cudaStream_t stream) {
+                       const AttentionShape& shape, const int32_t* positions,
+                       const DeviceRope& params, const KvCacheView& cache, cudaStream_t stream) {
     if (tokens == 0) return;
-    const size_t kv_dim = kv_head_count * head_dim;
+    const size_t kv_dim = shape.kv_head_count * shape.head_dim;
     kv_row_bytes(cache.type, kv_dim);  // validates the shape
-    if (cache.type == DType::Q8_0 && head_dim % 32 != 0) {
+    if (cache.type == DType::Q8_0 && shape.head_dim % 32 != 0) {
         // Q8_0 blocks would straddle heads: the unfused kernels handle whole rows.
-        rope(queries, tokens, head_count, head_dim, positions, params, stream);
-        rope(keys, tokens, kv_head_count, head_dim, positions, params, stream);
+        rope(queries, tokens, shape.head_count, shape.head_dim, positions, params, stream);
+        rope(keys, tokens, shape.kv_head_count, shape.head_dim, positions, params, stream);
         store_kv(keys, values, tokens, kv_dim, cache.rows, cache.type, cache.keys, cache.values,
                  stream);
         return;
     }
-    const HeadShape shape{static_cast<int>(head_count), static_cast<int>(kv_head_count),
-                          static_cast<int>(head_dim)};
-    const dim3 grid(static_cast<unsigned>(head_count + kv_head_count),
+    const dim3 grid(static_cast<unsigned>(shape.head_count + shape.kv_head_count),
                     static_cast<unsigned>(tokens));
     launch_kernel(rope_and_store_kernel, grid, 128, 0, stream, queries, keys, values, shape,
                   positions, params, cache);

@@ -244,15 +244,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         float scale[2], offset[2];
 #pragma unroll
         for (int s = 0; s < 2; ++s) {
-            const int j = 2 * pair + s;
             int sc, m;
-            if (j < 4) {
-                sc = scale_byte(header, j) & 63;
-                m = scale_byte(header, j + 4) & 63;
-            } else {
-                sc = (scale_byte(header, j + 4) & 0x0F) | ((scale_byte(header, j - 4) >> 6) << 4);
-                m = (scale_byte(header, j + 4) >> 4) | ((scale_byte(header, j) >> 6) << 4);
-            }
+            scale_min_k4([&header](int i) { return scale_byte(header, i); }, 2 * pair + s, sc, m);
             scale[s] = d * static_cast<float>(sc);
             offset[s] = -dmin * static_cast<float>(m);
         }
@@ -347,8 +340,6 @@ __global__ void matvec_float_kernel(const W* weights, int rows, int columns, con
         result = accumulate ? result + total : total;
     }
 }
-
-bool is_quantized(DType type) { return dtype_traits(type).block_elements > 1; }
 
 // Warps per row: enough rows x warps to fill the GPU, at least one chunk per warp. Rows
 // staged through shared memory are also split when long (Llama-3-8B's 14336-wide down
@@ -466,8 +457,7 @@ size_t activation_blocks_bytes(size_t tokens, size_t columns) {
 
 void quantize_activations(const float* x, size_t tokens, size_t columns, void* blocks,
                           cudaStream_t stream) {
-    if (columns % 32 != 0)
-        throw Error(fmt::format("activations of {} values are not whole 32-value blocks", columns));
+    require_whole_activation_blocks(columns);
     const size_t total = tokens * (columns / 32);
     const dim3 block(32, 8);
     const dim3 grid(static_cast<unsigned>((total + 7) / 8));
