@@ -6,7 +6,11 @@
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <exception>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +20,7 @@
 #include "backend/cuda/cuda_ops.hpp"
 #include "backend/cuda/device_buffer.hpp"
 #include "core/dtype.hpp"
+#include "core/error.hpp"
 
 namespace {
 
@@ -75,18 +80,38 @@ double microseconds_per_launch(const std::vector<cuda::DeviceMatrix>& copies, co
     return 1000.0 * ms / kLaunches;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct Arguments {
     std::vector<size_t> token_counts;
     std::string only;
+};
+
+// Throws llcuda::Error naming the argument that is not a known shape or a count from 1 to 8.
+Arguments parse_arguments(int argc, char** argv) {
+    Arguments arguments;
     for (int i = 1; i < argc; ++i) {
-        if (std::string(argv[i]) == "--only" && i + 1 < argc)
-            only = argv[++i];
-        else
-            token_counts.push_back(std::strtoul(argv[i], nullptr, 10));
+        const std::string argument = argv[i];
+        if (argument == "--only") {
+            if (i + 1 == argc) throw Error("--only needs a shape name, such as \"8b down\"");
+            arguments.only = argv[++i];
+            const bool known =
+                std::any_of(std::begin(kShapes), std::end(kShapes),
+                            [&](const Shape& s) { return arguments.only == s.name; });
+            if (!known) throw Error(fmt::format("unknown shape \"{}\"", arguments.only));
+            continue;
+        }
+        char* end = nullptr;
+        const unsigned long tokens = std::strtoul(argument.c_str(), &end, 10);
+        if (argument.empty() || *end != '\0' || tokens < 1 || tokens > cuda::kMaxMatvecTokens)
+            throw Error(fmt::format("\"{}\" is not a token count from 1 to {}", argument,
+                                    cuda::kMaxMatvecTokens));
+        arguments.token_counts.push_back(tokens);
     }
-    if (token_counts.empty()) token_counts = {1, 8};
+    if (arguments.token_counts.empty()) arguments.token_counts = {1, 8};
+    return arguments;
+}
+
+void run(const Arguments& arguments) {
+    const auto& [token_counts, only] = arguments;
     const double copy = measure_copy_bandwidth(0, size_t{1} << 30) / 1e9;
     fmt::print("device-to-device copy: {:.0f} GB/s (read + write)\n\n", copy);
     fmt::print("| shape | rows x columns | type | tokens | µs | GB/s | of copy |\n");
@@ -118,5 +143,16 @@ int main(int argc, char** argv) {
             }
         }
     }
-    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        run(parse_arguments(argc, argv));
+        return 0;
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "llcuda_matvec_bench: %s\n", error.what());
+        return 1;
+    }
 }
