@@ -26,6 +26,9 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
         "--no-kernel-overlap", [&options](int64_t) { options.kernel_overlap = false; },
         "Start each GPU kernel only when the one before it has ended (no programmatic "
         "dependent launch)");
+    command.add_flag(
+        "--no-l2-prefetch", [&options](int64_t) { options.l2_prefetch = false; },
+        "Do not let each GPU matrix product ask the L2 cache for the next product's weights");
 }
 
 void add_sampling_options(CLI::App& command, GenerationOptions& options) {

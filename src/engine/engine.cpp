@@ -143,6 +143,7 @@ struct Engine::Impl {
         runner.kv_type = kv_type;
         runner.use_graphs = options.cuda_graphs;
         runner.overlap_kernels = options.kernel_overlap;
+        runner.l2_prefetch = options.l2_prefetch;
         return runner;
     }
 

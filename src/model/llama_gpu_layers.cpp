@@ -244,13 +244,19 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     void* blocks = dim % 32 == 0 ? matmul->activation_blocks_for(count) : nullptr;
     const bool blocks_written = blocks != nullptr;
     const bool fuse_swiglu = blocks_written && hp.feed_forward_dim % 32 == 0;
-    for (auto& layer : layers) {
+    // Each product names the next one's weights, which memory starts fetching early (the head
+    // names the first layer's, read by the next decode step).
+    auto attention_inputs = [](const GpuLayer& layer) {
+        return cuda::NextWeights{{&layer.query, &layer.key, &layer.value}, 3};
+    };
+    for (size_t l = 0; l < layers.size(); ++l) {
+        auto& layer = layers[l];
         cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream,
                        blocks);
         matmul->set_input(normed_, count, dim, blocks_written);
         const cuda::MatvecJob qkv[] = {
             {&layer.query, queries_}, {&layer.key, keys_}, {&layer.value, values_}};
-        matmul->multiply_each(qkv, 3);
+        matmul->multiply_each(qkv, 3, {{&layer.attention_output}, 1});
         cuda::rope_and_store_kv(
             queries_, keys_, values_, count, shape, positions, rope,
             {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream);
@@ -258,18 +264,20 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
             queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,
             rows, count, shape, attended_, attention_scratch.as<float>(), stream, blocks);
         matmul->set_input(attended_, count, hp.q_dim(), attended_blocks);
-        matmul->multiply(layer.attention_output, x_, true);
+        matmul->multiply(layer.attention_output, x_, true, {{&layer.ffn_gate, &layer.ffn_up}, 2});
 
         cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream, blocks);
         matmul->set_input(normed_, count, dim, blocks_written);
         const cuda::MatvecJob gate_up[] = {{&layer.ffn_gate, gate_}, {&layer.ffn_up, up_}};
-        matmul->multiply_each(gate_up, 2);
+        matmul->multiply_each(gate_up, 2, {{&layer.ffn_down}, 1});
         if (fuse_swiglu)
             cuda::swiglu_quantize(gate_, up_, count, hp.feed_forward_dim, blocks, stream);
         else
             cuda::swiglu(gate_, up_, count * hp.feed_forward_dim, stream);
         matmul->set_input(gate_, count, hp.feed_forward_dim, fuse_swiglu);
-        matmul->multiply(layer.ffn_down, x_, true);
+        const bool last = l + 1 == layers.size();
+        matmul->multiply(layer.ffn_down, x_, true,
+                         last ? cuda::NextWeights{{&output}, 1} : attention_inputs(layers[l + 1]));
     }
     // Only the output tokens' logits are needed. The head goes through the matrix-vector
     // kernel 8 rows at a time: a GEMM would need the whole head expanded to F16.
@@ -280,13 +288,17 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     for (size_t begin = 0; begin < outputs; begin += cuda::kMaxMatvecTokens) {
         const size_t part = std::min(cuda::kMaxMatvecTokens, outputs - begin);
         matmul->set_input(normed_ + begin * dim, part, dim);
-        matmul->multiply(output, logits_ + begin * hp.vocab_size);
+        const bool last = begin + part == outputs;
+        matmul->multiply(
+            output, logits_ + begin * hp.vocab_size, false,
+            last && !layers.empty() ? attention_inputs(layers[0]) : cuda::NextWeights{});
     }
     cuda::argmax(logits_, outputs, hp.vocab_size, argmax_device.as<int32_t>(), stream);
 }
 
 void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {
     cuda::set_kernel_overlap(options.overlap_kernels);
+    cuda::set_l2_prefetch_bytes(options.l2_prefetch ? cuda::kDefaultL2PrefetchBytes : 0);
     if (count != outputs || count > cuda::kMaxMatvecTokens || !options.use_graphs) {
         enqueue(count, outputs);
         return;

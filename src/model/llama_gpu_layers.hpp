@@ -30,6 +30,7 @@ struct GpuLayersOptions {
     size_t max_batch = kGpuMaxBatch;
     bool use_graphs = true;
     bool overlap_kernels = true;  // programmatic dependent launch where the GPU has it
+    bool l2_prefetch = true;      // matrix products fetch the next one's weights ahead
 };
 
 class LlamaGpuLayers {

@@ -28,6 +28,7 @@ struct RunnerOptions {
     DType kv_type = DType::F16;  // GPU layers' KV cache (the CPU keeps float)
     bool use_graphs = true;
     bool overlap_kernels = true;
+    bool l2_prefetch = true;
     // Tokens per forward pass (bounds scratch memory); 0: 256 when CPU layers take part, else
     // 512.
     size_t ubatch_size = 0;

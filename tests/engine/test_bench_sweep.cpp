@@ -54,6 +54,7 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     apply_sweep_setting(options, "threads", "3");
     apply_sweep_setting(options, "cuda-graphs", "off");
     apply_sweep_setting(options, "kernel-overlap", "off");
+    apply_sweep_setting(options, "l2-prefetch", "off");
     apply_sweep_setting(options, "flash-attn", "on");
     apply_sweep_setting(options, "prompt", "64");
     apply_sweep_setting(options, "gen", "32");
@@ -65,6 +66,7 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     EXPECT_EQ(options.engine.threads, 3u);
     EXPECT_FALSE(options.engine.cuda_graphs);
     EXPECT_FALSE(options.engine.kernel_overlap);
+    EXPECT_FALSE(options.engine.l2_prefetch);
     EXPECT_EQ(options.prompt_tokens, 64u);
     EXPECT_EQ(options.generated_tokens, 32u);
     EXPECT_THROW(apply_sweep_setting(options, "threads", "0"), Error);

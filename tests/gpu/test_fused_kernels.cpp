@@ -148,8 +148,8 @@ TEST(FusedKernels, AttentionWritesTheBlocksQuantizeWould) {
                                  nullptr, nullptr, fused_blocks.get()));
 }
 
-// Q, K and V shaped matrices in one launch, and a product added into its output, give the
-// bits of separate launches followed by an add.
+// Q, K and V shaped matrices in one launch (which also asks the L2 cache for the next weights),
+// and a product added into its output, give the bits of separate launches followed by an add.
 TEST(FusedKernels, GroupedAndAccumulatingMatvecEqualSeparateLaunches) {
     const size_t columns = 1536;
     const size_t rows[] = {1536, 256, 4100};
@@ -178,8 +178,9 @@ TEST(FusedKernels, GroupedAndAccumulatingMatvecEqualSeparateLaunches) {
                              separate[i].as<float>(), nullptr);
                 jobs.push_back({&matrices[i], grouped[i].as<float>()});
             }
+            const cuda::NextWeights next{{&matrices[2], &matrices[0], &matrices[1]}, 3};
             cuda::matvec_group(jobs.data(), jobs.size(), x.as<float>(), blocks.get(), tokens, false,
-                               nullptr);
+                               nullptr, next);
             for (size_t i = 0; i < 3; ++i)
                 expect_same_bytes<float>(separate[i], grouped[i], tokens * rows[i], "grouped");
 

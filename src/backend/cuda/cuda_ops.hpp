@@ -31,8 +31,17 @@ void quantize_activations(const float* x, size_t tokens, size_t columns, void* b
 // residual add into the product), for any number of tokens, read in parts of up to 8.
 // Quantized weights take activations from quantize_activations (dp4a on the blocks);
 // F32/F16/BF16 weights take the float inputs.
+// `next`: the matrices that the next matrix-vector launch reads. This launch asks the L2 cache,
+// as its blocks finish, to fetch their first bytes (see set_l2_prefetch_bytes), so that memory
+// keeps streaming weights through the launch gap and the small kernels between two products.
+constexpr size_t kMaxMatvecGroup = 3;
+struct NextWeights {
+    const DeviceMatrix* matrices[kMaxMatvecGroup] = {};
+    size_t count = 0;
+};
 void matvec(const DeviceMatrix& weights, const float* x, const void* activation_blocks,
-            size_t tokens, float* out, cudaStream_t stream, bool accumulate = false);
+            size_t tokens, float* out, cudaStream_t stream, bool accumulate = false,
+            const NextWeights& next = {});
 constexpr size_t kMaxMatvecTokens = 8;
 
 // Several matrices of one type and width applied to the same input in one launch (Q, K and V;
@@ -43,8 +52,7 @@ struct MatvecJob {
 };
 void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
                   const void* activation_blocks, size_t tokens, bool accumulate,
-                  cudaStream_t stream);
-constexpr size_t kMaxMatvecGroup = 3;
+                  cudaStream_t stream, const NextWeights& next = {});
 
 // Rows of `weights` (all of them, or those listed in `row_indices`) as float or half values:
 // out[i][c]. Used for embedding lookups and to feed tensor-core GEMMs.
@@ -138,6 +146,10 @@ void gather_rows(const float* in, const int32_t* indices, size_t count, size_t s
 // Whether this thread's next kernel launches may start while the kernel before them ends
 // (programmatic dependent launch, on GPUs that have it); on by default.
 void set_kernel_overlap(bool allowed);
+// At most how many bytes of the next weights a matrix-vector launch of this thread asks the L2
+// cache to fetch ahead (Hopper's bulk prefetch; nothing on older GPUs); 0 turns it off.
+void set_l2_prefetch_bytes(size_t bytes);
+constexpr size_t kDefaultL2PrefetchBytes = size_t{4} << 20;  // best of 2-32 MiB on the H100
 
 // Throws llcuda::Error for a launch that failed (bad configuration, no kernel image).
 void check_launch(const char* what);

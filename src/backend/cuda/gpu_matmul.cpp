@@ -63,7 +63,7 @@ void GpuMatmul::prepare_activations(const DeviceMatrix& weights) {
     }
 }
 
-void GpuMatmul::multiply_each(const MatvecJob* jobs, size_t count) {
+void GpuMatmul::multiply_each(const MatvecJob* jobs, size_t count, const NextWeights& next) {
     if (uses_gemm(tokens_)) {
         for (size_t i = 0; i < count; ++i) multiply(*jobs[i].weights, jobs[i].out);
         return;
@@ -76,17 +76,24 @@ void GpuMatmul::multiply_each(const MatvecJob* jobs, size_t count) {
                jobs[end].weights->type == first.type)
             ++end;
         prepare_activations(first);
+        NextWeights after = next;
+        if (end < count) {  // a launch of this call follows
+            after = {};
+            for (size_t i = end; i < count && after.count < kMaxMatvecGroup; ++i)
+                after.matrices[after.count++] = jobs[i].weights;
+        }
         matvec_group(jobs + begin, end - begin, input_, activation_blocks_.get(), tokens_, false,
-                     stream_);
+                     stream_, after);
         begin = end;
     }
 }
 
-void GpuMatmul::multiply(const DeviceMatrix& weights, float* out, bool accumulate) {
+void GpuMatmul::multiply(const DeviceMatrix& weights, float* out, bool accumulate,
+                         const NextWeights& next) {
     check_width(weights);
     if (!uses_gemm(tokens_)) {
         prepare_activations(weights);
-        matvec(weights, input_, activation_blocks_.get(), tokens_, out, stream_, accumulate);
+        matvec(weights, input_, activation_blocks_.get(), tokens_, out, stream_, accumulate, next);
         return;
     }
     const int m = static_cast<int>(weights.rows);

@@ -25,10 +25,12 @@ class GpuMatmul {
     // x: [tokens][columns] floats on the device, valid until the next set_input(). With
     // blocks_written, activation_blocks_for(tokens) already holds x's int8 blocks.
     void set_input(const float* x, size_t tokens, size_t columns, bool blocks_written = false);
-    // out: [tokens][weights.rows], or added to it with `accumulate` (a residual add).
-    void multiply(const DeviceMatrix& weights, float* out, bool accumulate = false);
+    // out: [tokens][weights.rows], or added to it with `accumulate` (a residual add). `next`:
+    // the matrices of the next product, which the matrix-vector path starts fetching.
+    void multiply(const DeviceMatrix& weights, float* out, bool accumulate = false,
+                  const NextWeights& next = {});
     // Each job's matrix times the input; neighbours of one quantized type share a launch.
-    void multiply_each(const MatvecJob* jobs, size_t count);
+    void multiply_each(const MatvecJob* jobs, size_t count, const NextWeights& next = {});
 
     static bool uses_gemm(size_t tokens) { return tokens > kMaxMatvecTokens; }
     size_t scratch_bytes() const;

@@ -12,6 +12,8 @@
 // can serve up to three matrices of one type on the same input (Q, K and V; gate and up).
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "backend/cuda/cuda_ops.hpp"
 #include "backend/cuda/kernels/activation_quant.cuh"
 #include "backend/cuda/kernels/kernel_launch.cuh"
@@ -67,6 +69,38 @@ struct MatvecTargets {
     MatvecTarget target[kMaxTargets];
     int count;
 };
+
+// Byte ranges (16-byte aligned, sizes multiples of 16) for the L2 cache to fetch ahead.
+struct L2Ranges {
+    const uint8_t* begin[kMaxMatvecGroup];
+    unsigned bytes[kMaxMatvecGroup];
+    unsigned total;
+};
+
+// This block's share of `ranges`, asked of the L2 cache once the block's own weights have
+// arrived: the requests then fill the memory's idle time between this launch and the next
+// instead of competing with this launch's reads.
+__device__ __forceinline__ void prefetch_share(const L2Ranges& ranges) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    if (ranges.total == 0 || threadIdx.x != 0 || threadIdx.y != 0) return;
+    const unsigned share = ((ranges.total + gridDim.x - 1) / gridDim.x + 15) / 16 * 16;
+    const unsigned begin = blockIdx.x * share;
+    const unsigned end = min(begin + share, ranges.total);
+    unsigned offset = 0;
+#pragma unroll
+    for (int i = 0; i < static_cast<int>(kMaxMatvecGroup); ++i) {
+        const unsigned low = max(begin, offset);
+        const unsigned high = min(end, offset + ranges.bytes[i]);
+        if (low < high) {
+            asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(ranges.begin[i] +
+                                                                              (low - offset)),
+                         "r"(high - low)
+                         : "memory");
+        }
+        offset += ranges.bytes[i];
+    }
+#endif
+}
 
 __device__ __forceinline__ void copy_async_16(void* shared, const void* global, int bytes) {
     const auto address = static_cast<unsigned>(__cvta_generic_to_shared(shared));
@@ -147,7 +181,7 @@ __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[
 template <DType T, int kTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_staged_kernel(MatvecTargets targets, int sub_blocks, const ActivationBlock* activations,
-                         bool accumulate) {
+                         bool accumulate, L2Ranges prefetch) {
     using U = Unpack<T>;
     constexpr bool kHasOffset = U::kHasOffset;
     constexpr int kStageBytes = Chunk<T>::kStageBytes;
@@ -206,6 +240,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         }
         __syncwarp();  // the stage is refilled next iteration
     }
+    prefetch_share(prefetch);
     finish_row<kTokens>(share, sums, accumulate);
 }
 
@@ -222,7 +257,7 @@ __device__ __forceinline__ int scale_byte(uint4 header, int index) {
 template <int kTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_q4_k_kernel(MatvecTargets targets, int blocks_per_row,
-                       const ActivationBlock* activations, bool accumulate) {
+                       const ActivationBlock* activations, bool accumulate, L2Ranges prefetch) {
     constexpr int kBlockBytes = 144;
     const RowShare share = row_share(targets);
     const int lane = threadIdx.x;
@@ -294,15 +329,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         if (block + stride < blocks_per_row)
             accumulate_block(block + stride, headers[1], nibbles[1]);
     }
+    prefetch_share(prefetch);
     finish_row<kTokens>(share, sums, accumulate);
 }
 
 // Plain float rows: 16-byte loads of weights and inputs where the row allows them.
 template <typename W, int kTokens>
 __global__ void matvec_float_kernel(const W* weights, int rows, int columns, const float* x,
-                                    float* out, bool vectorised, bool accumulate) {
+                                    float* out, bool vectorised, bool accumulate,
+                                    L2Ranges prefetch) {
     begin_after_previous_kernel();
     constexpr int kVector = 16 / sizeof(W);
+    // Warp 0 of every block has a row, so every block takes its share of the prefetch.
     const int row = blockIdx.x * kWarpsPerBlock + threadIdx.y;
     if (row >= rows) return;
     const W* w = weights + static_cast<size_t>(row) * columns;
@@ -332,6 +370,7 @@ __global__ void matvec_float_kernel(const W* weights, int rows, int columns, con
                 sums[t] += value * x[static_cast<size_t>(t) * columns + c];
         }
     }
+    prefetch_share(prefetch);
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) {
         const float total = warp_sum(sums[t]);
@@ -366,7 +405,8 @@ bool all_rows_aligned_16(const MatvecJob* jobs, size_t count) {
 
 template <int kTokens>
 void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
-                      const ActivationBlock* blocks, bool accumulate, cudaStream_t stream) {
+                      const ActivationBlock* blocks, bool accumulate, const L2Ranges& prefetch,
+                      cudaStream_t stream) {
     const DeviceMatrix& first = *jobs[0].weights;
     const bool direct_q4_k = first.type == DType::Q4_K && all_rows_aligned_16(jobs, count);
     MatvecTargets targets{};
@@ -388,14 +428,14 @@ void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
     const dim3 block(32, kWarpsPerBlock);
     if (direct_q4_k) {
         launch_kernel(matvec_q4_k_kernel<kTokens>, grid, block, 0, stream, targets, sub_blocks / 8,
-                      blocks, accumulate);
+                      blocks, accumulate, prefetch);
         return;
     }
     switch (first.type) {
 #define LLCUDA_MATVEC_CASE(NAME)                                                                   \
     case DType::NAME:                                                                              \
         launch_kernel(matvec_staged_kernel<DType::NAME, kTokens>, grid, block, 0, stream, targets, \
-                      sub_blocks, blocks, accumulate);                                             \
+                      sub_blocks, blocks, accumulate, prefetch);                                   \
         return;
         LLCUDA_FOR_EACH_QUANT_TYPE(LLCUDA_MATVEC_CASE)
 #undef LLCUDA_MATVEC_CASE
@@ -407,7 +447,7 @@ void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
 
 template <typename W, int kTokens>
 void launch_float_kernel(const DeviceMatrix& m, const float* x, float* out, bool accumulate,
-                         cudaStream_t stream) {
+                         const L2Ranges& prefetch, cudaStream_t stream) {
     const dim3 block(32, kWarpsPerBlock);
     const dim3 grid(static_cast<unsigned>((m.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
     constexpr size_t kVector = 16 / sizeof(W);
@@ -416,19 +456,20 @@ void launch_float_kernel(const DeviceMatrix& m, const float* x, float* out, bool
                             reinterpret_cast<uintptr_t>(x) % 16 == 0;
     launch_kernel(matvec_float_kernel<W, kTokens>, grid, block, 0, stream,
                   reinterpret_cast<const W*>(m.data), static_cast<int>(m.rows),
-                  static_cast<int>(m.columns), x, out, vectorised, accumulate);
+                  static_cast<int>(m.columns), x, out, vectorised, accumulate, prefetch);
 }
 
 template <int kTokens>
 void launch_float(const DeviceMatrix& m, const float* x, float* out, bool accumulate,
-                  cudaStream_t stream) {
+                  const L2Ranges& prefetch, cudaStream_t stream) {
     switch (m.type) {
         case DType::F32:
-            return launch_float_kernel<float, kTokens>(m, x, out, accumulate, stream);
+            return launch_float_kernel<float, kTokens>(m, x, out, accumulate, prefetch, stream);
         case DType::F16:
-            return launch_float_kernel<__half, kTokens>(m, x, out, accumulate, stream);
+            return launch_float_kernel<__half, kTokens>(m, x, out, accumulate, prefetch, stream);
         case DType::BF16:
-            return launch_float_kernel<__nv_bfloat16, kTokens>(m, x, out, accumulate, stream);
+            return launch_float_kernel<__nv_bfloat16, kTokens>(m, x, out, accumulate, prefetch,
+                                                               stream);
         default:
             throw Error(fmt::format("no GPU matrix-vector kernel for {}", dtype_name(m.type)));
     }
@@ -437,16 +478,42 @@ void launch_float(const DeviceMatrix& m, const float* x, float* out, bool accumu
 // One launch for a part of `part` tokens starting at token `done`.
 template <int kTokens>
 void launch_part(const MatvecJob* jobs, size_t count, const float* x, const ActivationBlock* blocks,
-                 size_t done, bool accumulate, cudaStream_t stream) {
+                 size_t done, bool accumulate, const L2Ranges& prefetch, cudaStream_t stream) {
     const DeviceMatrix& first = *jobs[0].weights;
     if (is_quantized(first.type)) {
         launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32),
-                                  accumulate, stream);
+                                  accumulate, prefetch, stream);
         return;
     }
-    for (size_t i = 0; i < count; ++i)
+    for (size_t i = 0; i < count; ++i) {
         launch_float<kTokens>(*jobs[i].weights, x + done * first.columns,
-                              jobs[i].out + done * jobs[i].weights->rows, accumulate, stream);
+                              jobs[i].out + done * jobs[i].weights->rows, accumulate,
+                              i + 1 == count ? prefetch : L2Ranges{}, stream);
+    }
+}
+
+thread_local size_t l2_prefetch_limit = kDefaultL2PrefetchBytes;
+
+// The first bytes of each next matrix, in proportion to its size, l2_prefetch_limit in all.
+L2Ranges l2_ranges(const NextWeights& next) {
+    L2Ranges ranges{};
+    size_t total = 0;
+    for (size_t i = 0; i < next.count; ++i)
+        total += next.matrices[i]->rows * next.matrices[i]->row_stride_bytes;
+    if (total == 0 || l2_prefetch_limit == 0) return ranges;
+    const double fraction = std::min(1.0, static_cast<double>(l2_prefetch_limit) / total);
+    for (size_t i = 0; i < next.count && i < kMaxMatvecGroup; ++i) {
+        const DeviceMatrix& m = *next.matrices[i];
+        const auto start = reinterpret_cast<uintptr_t>(m.data);
+        const uintptr_t begin = (start + 15) / 16 * 16;
+        const uintptr_t end =
+            start + static_cast<uintptr_t>(fraction * m.rows * m.row_stride_bytes);
+        if (end <= begin) continue;
+        ranges.begin[i] = reinterpret_cast<const uint8_t*>(begin);
+        ranges.bytes[i] = static_cast<unsigned>((end - begin) / 16 * 16);
+        ranges.total += ranges.bytes[i];
+    }
+    return ranges;
 }
 
 }  // namespace
@@ -466,9 +533,14 @@ void quantize_activations(const float* x, size_t tokens, size_t columns, void* b
     check_launch("quantize_activations");
 }
 
+void set_l2_prefetch_bytes(size_t bytes) {
+    // The kernels count the bytes in 32 bits.
+    l2_prefetch_limit = std::min<size_t>(bytes, size_t{1} << 30);
+}
+
 void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
                   const void* activation_blocks, size_t tokens, bool accumulate,
-                  cudaStream_t stream) {
+                  cudaStream_t stream, const NextWeights& next) {
     if (count == 0 || tokens == 0) return;
     if (count > kMaxTargets)
         throw Error(fmt::format("a matrix-vector launch takes at most {} matrices", kMaxTargets));
@@ -479,21 +551,24 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
     }
     const auto* blocks = static_cast<const ActivationBlock*>(activation_blocks);
     // Powers of two cover any count up to 8, each part reading the weights once.
+    const L2Ranges prefetch = l2_ranges(next);
     size_t done = 0;
     for (const size_t part : {size_t{8}, size_t{4}, size_t{2}, size_t{1}}) {
         while (tokens - done >= part) {
+            // Only the last part is followed by the next weights.
+            const L2Ranges& ahead = done + part == tokens ? prefetch : L2Ranges{};
             switch (part) {
                 case 8:
-                    launch_part<8>(jobs, count, x, blocks, done, accumulate, stream);
+                    launch_part<8>(jobs, count, x, blocks, done, accumulate, ahead, stream);
                     break;
                 case 4:
-                    launch_part<4>(jobs, count, x, blocks, done, accumulate, stream);
+                    launch_part<4>(jobs, count, x, blocks, done, accumulate, ahead, stream);
                     break;
                 case 2:
-                    launch_part<2>(jobs, count, x, blocks, done, accumulate, stream);
+                    launch_part<2>(jobs, count, x, blocks, done, accumulate, ahead, stream);
                     break;
                 default:
-                    launch_part<1>(jobs, count, x, blocks, done, accumulate, stream);
+                    launch_part<1>(jobs, count, x, blocks, done, accumulate, ahead, stream);
                     break;
             }
             done += part;
@@ -503,9 +578,10 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
 }
 
 void matvec(const DeviceMatrix& weights, const float* x, const void* activation_blocks,
-            size_t tokens, float* out, cudaStream_t stream, bool accumulate) {
+            size_t tokens, float* out, cudaStream_t stream, bool accumulate,
+            const NextWeights& next) {
     const MatvecJob job{&weights, out};
-    matvec_group(&job, 1, x, activation_blocks, tokens, accumulate, stream);
+    matvec_group(&job, 1, x, activation_blocks, tokens, accumulate, stream, next);
 }
 
 void check_launch(const char* what) {
