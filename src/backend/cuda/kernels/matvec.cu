@@ -244,10 +244,25 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     finish_row<kTokens>(share, sums, accumulate);
 }
 
-// Byte `index` (0..11) of Q4_K's packed scales, held in three words.
-__device__ __forceinline__ int scale_byte(uint4 header, int index) {
-    const uint32_t word = index < 4 ? header.y : index < 8 ? header.z : header.w;
-    return static_cast<int>((word >> (8 * (index % 4))) & 0xFF);
+// The 6-bit scales and mins of sub-blocks 2 * pair and 2 * pair + 1 of a Q4_K block, whose 12
+// packed bytes are header.y, .z and .w (the layout of scale_min_k4), decoded without branches:
+// the lanes of a warp hold different pairs, so branches would run both ways. Sub-blocks 0-3 keep
+// their scale and min in the low 6 bits of bytes j and j + 4; sub-blocks 4-7 put the low 4 bits
+// in byte j + 4 and the top 2 in the spare bits of bytes j - 4 (scale) and j (min).
+__device__ __forceinline__ void q4_k_pair_scales(uint4 header, int pair, int (&scale)[2],
+                                                 int (&min)[2]) {
+    const int shift = 16 * (pair & 1);
+    const uint32_t first = (header.y >> shift) & 0xFFFF;   // bytes 2p, 2p + 1 (p = pair % 2)
+    const uint32_t second = (header.z >> shift) & 0xFFFF;  // bytes 4 + 2p, 5 + 2p
+    const uint32_t third = (header.w >> shift) & 0xFFFF;   // bytes 8 + 2p, 9 + 2p
+    const bool low = pair < 2;
+    const uint32_t scales = low ? first & 0x3F3F : (third & 0x0F0F) | ((first >> 2) & 0x3030);
+    const uint32_t mins =
+        low ? second & 0x3F3F : ((third >> 4) & 0x0F0F) | ((second >> 2) & 0x3030);
+    scale[0] = static_cast<int>(scales & 0xFF);
+    scale[1] = static_cast<int>(scales >> 8);
+    min[0] = static_cast<int>(mins & 0xFF);
+    min[1] = static_cast<int>(mins >> 8);
 }
 
 // Q4_K, the bulk of a Q4_K_M model, read straight into registers: its 144-byte blocks keep
@@ -276,13 +291,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         const float d = __half2float(__ushort_as_half(static_cast<unsigned short>(header.x)));
         const float dmin =
             __half2float(__ushort_as_half(static_cast<unsigned short>(header.x >> 16)));
+        int sc[2], m[2];
+        q4_k_pair_scales(header, pair, sc, m);
         float scale[2], offset[2];
 #pragma unroll
         for (int s = 0; s < 2; ++s) {
-            int sc, m;
-            scale_min_k4([&header](int i) { return scale_byte(header, i); }, 2 * pair + s, sc, m);
-            scale[s] = d * static_cast<float>(sc);
-            offset[s] = -dmin * static_cast<float>(m);
+            scale[s] = d * static_cast<float>(sc[s]);
+            offset[s] = -dmin * static_cast<float>(m[s]);
         }
         const int w[4] = {static_cast<int>(nibbles.x), static_cast<int>(nibbles.y),
                           static_cast<int>(nibbles.z), static_cast<int>(nibbles.w)};
