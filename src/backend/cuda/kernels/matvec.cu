@@ -244,6 +244,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     finish_row<kTokens>(share, sums, accumulate);
 }
 
+// c + the dot product of a's four unsigned bytes with b's four signed ones.
+__device__ __forceinline__ int dot_unsigned_signed(uint32_t a, int b, int c) {
+    int result;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(result) : "r"(a), "r"(b), "r"(c));
+    return result;
+}
+
 // The 6-bit scales and mins of sub-blocks 2 * pair and 2 * pair + 1 of a Q4_K block, whose 12
 // packed bytes are header.y, .z and .w (the layout of scale_min_k4), decoded without branches:
 // the lanes of a warp hold different pairs, so branches would run both ways. Sub-blocks 0-3 keep
@@ -287,20 +294,16 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     const int first = share.row < share.target.rows ? share.part * 4 + lane / 8 : blocks_per_row;
 
     float sums[kTokens] = {};
+    // Few instructions per byte: the kernel issues one for every few bytes it reads, so
+    // instructions, not memory, bound it unless kept down. The high nibbles stay in place (16
+    // times their value, as unsigned bytes) and the factor comes off the integer sum; scales
+    // multiply the integer sums before the one conversion to float.
     auto accumulate_block = [&](int block, uint4 header, uint4 nibbles) {
-        const float d = __half2float(__ushort_as_half(static_cast<unsigned short>(header.x)));
-        const float dmin =
-            __half2float(__ushort_as_half(static_cast<unsigned short>(header.x >> 16)));
+        const float2 d_dmin = __half22float2(*reinterpret_cast<const __half2*>(&header.x));
         int sc[2], m[2];
         q4_k_pair_scales(header, pair, sc, m);
-        float scale[2], offset[2];
-#pragma unroll
-        for (int s = 0; s < 2; ++s) {
-            scale[s] = d * static_cast<float>(sc[s]);
-            offset[s] = -dmin * static_cast<float>(m[s]);
-        }
-        const int w[4] = {static_cast<int>(nibbles.x), static_cast<int>(nibbles.y),
-                          static_cast<int>(nibbles.z), static_cast<int>(nibbles.w)};
+        const float min_low = static_cast<float>(m[0]), min_high = static_cast<float>(m[1]);
+        const uint32_t w[4] = {nibbles.x, nibbles.y, nibbles.z, nibbles.w};
         const int sub = block * 8 + 2 * pair;
 #pragma unroll
         for (int t = 0; t < kTokens; ++t) {
@@ -311,16 +314,18 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
             const float4 high_scalars = *reinterpret_cast<const float4*>(&a[1].d);
             const int a_lows[4] = {a_low.x, a_low.y, a_low.z, a_low.w};
             const int a_highs[4] = {a_high.x, a_high.y, a_high.z, a_high.w};
-            int low = 0, high = 0;
+            int low = 0, high16 = 0;
 #pragma unroll
             for (int k = 0; k < 4; ++k) {
-                low = __dp4a(w[k] & 0x0F0F0F0F, a_lows[k], low);
-                high = __dp4a((w[k] >> 4) & 0x0F0F0F0F, a_highs[k], high);
+                low = __dp4a(static_cast<int>(w[k] & 0x0F0F0F0F), a_lows[k], low);
+                high16 = dot_unsigned_signed(w[k] & 0xF0F0F0F0, a_highs[k], high16);
             }
             const float low_sum = half == 0 ? low_scalars.y : low_scalars.z;
             const float high_sum = half == 0 ? high_scalars.y : high_scalars.z;
-            sums[t] += scale[0] * low_scalars.x * static_cast<float>(low) + offset[0] * low_sum +
-                       scale[1] * high_scalars.x * static_cast<float>(high) + offset[1] * high_sum;
+            const float scaled = low_scalars.x * static_cast<float>(sc[0] * low) +
+                                 high_scalars.x * static_cast<float>(sc[1] * (high16 >> 4));
+            const float offsets = min_low * low_sum + min_high * high_sum;
+            sums[t] += d_dmin.x * scaled - d_dmin.y * offsets;
         }
     };
     // Two blocks per lane and round, loaded before either is used; the first round is
