@@ -3,7 +3,10 @@
 // (packed four to an int, element 4k+j in byte j of q[k]) and, for each half of 16 elements, a
 // scale and an offset, so that value[i] = scale[i / 16] * q[i] + offset[i / 16]. Matrix-vector
 // products multiply the integers with int8 activations (dp4a) and apply the scales once per
-// half; dequantization evaluates the formula. Offsets at the GGUF spec's field positions.
+// half; dequantization evaluates the formula. Formats that subtract a constant from their codes
+// (Q4_0's 8, Q6_K's 32, ...) keep the codes unsigned and put the constant in the offset: an
+// offset costs two multiply-adds per sub-block, a per-byte subtraction several instructions
+// per word. Byte offsets follow the GGUF spec's field positions.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
@@ -66,15 +69,16 @@ struct Unpack;
 
 template <>
 struct Unpack<DType::Q4_0> {
-    static constexpr bool kHasOffset = false;
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 18;
     static constexpr int kSubBlocks = 1;
     __device__ static void run(const uint8_t* block, int, SubBlock& out) {
-        set_uniform(out, half_at(block), 0.0f);
+        const float d = half_at(block);
+        set_uniform(out, d, -8.0f * d);
         for (int k = 0; k < 4; ++k) {
             const uint32_t w = u32_at2(block + 2 + 4 * k);
-            out.q[k] = static_cast<int>(__vsubss4(w & 0x0F0F0F0F, 0x08080808));
-            out.q[4 + k] = static_cast<int>(__vsubss4((w >> 4) & 0x0F0F0F0F, 0x08080808));
+            out.q[k] = static_cast<int>(w & 0x0F0F0F0F);
+            out.q[4 + k] = static_cast<int>((w >> 4) & 0x0F0F0F0F);
         }
     }
 };
@@ -96,18 +100,17 @@ struct Unpack<DType::Q4_1> {
 
 template <>
 struct Unpack<DType::Q5_0> {
-    static constexpr bool kHasOffset = false;
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 22;
     static constexpr int kSubBlocks = 1;
     __device__ static void run(const uint8_t* block, int, SubBlock& out) {
-        set_uniform(out, half_at(block), 0.0f);
+        const float d = half_at(block);
+        set_uniform(out, d, -16.0f * d);
         const uint32_t high = u32_at2(block + 2);
         for (int k = 0; k < 4; ++k) {
             const uint32_t w = u32_at2(block + 6 + 4 * k);
-            out.q[k] =
-                static_cast<int>(__vsubss4((w & 0x0F0F0F0F) | fifth_bits(high, 4 * k), 0x10101010));
-            out.q[4 + k] = static_cast<int>(
-                __vsubss4(((w >> 4) & 0x0F0F0F0F) | fifth_bits(high, 16 + 4 * k), 0x10101010));
+            out.q[k] = static_cast<int>((w & 0x0F0F0F0F) | fifth_bits(high, 4 * k));
+            out.q[4 + k] = static_cast<int>(((w >> 4) & 0x0F0F0F0F) | fifth_bits(high, 16 + 4 * k));
         }
     }
 };
@@ -162,7 +165,7 @@ struct Unpack<DType::Q2_K> {
 
 template <>
 struct Unpack<DType::Q3_K> {
-    static constexpr bool kHasOffset = false;
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 110;
     static constexpr int kSubBlocks = 8;
     __device__ static int scale(const uint8_t* packed, int index) {
@@ -174,14 +177,14 @@ struct Unpack<DType::Q3_K> {
         const float d = half_at(block + 108);
         for (int h = 0; h < 2; ++h) {
             out.scale[h] = d * static_cast<float>(scale(block + 96, 2 * sub + h));
-            out.offset[h] = 0.0f;
+            out.offset[h] = -4.0f * out.scale[h];
         }
         const uint8_t* qs = block + 32 + (sub / 4) * 32;
         const int shift = 2 * (sub % 4);
         for (int k = 0; k < 8; ++k) {
             const uint32_t low = (u32_at2(qs + 4 * k) >> shift) & 0x03030303;
             const uint32_t high = (u32_at2(block + 4 * k) >> sub) & 0x01010101;
-            out.q[k] = static_cast<int>(__vsubss4(low | (high << 2), 0x04040404));
+            out.q[k] = static_cast<int>(low | (high << 2));
         }
     }
 };
@@ -241,7 +244,7 @@ struct Unpack<DType::Q5_K> {
 
 template <>
 struct Unpack<DType::Q6_K> {
-    static constexpr bool kHasOffset = false;
+    static constexpr bool kHasOffset = true;
     static constexpr int kBlockBytes = 210;
     static constexpr int kSubBlocks = 8;
     __device__ static void run(const uint8_t* block, int sub, SubBlock& out) {
@@ -249,7 +252,7 @@ struct Unpack<DType::Q6_K> {
         const auto* scales = reinterpret_cast<const int8_t*>(block + 192);
         for (int h = 0; h < 2; ++h) {
             out.scale[h] = d * static_cast<float>(scales[2 * sub + h]);
-            out.offset[h] = 0.0f;
+            out.offset[h] = -32.0f * out.scale[h];
         }
         const int half = sub / 4;
         const int quarter = sub % 4;
@@ -259,7 +262,7 @@ struct Unpack<DType::Q6_K> {
         for (int k = 0; k < 8; ++k) {
             const uint32_t low = (u32_at2(ql + 4 * k) >> low_shift) & 0x0F0F0F0F;
             const uint32_t high = (u32_at2(qh + 4 * k) >> (2 * quarter)) & 0x03030303;
-            out.q[k] = static_cast<int>(__vsubss4(low | (high << 4), 0x20202020));
+            out.q[k] = static_cast<int>(low | (high << 4));
         }
     }
 };
