@@ -29,6 +29,17 @@ void expect_same_bytes(const DeviceBuffer& a, const DeviceBuffer& b, size_t coun
     EXPECT_EQ(differing, 0u) << what;
 }
 
+cuda::DeviceMatrix random_matrix(DType type, size_t rows, size_t columns, uint64_t seed,
+                                 std::vector<DeviceBuffer>& keep) {
+    const size_t stride = row_bytes(type, columns);
+    std::vector<uint8_t> bytes(rows * stride);
+    const auto source = random_floats(rows * columns, 1.0f, seed);
+    for (size_t r = 0; r < rows; ++r)
+        quantize_row(type, source.data() + r * columns, bytes.data() + r * stride, columns);
+    keep.push_back(to_device(bytes));
+    return {type, keep.back().as<uint8_t>(), rows, columns, stride};
+}
+
 TEST(FusedKernels, RmsNormWritesTheBlocksQuantizeWould) {
     for (const size_t size : {size_t{64}, size_t{2048}, size_t{4096 + 32}, size_t{5120}}) {
         const size_t tokens = 5;
@@ -148,15 +159,22 @@ TEST(FusedKernels, AttentionWritesTheBlocksQuantizeWould) {
                                  nullptr, nullptr, fused_blocks.get()));
 }
 
-// Q, K and V shaped matrices in one launch (which also asks the L2 cache for the next weights),
+// Q, K and V shaped matrices in one call (which also asks the L2 cache for the next weights), of
+// one type or mixed as in Q4_K_M (Q4_K with Q6_K: one launch) or otherwise (a launch per type),
 // and a product added into its output, give the bits of separate launches followed by an add.
 TEST(FusedKernels, GroupedAndAccumulatingMatvecEqualSeparateLaunches) {
     const size_t columns = 1536;
     const size_t rows[] = {1536, 256, 4100};
-    for (const DType type : {DType::Q4_K, DType::Q6_K, DType::Q8_0, DType::Q5_0, DType::F16}) {
+    const std::vector<std::vector<DType>> groups = {
+        {DType::Q4_K, DType::Q4_K, DType::Q4_K}, {DType::Q6_K, DType::Q6_K, DType::Q6_K},
+        {DType::Q8_0, DType::Q8_0, DType::Q8_0}, {DType::Q5_0, DType::Q5_0, DType::Q5_0},
+        {DType::F16, DType::F16, DType::F16},    {DType::Q4_K, DType::Q4_K, DType::Q6_K},
+        {DType::Q6_K, DType::Q4_K, DType::Q8_0}};
+    for (const auto& types : groups) {
         std::vector<DeviceBuffer> data;
         std::vector<cuda::DeviceMatrix> matrices;
         for (size_t i = 0; i < 3; ++i) {
+            const DType type = types[i];
             const size_t stride = row_bytes(type, columns);
             std::vector<uint8_t> bytes(rows[i] * stride);
             const auto source = random_floats(rows[i] * columns, 1.0f, 40 + i);
@@ -190,6 +208,15 @@ TEST(FusedKernels, GroupedAndAccumulatingMatvecEqualSeparateLaunches) {
             cuda::matvec(matrices[0], x.as<float>(), blocks.get(), tokens, accumulated.as<float>(),
                          nullptr, true);
             expect_same_bytes<float>(added, accumulated, tokens * rows[0], "accumulated");
+        }
+        if (types[0] == DType::F16) {  // a float matrix does not share a call with others
+            std::vector<DeviceBuffer> keep;
+            const auto quantized = random_matrix(DType::Q4_K, 64, columns, 45, keep);
+            DeviceBuffer any(1 << 20, 0);
+            const cuda::MatvecJob mixed[] = {{&matrices[0], any.as<float>()},
+                                             {&quantized, any.as<float>()}};
+            EXPECT_THROW(
+                cuda::matvec_group(mixed, 2, any.as<float>(), any.get(), 1, false, nullptr), Error);
         }
     }
 }

@@ -44,8 +44,9 @@ void matvec(const DeviceMatrix& weights, const float* x, const void* activation_
             const NextWeights& next = {});
 constexpr size_t kMaxMatvecTokens = 8;
 
-// Several matrices of one type and width applied to the same input in one launch (Q, K and V;
-// gate and up), at most kMaxMatvecGroup; out of each job as in matvec.
+// Several matrices of one width applied to the same input (Q, K and V; gate and up), at most
+// kMaxMatvecGroup, all quantized or all of one float type; out of each job as in matvec.
+// Quantized matrices share one launch when of one type, or Q4_K with Q6_K (Q4_K_M's mix).
 struct MatvecJob {
     const DeviceMatrix* weights;
     float* out;

@@ -72,8 +72,9 @@ void GpuMatmul::multiply_each(const MatvecJob* jobs, size_t count, const NextWei
         const DeviceMatrix& first = *jobs[begin].weights;
         check_width(first);
         size_t end = begin + 1;
+        // Quantized matrices share launches where the kernels allow (matvec_group decides).
         while (end < count && end - begin < kMaxMatvecGroup && is_quantized(first.type) &&
-               jobs[end].weights->type == first.type)
+               is_quantized(jobs[end].weights->type))
             ++end;
         prepare_activations(first);
         NextWeights after = next;

@@ -177,11 +177,12 @@ __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[
     }
 }
 
-// Any format: rows staged through shared memory (see the top of the file).
+// Any format: rows staged through shared memory (see the top of the file). A block's work, shared
+// by the kernels below.
 template <DType T, int kTokens>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    matvec_staged_kernel(MatvecTargets targets, int sub_blocks, const ActivationBlock* activations,
-                         bool accumulate, L2Ranges prefetch) {
+__device__ __forceinline__ void staged_rows(const MatvecTargets& targets, int sub_blocks,
+                                            const ActivationBlock* activations, bool accumulate,
+                                            const L2Ranges& prefetch) {
     using U = Unpack<T>;
     constexpr bool kHasOffset = U::kHasOffset;
     constexpr int kStageBytes = Chunk<T>::kStageBytes;
@@ -277,9 +278,9 @@ __device__ __forceinline__ void q4_k_pair_scales(uint4 header, int pair, int (&s
 // its nibbles as 16-byte vectors: 16 values of sub-block 2m (low nibbles) and the same 16 of
 // sub-block 2m + 1 (high nibbles). Eight lanes cover a block; a warp, four.
 template <int kTokens>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    matvec_q4_k_kernel(MatvecTargets targets, int blocks_per_row,
-                       const ActivationBlock* activations, bool accumulate, L2Ranges prefetch) {
+__device__ __forceinline__ void q4_k_rows(const MatvecTargets& targets, int blocks_per_row,
+                                          const ActivationBlock* activations, bool accumulate,
+                                          const L2Ranges& prefetch) {
     constexpr int kBlockBytes = 144;
     const RowShare share = row_share(targets);
     const int lane = threadIdx.x;
@@ -353,6 +354,33 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     finish_row<kTokens>(share, sums, accumulate);
 }
 
+template <DType T, int kTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvec_staged_kernel(MatvecTargets targets, int sub_blocks, const ActivationBlock* activations,
+                         bool accumulate, L2Ranges prefetch) {
+    staged_rows<T, kTokens>(targets, sub_blocks, activations, accumulate, prefetch);
+}
+
+template <int kTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvec_q4_k_kernel(MatvecTargets targets, int sub_blocks, const ActivationBlock* activations,
+                       bool accumulate, L2Ranges prefetch) {
+    q4_k_rows<kTokens>(targets, sub_blocks / 8, activations, accumulate, prefetch);
+}
+
+// Q4_K_M's layers mix Q4_K and Q6_K matrices (V, in some layers): one launch serves both, the
+// Q4_K targets' row groups first.
+template <int kTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvec_q4_k_q6_k_kernel(MatvecTargets targets, int first_q6_k_group, int sub_blocks,
+                            const ActivationBlock* activations, bool accumulate,
+                            L2Ranges prefetch) {
+    if (static_cast<int>(blockIdx.x) < first_q6_k_group)
+        q4_k_rows<kTokens>(targets, sub_blocks / 8, activations, accumulate, prefetch);
+    else
+        staged_rows<DType::Q6_K, kTokens>(targets, sub_blocks, activations, accumulate, prefetch);
+}
+
 // Plain float rows: 16-byte loads of weights and inputs where the row allows them.
 template <typename W, int kTokens>
 __global__ void matvec_float_kernel(const W* weights, int rows, int columns, const float* x,
@@ -414,55 +442,113 @@ int warps_per_row_for(size_t rows, size_t columns, bool staged) {
     return static_cast<int>(warps);
 }
 
-bool all_rows_aligned_16(const MatvecJob* jobs, size_t count) {
-    for (size_t i = 0; i < count; ++i) {
-        const DeviceMatrix& m = *jobs[i].weights;
-        if (reinterpret_cast<uintptr_t>(m.data) % 16 != 0 || m.row_stride_bytes % 16 != 0)
-            return false;
-    }
-    return true;
+bool rows_aligned_16(const DeviceMatrix& m) {
+    return reinterpret_cast<uintptr_t>(m.data) % 16 == 0 && m.row_stride_bytes % 16 == 0;
 }
 
+// Q4_K rows that keep 16-byte alignment take the direct kernel.
+bool direct_q4_k(const DeviceMatrix& m) { return m.type == DType::Q4_K && rows_aligned_16(m); }
+
+// The targets of `jobs` in this order, numbering their row groups on from targets' last.
+int add_targets(MatvecTargets& targets, const MatvecJob* const* jobs, size_t count,
+                size_t token_offset, int first_group) {
+    int groups = first_group;
+    for (size_t i = 0; i < count; ++i) {
+        const DeviceMatrix& m = *jobs[i]->weights;
+        const int warps_per_row = warps_per_row_for(m.rows, m.columns, !direct_q4_k(m));
+        const int rows_per_block = kWarpsPerBlock / warps_per_row;
+        targets.target[targets.count++] = {m.data,
+                                           m.row_stride_bytes,
+                                           jobs[i]->out + token_offset * m.rows,
+                                           static_cast<int>(m.rows),
+                                           warps_per_row,
+                                           groups};
+        groups += static_cast<int>((m.rows + rows_per_block - 1) / rows_per_block);
+    }
+    return groups;
+}
+
+// One launch for jobs that are all direct Q4_K, all of one other type, or direct Q4_K and Q6_K.
 template <int kTokens>
-void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
+void launch_quantized(const MatvecJob* const* direct, size_t direct_count,
+                      const MatvecJob* const* staged, size_t staged_count, size_t token_offset,
                       const ActivationBlock* blocks, bool accumulate, const L2Ranges& prefetch,
                       cudaStream_t stream) {
-    const DeviceMatrix& first = *jobs[0].weights;
-    const bool direct_q4_k = first.type == DType::Q4_K && all_rows_aligned_16(jobs, count);
     MatvecTargets targets{};
-    targets.count = static_cast<int>(count);
-    int grid = 0;
-    for (size_t i = 0; i < count; ++i) {
-        const DeviceMatrix& m = *jobs[i].weights;
-        const int warps_per_row = warps_per_row_for(m.rows, m.columns, !direct_q4_k);
-        const int rows_per_block = kWarpsPerBlock / warps_per_row;
-        targets.target[i] = {m.data,
-                             m.row_stride_bytes,
-                             jobs[i].out + token_offset * m.rows,
-                             static_cast<int>(m.rows),
-                             warps_per_row,
-                             grid};
-        grid += static_cast<int>((m.rows + rows_per_block - 1) / rows_per_block);
-    }
+    const int q4_k_groups = add_targets(targets, direct, direct_count, token_offset, 0);
+    const int groups = add_targets(targets, staged, staged_count, token_offset, q4_k_groups);
+    const DeviceMatrix& first = direct_count > 0 ? *direct[0]->weights : *staged[0]->weights;
     const int sub_blocks = static_cast<int>(first.columns / 32);
     const dim3 block(32, kWarpsPerBlock);
-    if (direct_q4_k) {
-        launch_kernel(matvec_q4_k_kernel<kTokens>, grid, block, 0, stream, targets, sub_blocks / 8,
+    if (staged_count == 0) {
+        launch_kernel(matvec_q4_k_kernel<kTokens>, groups, block, 0, stream, targets, sub_blocks,
                       blocks, accumulate, prefetch);
         return;
     }
-    switch (first.type) {
-#define LLCUDA_MATVEC_CASE(NAME)                                                                   \
-    case DType::NAME:                                                                              \
-        launch_kernel(matvec_staged_kernel<DType::NAME, kTokens>, grid, block, 0, stream, targets, \
-                      sub_blocks, blocks, accumulate, prefetch);                                   \
+    const DType staged_type = staged[0]->weights->type;
+    if (direct_count > 0) {  // the caller makes sure the rest is Q6_K
+        launch_kernel(matvec_q4_k_q6_k_kernel<kTokens>, groups, block, 0, stream, targets,
+                      q4_k_groups, sub_blocks, blocks, accumulate, prefetch);
+        return;
+    }
+    switch (staged_type) {
+#define LLCUDA_MATVEC_CASE(NAME)                                                            \
+    case DType::NAME:                                                                       \
+        launch_kernel(matvec_staged_kernel<DType::NAME, kTokens>, groups, block, 0, stream, \
+                      targets, sub_blocks, blocks, accumulate, prefetch);                   \
         return;
         LLCUDA_FOR_EACH_QUANT_TYPE(LLCUDA_MATVEC_CASE)
 #undef LLCUDA_MATVEC_CASE
         default:
             break;
     }
-    throw Error(fmt::format("no GPU matrix-vector kernel for {}", dtype_name(first.type)));
+    throw Error(fmt::format("no GPU matrix-vector kernel for {}", dtype_name(staged_type)));
+}
+
+// Quantized jobs in as few launches as the kernels allow: direct Q4_K with Q6_K or with its own
+// kind, and each other type alone.
+template <int kTokens>
+void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
+                      const ActivationBlock* blocks, bool accumulate, const L2Ranges& prefetch,
+                      cudaStream_t stream) {
+    const MatvecJob* direct[kMaxTargets];
+    size_t direct_count = 0;
+    const MatvecJob* by_type[kMaxTargets][kMaxTargets];  // the other jobs, grouped by type
+    size_t type_count = 0, counts[kMaxTargets] = {};
+    for (size_t i = 0; i < count; ++i) {
+        if (direct_q4_k(*jobs[i].weights)) {
+            direct[direct_count++] = &jobs[i];
+            continue;
+        }
+        size_t t = 0;
+        while (t < type_count && by_type[t][0]->weights->type != jobs[i].weights->type) ++t;
+        if (t == type_count) ++type_count;
+        by_type[t][counts[t]++] = &jobs[i];
+    }
+    size_t q6_k = type_count;  // the Q6_K jobs' index, if any
+    for (size_t t = 0; t < type_count; ++t)
+        if (by_type[t][0]->weights->type == DType::Q6_K) q6_k = t;
+    const bool joined = direct_count > 0 && q6_k < type_count;
+    // The launches in order; the last one names the next weights.
+    struct Launch {
+        const MatvecJob* const* direct;
+        size_t direct_count;
+        const MatvecJob* const* staged;
+        size_t staged_count;
+    };
+    Launch launches[kMaxTargets + 1];
+    size_t launch_count = 0;
+    if (direct_count > 0)
+        launches[launch_count++] = {direct, direct_count, by_type[q6_k % kMaxTargets],
+                                    joined ? counts[q6_k] : 0};
+    for (size_t t = 0; t < type_count; ++t)
+        if (!(joined && t == q6_k)) launches[launch_count++] = {nullptr, 0, by_type[t], counts[t]};
+    for (size_t i = 0; i < launch_count; ++i) {
+        const Launch& l = launches[i];
+        launch_quantized<kTokens>(l.direct, l.direct_count, l.staged, l.staged_count, token_offset,
+                                  blocks, accumulate, i + 1 == launch_count ? prefetch : L2Ranges{},
+                                  stream);
+    }
 }
 
 template <typename W, int kTokens>
@@ -565,9 +651,15 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
     if (count > kMaxTargets)
         throw Error(fmt::format("a matrix-vector launch takes at most {} matrices", kMaxTargets));
     const DeviceMatrix& first = *jobs[0].weights;
+    const bool quantized = is_quantized(first.type);
     for (size_t i = 1; i < count; ++i) {
-        if (jobs[i].weights->type != first.type || jobs[i].weights->columns != first.columns)
-            throw Error("matrices of one matrix-vector launch must share their type and width");
+        const DeviceMatrix& m = *jobs[i].weights;
+        if (m.columns != first.columns || is_quantized(m.type) != quantized ||
+            (!quantized && m.type != first.type)) {
+            throw Error(
+                "matrices of one matrix-vector call must share their width, and be all quantized "
+                "or all of one float type");
+        }
     }
     const auto* blocks = static_cast<const ActivationBlock*>(activation_blocks);
     // Powers of two cover any count up to 8, each part reading the weights once.
