@@ -35,18 +35,26 @@ __device__ float block_sum(float value) {
 }
 
 // One block per row. Rows of whole float4s (every model's width) load 16 bytes per thread at a
-// time, so that one pass over a 4096-wide row is four loads per thread, not sixteen.
+// time, so that one pass over a 4096-wide row is four loads per thread, not sixteen. A decode
+// step's norm waits on memory once: each thread's first float4 of the weight, which no
+// kernel writes, is fetched before waiting for the previous kernel, and its first float4 of the
+// row is kept from the sum for the second pass.
 __global__ void rms_norm_kernel(const float* x, const float* weight, float* out, size_t size,
                                 float epsilon, ActivationBlock* blocks) {
+    const bool vectorised = size % 4 == 0;
+    const auto* weight4 = reinterpret_cast<const float4*>(weight);
+    const float4 none = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    const float4 first_weight = vectorised && threadIdx.x < size / 4 ? weight4[threadIdx.x] : none;
     begin_after_previous_kernel();
     const float* row = x + blockIdx.x * size;
     float* result = out + blockIdx.x * size;
     float squares = 0.0f;
-    const bool vectorised = size % 4 == 0;
+    float4 first_value = none;
     if (vectorised) {
         const auto* row4 = reinterpret_cast<const float4*>(row);
         for (size_t i = threadIdx.x; i < size / 4; i += blockDim.x) {
             const float4 v = row4[i];
+            if (i == threadIdx.x) first_value = v;
             squares += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
         }
     } else {
@@ -56,7 +64,6 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float* out,
     const float scale = 1.0f / sqrtf(mean + epsilon);
     if (vectorised) {
         const auto* row4 = reinterpret_cast<const float4*>(row);
-        const auto* weight4 = reinterpret_cast<const float4*>(weight);
         auto* result4 = reinterpret_cast<float4*>(result);
         const size_t lane = threadIdx.x % 32;
         // Whole warps go round together, so that the block's lanes can share its maximum.
@@ -65,7 +72,9 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float* out,
             const bool valid = i < size / 4;
             float4 normed = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
             if (valid) {
-                const float4 v = row4[i], w = weight4[i];
+                const bool kept = i == threadIdx.x;
+                const float4 v = kept ? first_value : row4[i];
+                const float4 w = kept ? first_weight : weight4[i];
                 normed = make_float4(w.x * (scale * v.x), w.y * (scale * v.y), w.z * (scale * v.z),
                                      w.w * (scale * v.w));
                 result4[i] = normed;
