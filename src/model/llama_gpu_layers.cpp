@@ -94,7 +94,7 @@ struct LlamaGpuLayers::Impl {
 
     DeviceBuffer x, normed, queries, keys, values, attended, projected, gate, up, logits_device,
         tokens_device, positions_device, rows_device, outputs_device, argmax_device,
-        attention_scratch, top_values_device, top_ids_device, top_scratch;
+        attention_scratch, top_values_device, top_ids_device, top_scratch, argmax_scratch;
     std::unique_ptr<cuda::GpuMatmul> matmul;
     PinnedBuffer host_io;  // tokens, positions, cache rows and outputs in; greedy tokens out
     std::vector<float> logits;
@@ -187,6 +187,8 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     rows_device = DeviceBuffer(n * sizeof(int32_t), device);
     outputs_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
     argmax_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
+    argmax_scratch = DeviceBuffer(cuda::argmax_scratch_bytes(options.sequences), device);
+    CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.bytes()));
     max_top_k = cuda::max_device_top_k(hp.vocab_size);
     top_values_device = DeviceBuffer(options.sequences * max_top_k * sizeof(float), device);
     top_ids_device = DeviceBuffer(options.sequences * max_top_k * sizeof(int32_t), device);
@@ -208,7 +210,7 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     scratch_bytes = matmul->scratch_bytes();
     for (const auto* b :
          {&x, &normed, &queries, &keys, &values, &attended, &projected, &gate, &up, &logits_device,
-          &attention_scratch, &top_values_device, &top_ids_device, &top_scratch})
+          &attention_scratch, &top_values_device, &top_ids_device, &top_scratch, &argmax_scratch})
         scratch_bytes += b->bytes();
 }
 
@@ -293,7 +295,8 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
             output, logits_ + begin * hp.vocab_size, false,
             last && !layers.empty() ? attention_inputs(layers[0]) : cuda::NextWeights{});
     }
-    cuda::argmax(logits_, outputs, hp.vocab_size, argmax_device.as<int32_t>(), stream);
+    cuda::argmax(logits_, outputs, hp.vocab_size, argmax_device.as<int32_t>(), argmax_scratch.get(),
+                 stream);
 }
 
 void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {

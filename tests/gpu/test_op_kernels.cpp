@@ -93,7 +93,9 @@ TEST(OpKernels, SwigluAddArgmax) {
     values[3030] = 100.0f;
     const auto values_device = to_device(values);
     DeviceBuffer result(3 * sizeof(int32_t), 0);
-    cuda::argmax(values_device.as<float>(), 1, count, result.as<int32_t>(), nullptr);
+    DeviceBuffer scratch(cuda::argmax_scratch_bytes(3), 0);
+    cudaMemset(scratch.get(), 0, scratch.bytes());
+    cuda::argmax(values_device.as<float>(), 1, count, result.as<int32_t>(), scratch.get(), nullptr);
     EXPECT_EQ(to_host<int32_t>(result, 1)[0], 2021);
 
     // A vocabulary-sized row, read as 16-byte vectors: still the first of equal maxima, and
@@ -103,13 +105,21 @@ TEST(OpKernels, SwigluAddArgmax) {
     vocabulary[77777] = 60.0f;
     auto vocabulary_device = to_device(vocabulary);
     cuda::argmax(vocabulary_device.as<float>(), 1, vocabulary.size(), result.as<int32_t>(),
-                 nullptr);
+                 scratch.get(), nullptr);
     EXPECT_EQ(to_host<int32_t>(result, 1)[0], 77777);
     vocabulary.back() = 70.0f;
     vocabulary_device = to_device(vocabulary);
     cuda::argmax(vocabulary_device.as<float>(), 1, vocabulary.size(), result.as<int32_t>(),
-                 nullptr);
+                 scratch.get(), nullptr);
     EXPECT_EQ(to_host<int32_t>(result, 1)[0], 128255);
+    // Equal maxima on both sides of a boundary between the blocks that share a row.
+    vocabulary.back() = 0.0f;
+    vocabulary[2003] = 80.0f;
+    vocabulary[2004] = 80.0f;
+    vocabulary_device = to_device(vocabulary);
+    cuda::argmax(vocabulary_device.as<float>(), 1, vocabulary.size(), result.as<int32_t>(),
+                 scratch.get(), nullptr);
+    EXPECT_EQ(to_host<int32_t>(result, 1)[0], 2003);
 
     // Several rows at once (one per sequence of a batch), and rows gathered by index.
     const size_t row = count / 3;
@@ -118,7 +128,14 @@ TEST(OpKernels, SwigluAddArgmax) {
     rows[1 * row + row - 1] = 50.0f;
     rows[2 * row + 0] = 50.0f;
     const auto rows_device = to_device(rows);
-    cuda::argmax(rows_device.as<float>(), 3, row, result.as<int32_t>(), nullptr);
+    cuda::argmax(rows_device.as<float>(), 3, row, result.as<int32_t>(), scratch.get(), nullptr);
+    EXPECT_EQ(to_host<int32_t>(result, 3),
+              (std::vector<int32_t>{17, static_cast<int32_t>(row - 1), 0}));
+    // Calls with fewer rows and more again share the scratch.
+    cuda::argmax(vocabulary_device.as<float>(), 1, vocabulary.size(), result.as<int32_t>(),
+                 scratch.get(), nullptr);
+    EXPECT_EQ(to_host<int32_t>(result, 1)[0], 2003);
+    cuda::argmax(rows_device.as<float>(), 3, row, result.as<int32_t>(), scratch.get(), nullptr);
     EXPECT_EQ(to_host<int32_t>(result, 3),
               (std::vector<int32_t>{17, static_cast<int32_t>(row - 1), 0}));
 

@@ -129,7 +129,11 @@ void add(float* destination, const float* source, size_t count, cudaStream_t str
 
 // For each of `rows` rows of `count` values: the index of the largest value (the first one on
 // ties), written to result[row].
-void argmax(const float* values, size_t rows, size_t count, int32_t* result, cudaStream_t stream);
+// scratch: argmax_scratch_bytes of device memory for the most rows of any call, zero before the
+// first call (calls leave it zero).
+void argmax(const float* values, size_t rows, size_t count, int32_t* result, void* scratch,
+            cudaStream_t stream);
+size_t argmax_scratch_bytes(size_t rows);
 
 // The k largest values of each of `rows` rows of `vocab` values, best first (the smaller index
 // first on ties): top_values and top_indices are [rows][k], k from 1 to max_device_top_k(vocab)

@@ -139,68 +139,103 @@ __global__ void gather_rows_kernel(const float* in, const int32_t* indices, size
     for (size_t i = threadIdx.x; i < size; i += blockDim.x) destination[i] = source[i];
 }
 
-// One block per row.
-__global__ void argmax_kernel(const float* values, size_t count, int32_t* result) {
-    begin_after_previous_kernel();
-    values += static_cast<size_t>(blockIdx.x) * count;
-    __shared__ float best_values[1024];
-    __shared__ int32_t best_indices[1024];
-    float best = -FLT_MAX;
-    int32_t best_index = static_cast<int32_t>(count);
-    auto consider = [&](float value, size_t i) {
-        if (value > best || best_index == static_cast<int32_t>(count)) {
-            best = value;
-            best_index = static_cast<int32_t>(i);
-        }
-    };
-    size_t scalar_from = 0;
-    if (count % 4 == 0 && reinterpret_cast<uintptr_t>(values) % 16 == 0) {
-        // A 128k vocabulary on one block: four 16-byte loads in flight per thread, taken in
-        // index order so that the first of equal maxima stays the thread's best.
-        const auto* values4 = reinterpret_cast<const float4*>(values);
-        const size_t count4 = count / 4, step = blockDim.x;
-        size_t i = threadIdx.x;
-        for (; i + 3 * step < count4; i += 4 * step) {
-            float4 v[4];
-#pragma unroll
-            for (int u = 0; u < 4; ++u) v[u] = values4[i + u * step];
-#pragma unroll
-            for (int u = 0; u < 4; ++u) {
-                const size_t base = 4 * (i + u * step);
-                consider(v[u].x, base);
-                consider(v[u].y, base + 1);
-                consider(v[u].z, base + 2);
-                consider(v[u].w, base + 3);
+constexpr unsigned kArgmaxBlocks = 64;  // per row: a 128k vocabulary is 2004 values a block
+constexpr unsigned kArgmaxThreads = 256;
+
+struct ArgmaxCandidate {
+    float value;
+    int32_t index;
+};
+
+// A row's scratch: its arrival count, then its blocks' candidates; rows at fixed places, so that
+// calls with fewer rows find the counts where earlier calls left them.
+struct ArgmaxRowScratch {
+    unsigned arrivals;
+    unsigned unused;
+    ArgmaxCandidate candidates[kArgmaxBlocks];
+};
+
+// Whether candidate a beats b: larger, or as large and first (an index of `count` marks no
+// candidate yet, beaten by anything).
+__device__ __forceinline__ bool beats(float value, int32_t index, float best, int32_t best_index,
+                                      int32_t none) {
+    return best_index == none || value > best || (value == best && index < best_index);
+}
+
+// The best of the block's candidates, in thread 0 (blockDim.x == kArgmaxThreads).
+__device__ ArgmaxCandidate block_best(ArgmaxCandidate mine, int32_t none) {
+    __shared__ float values[kArgmaxThreads];
+    __shared__ int32_t indices[kArgmaxThreads];
+    values[threadIdx.x] = mine.value;
+    indices[threadIdx.x] = mine.index;
+    __syncthreads();
+    for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        if (threadIdx.x < stride) {
+            const float other = values[threadIdx.x + stride];
+            const int32_t other_index = indices[threadIdx.x + stride];
+            if (other_index != none &&
+                beats(other, other_index, values[threadIdx.x], indices[threadIdx.x], none)) {
+                values[threadIdx.x] = other;
+                indices[threadIdx.x] = other_index;
             }
         }
-        for (; i < count4; i += step) {
+        __syncthreads();
+    }
+    return {values[0], indices[0]};
+}
+
+// kArgmaxBlocks blocks per row each find the best of their share (the first of equal maxima);
+// the last block of a row to finish, told by an arrival count, picks among their results. One
+// block per row would read a 128k vocabulary through a single SM.
+__global__ void argmax_kernel(const float* values, size_t count, int32_t* result,
+                              ArgmaxRowScratch* scratch) {
+    begin_after_previous_kernel();
+    const size_t row = blockIdx.y;
+    values += row * count;
+    const auto none = static_cast<int32_t>(count);
+    // Shares of whole float4s, so that 16-byte loads stay aligned.
+    const size_t share = ((count + gridDim.x - 1) / gridDim.x + 3) / 4 * 4;
+    const size_t begin = min(count, blockIdx.x * share), end = min(count, begin + share);
+    ArgmaxCandidate best{-FLT_MAX, none};
+    auto consider = [&](float value, size_t i) {
+        if (best.index == none || value > best.value) best = {value, static_cast<int32_t>(i)};
+    };
+    size_t scalar_from = begin;
+    if (count % 4 == 0 && reinterpret_cast<uintptr_t>(values) % 16 == 0) {
+        // Each thread's values in index order, so that the first of equal maxima stays its best.
+        const auto* values4 = reinterpret_cast<const float4*>(values);
+        for (size_t i = begin / 4 + threadIdx.x; i < end / 4; i += blockDim.x) {
             const float4 v = values4[i];
             consider(v.x, 4 * i);
             consider(v.y, 4 * i + 1);
             consider(v.z, 4 * i + 2);
             consider(v.w, 4 * i + 3);
         }
-        scalar_from = count;
+        scalar_from = end;
     }
-    for (size_t i = scalar_from + threadIdx.x; i < count; i += blockDim.x) consider(values[i], i);
-    best_values[threadIdx.x] = best;
-    best_indices[threadIdx.x] = best_index;
+    for (size_t i = scalar_from + threadIdx.x; i < end; i += blockDim.x) consider(values[i], i);
+    const ArgmaxCandidate block = block_best(best, none);
+
+    __shared__ bool last;
+    ArgmaxCandidate* row_candidates = scratch[row].candidates;
+    if (threadIdx.x == 0) {
+        row_candidates[blockIdx.x] = block;
+        __threadfence();
+        last = atomicAdd(&scratch[row].arrivals, 1u) + 1 == gridDim.x;
+    }
     __syncthreads();
-    for (unsigned stride = blockDim.x / 2; stride > 0; stride /= 2) {
-        if (threadIdx.x < stride) {
-            const float other = best_values[threadIdx.x + stride];
-            const int32_t other_index = best_indices[threadIdx.x + stride];
-            const bool better =
-                other > best_values[threadIdx.x] ||
-                (other == best_values[threadIdx.x] && other_index < best_indices[threadIdx.x]);
-            if (better) {
-                best_values[threadIdx.x] = other;
-                best_indices[threadIdx.x] = other_index;
-            }
-        }
-        __syncthreads();
+    if (!last) return;
+    __threadfence();  // the other blocks' candidates are visible
+    ArgmaxCandidate mine{-FLT_MAX, none};
+    if (threadIdx.x < gridDim.x) {
+        mine.value = __ldcg(&row_candidates[threadIdx.x].value);
+        mine.index = __ldcg(&row_candidates[threadIdx.x].index);
     }
-    if (threadIdx.x == 0) result[blockIdx.x] = best_indices[0];
+    const ArgmaxCandidate overall = block_best(mine, none);
+    if (threadIdx.x == 0) {
+        result[row] = overall.index;
+        scratch[row].arrivals = 0;  // ready for the next call
+    }
 }
 
 }  // namespace
@@ -245,10 +280,15 @@ void add(float* destination, const float* source, size_t count, cudaStream_t str
     check_launch("add");
 }
 
-void argmax(const float* values, size_t rows, size_t count, int32_t* result, cudaStream_t stream) {
+size_t argmax_scratch_bytes(size_t rows) { return rows * sizeof(ArgmaxRowScratch); }
+
+void argmax(const float* values, size_t rows, size_t count, int32_t* result, void* scratch,
+            cudaStream_t stream) {
     if (rows == 0) return;
-    launch_kernel(argmax_kernel, static_cast<unsigned>(rows), 1024, 0, stream, values, count,
-                  result);
+    if (count == 0 || count >= static_cast<size_t>(INT32_MAX))
+        throw Error(fmt::format("argmax over rows of {} values", count));
+    launch_kernel(argmax_kernel, dim3(kArgmaxBlocks, static_cast<unsigned>(rows)), kArgmaxThreads,
+                  0, stream, values, count, result, static_cast<ArgmaxRowScratch*>(scratch));
     check_launch("argmax");
 }
 
