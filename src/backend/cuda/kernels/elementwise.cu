@@ -162,7 +162,7 @@ __device__ __forceinline__ bool beats(float value, int32_t index, float best, in
     return best_index == none || value > best || (value == best && index < best_index);
 }
 
-// The best of the block's candidates, in thread 0 (blockDim.x == kArgmaxThreads).
+// The best of the block's candidates, for every thread (blockDim.x == kArgmaxThreads).
 __device__ ArgmaxCandidate block_best(ArgmaxCandidate mine, int32_t none) {
     __shared__ float values[kArgmaxThreads];
     __shared__ int32_t indices[kArgmaxThreads];

@@ -9,7 +9,9 @@
 // 16-byte vectors straight into registers (see matvec_q4_k_kernel). Short matrices spread a
 // row over several warps so that the grid fills the GPU; the split depends only on the matrix
 // shape, so a token's result does not depend on how many tokens share the launch. One launch
-// can serve up to three matrices of one type on the same input (Q, K and V; gate and up).
+// can serve up to three matrices on the same input (Q, K and V; gate and up) of one type, or
+// Q4_K and Q6_K. These kernels issue an instruction for every few bytes they read, so their
+// speed depends on keeping instructions few as much as on memory.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -539,7 +541,7 @@ void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
     Launch launches[kMaxTargets + 1];
     size_t launch_count = 0;
     if (direct_count > 0)
-        launches[launch_count++] = {direct, direct_count, by_type[q6_k % kMaxTargets],
+        launches[launch_count++] = {direct, direct_count, joined ? by_type[q6_k] : nullptr,
                                     joined ? counts[q6_k] : 0};
     for (size_t t = 0; t < type_count; ++t)
         if (!(joined && t == q6_k)) launches[launch_count++] = {nullptr, 0, by_type[t], counts[t]};

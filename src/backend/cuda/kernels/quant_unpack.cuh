@@ -190,7 +190,7 @@ struct Unpack<DType::Q3_K> {
 };
 
 // The 6-bit scale and min of sub-block j of Q4_K and Q5_K from their 12 packed bytes, read by
-// packed(i) (from memory, or from registers holding a loaded block header).
+// packed(i).
 template <typename PackedByte>
 __device__ __forceinline__ void scale_min_k4(PackedByte packed, int j, int& scale, int& min) {
     if (j < 4) {
