@@ -29,7 +29,7 @@ constexpr int kWarpsPerBlock = 4;
 // Chunks in flight per warp. Measured with llcuda_matvec_bench on the H100, two stages were as
 // fast as four or six for Q6_K and Q8_0 (Llama-3-8B shapes), with less shared memory.
 constexpr int kStages = 2;
-constexpr int kMaxTargets = 3;
+constexpr int kMaxTargets = static_cast<int>(kMaxMatvecGroup);
 
 __global__ void quantize_activations_kernel(const float* x, size_t sub_blocks_per_token,
                                             size_t total_sub_blocks, ActivationBlock* blocks) {
@@ -255,7 +255,7 @@ __device__ __forceinline__ int dot_unsigned_signed(uint32_t a, int b, int c) {
 }
 
 // The 6-bit scales and mins of sub-blocks 2 * pair and 2 * pair + 1 of a Q4_K block, whose 12
-// packed bytes are header.y, .z and .w (the layout of scale_min_k4), decoded without branches:
+// packed bytes are header.y, .z and .w (scale_min_k4's layout), decoded without branches:
 // the lanes of a warp hold different pairs, so branches would run both ways. Sub-blocks 0-3 keep
 // their scale and min in the low 6 bits of bytes j and j + 4; sub-blocks 4-7 put the low 4 bits
 // in byte j + 4 and the top 2 in the spare bits of bytes j - 4 (scale) and j (min).

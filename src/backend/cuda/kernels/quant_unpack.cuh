@@ -189,24 +189,21 @@ struct Unpack<DType::Q3_K> {
     }
 };
 
-// The 6-bit scale and min of sub-block j of Q4_K and Q5_K from their 12 packed bytes, read by
-// packed(i).
-template <typename PackedByte>
-__device__ __forceinline__ void scale_min_k4(PackedByte packed, int j, int& scale, int& min) {
+// The 6-bit scale and min of sub-block j of Q4_K and Q5_K (12 packed bytes).
+__device__ __forceinline__ void scale_min_k4(const uint8_t* packed, int j, int& scale, int& min) {
     if (j < 4) {
-        scale = packed(j) & 63;
-        min = packed(j + 4) & 63;
+        scale = packed[j] & 63;
+        min = packed[j + 4] & 63;
     } else {
-        scale = (packed(j + 4) & 0x0F) | ((packed(j - 4) >> 6) << 4);
-        min = (packed(j + 4) >> 4) | ((packed(j) >> 6) << 4);
+        scale = (packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4);
+        min = (packed[j + 4] >> 4) | ((packed[j] >> 6) << 4);
     }
 }
 
 // Q4_K and Q5_K start alike: d, dmin, then the packed scales and mins.
 __device__ __forceinline__ void set_k4_scales(const uint8_t* block, int sub, SubBlock& out) {
     int scale, min;
-    scale_min_k4([packed = block + 4](int i) { return static_cast<int>(packed[i]); }, sub, scale,
-                 min);
+    scale_min_k4(block + 4, sub, scale, min);
     set_uniform(out, half_at(block) * static_cast<float>(scale),
                 -half_at(block + 2) * static_cast<float>(min));
 }
