@@ -29,6 +29,10 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
     command.add_flag(
         "--no-l2-prefetch", [&options](int64_t) { options.l2_prefetch = false; },
         "Do not let each GPU matrix product ask the L2 cache for the next product's weights");
+    command.add_flag(
+        "--no-rope-fusion", [&options](int64_t) { options.rope_fusion = false; },
+        "In GPU decode steps, run RoPE and the KV cache store as a kernel of their own instead "
+        "of inside the Q, K and V matrix products");
 }
 
 void add_sampling_options(CLI::App& command, GenerationOptions& options) {

@@ -38,6 +38,7 @@ struct BenchmarkResult {
     bool cuda_graphs = true;
     bool kernel_overlap = true;
     bool l2_prefetch = true;
+    bool rope_fusion = true;
     size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
     bool tg_from_empty = false;
 

@@ -144,6 +144,7 @@ struct Engine::Impl {
         runner.use_graphs = options.cuda_graphs;
         runner.overlap_kernels = options.kernel_overlap;
         runner.l2_prefetch = options.l2_prefetch;
+        runner.rope_fusion = options.rope_fusion;
         return runner;
     }
 

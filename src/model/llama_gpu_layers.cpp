@@ -251,6 +251,11 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     auto attention_inputs = [](const GpuLayer& layer) {
         return cuda::NextWeights{{&layer.query, &layer.key, &layer.value}, 3};
     };
+    // Decode passes rotate and store the keys and values in the Q, K and V products where they
+    // can (see cuda::QkvRopeStore).
+    const bool rope_in_products =
+        options.rope_fusion && blocks_written &&
+        cuda::qkv_rope_store_possible(rope, options.kv_type, hp.head_dim);
     for (size_t l = 0; l < layers.size(); ++l) {
         auto& layer = layers[l];
         cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream,
@@ -258,10 +263,24 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
         matmul->set_input(normed_, count, dim, blocks_written);
         const cuda::MatvecJob qkv[] = {
             {&layer.query, queries_}, {&layer.key, keys_}, {&layer.value, values_}};
-        matmul->multiply_each(qkv, 3, {{&layer.attention_output}, 1});
-        cuda::rope_and_store_kv(
-            queries_, keys_, values_, count, shape, positions, rope,
-            {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream);
+        if (rope_in_products && is_quantized(layer.query.type) && is_quantized(layer.key.type) &&
+            is_quantized(layer.value.type)) {
+            const cuda::QkvRopeStore rope_store{queries_,
+                                                keys_,
+                                                values_,
+                                                positions,
+                                                rows,
+                                                rope,
+                                                hp.head_dim,
+                                                layer.key_cache.get(),
+                                                layer.value_cache.get()};
+            matmul->multiply_each(qkv, 3, {{&layer.attention_output}, 1}, &rope_store);
+        } else {
+            matmul->multiply_each(qkv, 3, {{&layer.attention_output}, 1});
+            cuda::rope_and_store_kv(
+                queries_, keys_, values_, count, shape, positions, rope,
+                {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream);
+        }
         const bool attended_blocks = cuda::attention(
             queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,
             rows, count, shape, attended_, attention_scratch.as<float>(), stream, blocks);

@@ -31,6 +31,7 @@ struct GpuLayersOptions {
     bool use_graphs = true;
     bool overlap_kernels = true;  // programmatic dependent launch where the GPU has it
     bool l2_prefetch = true;      // matrix products fetch the next one's weights ahead
+    bool rope_fusion = true;      // decode: Q/K/V products do RoPE and the KV store
 };
 
 class LlamaGpuLayers {

@@ -45,6 +45,7 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
         gpu.use_graphs = options.use_graphs;
         gpu.overlap_kernels = options.overlap_kernels;
         gpu.l2_prefetch = options.l2_prefetch;
+        gpu.rope_fusion = options.rope_fusion;
         gpu_ = std::make_unique<LlamaGpuLayers>(model, gpu);
     }
 }

@@ -1,11 +1,12 @@
 // The fused kernels of the decode step give exactly the bits of the kernels they replace, on
 // fresh random inputs: RMSNorm, SwiGLU and attention that also quantize their output, RoPE with the
-// KV store (F16 and Q8_0, tokens in scattered cache rows), and matrix-vector launches that serve
-// several matrices or add into their output.
+// KV store (F16 and Q8_0, tokens in scattered cache rows), matrix-vector launches that serve
+// several matrices or add into their output, and Q, K and V products that do RoPE and the store.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <tuple>
 
 #include "backend/cuda/cuda_ops.hpp"
 #include "core/error.hpp"
@@ -219,6 +220,87 @@ TEST(FusedKernels, GroupedAndAccumulatingMatvecEqualSeparateLaunches) {
                 cuda::matvec_group(mixed, 2, any.as<float>(), any.get(), 1, false, nullptr), Error);
         }
     }
+}
+
+// Q, K and V products that rotate their rows and write keys and values into an F16 cache give
+// the bits of the products followed by rope_and_store_kv: one type or Q4_K_M's mix, heads of 64
+// (query and key rows split over 4 warps, which the launch cuts to 2) and 128 with part of each
+// head rotated, 1 to 8 tokens in scattered cache rows.
+TEST(FusedKernels, QkvProductsRotateAndStoreLikeRopeAndStore) {
+    const size_t columns = 1536, context = 40;
+    const std::vector<int32_t> positions = {0, 7, 3, 1000, 12, 5, 33, 70000};
+    const std::vector<int32_t> cache_rows = {3, 39, 17, 0, 22, 8, 30, 11};
+    const auto positions_device = to_device(positions), rows_device = to_device(cache_rows);
+    for (const auto& [head_dim, heads, kv_heads, rotated] :
+         {std::tuple{size_t{64}, size_t{8}, size_t{2}, size_t{64}},
+          std::tuple{size_t{128}, size_t{32}, size_t{8}, size_t{96}}}) {
+        const size_t q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+        const cuda::AttentionShape shape{heads, kv_heads, head_dim};
+        const cuda::DeviceRope rope{RopeStyle::Normal, rotated, 500000.0f, 1.0f, nullptr};
+        const size_t row = cuda::kv_row_bytes(DType::F16, kv_dim);
+        for (const auto& types : {std::vector<DType>{DType::Q4_K, DType::Q4_K, DType::Q6_K},
+                                  std::vector<DType>{DType::Q8_0, DType::Q8_0, DType::Q8_0}}) {
+            std::vector<DeviceBuffer> keep;
+            const auto q = random_matrix(types[0], q_dim, columns, 80, keep);
+            const auto k = random_matrix(types[1], kv_dim, columns, 81, keep);
+            const auto v = random_matrix(types[2], kv_dim, columns, 82, keep);
+            for (const size_t tokens : {size_t{1}, size_t{3}, size_t{8}}) {
+                SCOPED_TRACE(::testing::Message() << "head " << head_dim << ", "
+                                                  << dtype_name(types[2]) << ", " << tokens
+                                                  << " tokens");
+                const auto x = to_device(random_floats(tokens * columns, 1.0f, 83 + tokens));
+                DeviceBuffer blocks(cuda::activation_blocks_bytes(tokens, columns), 0);
+                cuda::quantize_activations(x.as<float>(), tokens, columns, blocks.get(), nullptr);
+                DeviceBuffer queries(tokens * q_dim * 4, 0), keys(tokens * kv_dim * 4, 0),
+                    values(tokens * kv_dim * 4, 0), fused_queries(tokens * q_dim * 4, 0),
+                    fused_keys(tokens * kv_dim * 4, 0), fused_values(tokens * kv_dim * 4, 0);
+                DeviceBuffer key_cache(context * row, 0), value_cache(context * row, 0);
+                DeviceBuffer fused_key_cache(context * row, 0), fused_value_cache(context * row, 0);
+                for (auto* cache :
+                     {&key_cache, &value_cache, &fused_key_cache, &fused_value_cache})
+                    cudaMemset(cache->get(), 0, cache->bytes());
+
+                const cuda::MatvecJob plain[] = {{&q, queries.as<float>()},
+                                                 {&k, keys.as<float>()},
+                                                 {&v, values.as<float>()}};
+                cuda::matvec_group(plain, 3, nullptr, blocks.get(), tokens, false, nullptr);
+                cuda::rope_and_store_kv(
+                    queries.as<float>(), keys.as<float>(), values.as<float>(), tokens, shape,
+                    positions_device.as<int32_t>(), rope,
+                    {DType::F16, rows_device.as<int32_t>(), key_cache.get(), value_cache.get()},
+                    nullptr);
+                const cuda::MatvecJob fused[] = {{&q, fused_queries.as<float>()},
+                                                 {&k, fused_keys.as<float>()},
+                                                 {&v, fused_values.as<float>()}};
+                const cuda::QkvRopeStore rope_store{fused_queries.as<float>(),
+                                                    fused_keys.as<float>(),
+                                                    fused_values.as<float>(),
+                                                    positions_device.as<int32_t>(),
+                                                    rows_device.as<int32_t>(),
+                                                    rope,
+                                                    head_dim,
+                                                    fused_key_cache.get(),
+                                                    fused_value_cache.get()};
+                cuda::matvec_group(fused, 3, nullptr, blocks.get(), tokens, false, nullptr, {},
+                                   &rope_store);
+                expect_same_bytes<float>(queries, fused_queries, tokens * q_dim, "queries");
+                expect_same_bytes<uint8_t>(key_cache, fused_key_cache, context * row, "keys");
+                expect_same_bytes<uint8_t>(value_cache, fused_value_cache, context * row,
+                                           "values");
+            }
+        }
+    }
+    EXPECT_FALSE(cuda::qkv_rope_store_possible({RopeStyle::NeoX, 64}, DType::F16, 64));
+    EXPECT_FALSE(cuda::qkv_rope_store_possible({RopeStyle::Normal, 64}, DType::Q8_0, 64));
+    std::vector<DeviceBuffer> keep;
+    const auto f16 = random_matrix(DType::F16, 64, 256, 84, keep);
+    DeviceBuffer any(1 << 20, 0);
+    float* out = any.as<float>();
+    const cuda::MatvecJob float_job{&f16, out};
+    const cuda::QkvRopeStore store{out,     nullptr, nullptr, nullptr, nullptr,
+                                   {RopeStyle::Normal, 64}, 64, nullptr, nullptr};
+    EXPECT_THROW(cuda::matvec_group(&float_job, 1, out, any.get(), 1, false, nullptr, {}, &store),
+                 Error);
 }
 
 }  // namespace

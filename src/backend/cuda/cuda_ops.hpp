@@ -51,9 +51,11 @@ struct MatvecJob {
     const DeviceMatrix* weights;
     float* out;
 };
+struct QkvRopeStore;
 void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
                   const void* activation_blocks, size_t tokens, bool accumulate,
-                  cudaStream_t stream, const NextWeights& next = {});
+                  cudaStream_t stream, const NextWeights& next = {},
+                  const QkvRopeStore* rope_store = nullptr);
 
 // Rows of `weights` (all of them, or those listed in `row_indices`) as float or half values:
 // out[i][c]. Used for embedding lookups and to feed tensor-core GEMMs.
@@ -96,6 +98,24 @@ struct AttentionShape {
     size_t kv_head_count = 0;
     size_t head_dim = 0;
 };
+
+// rope_and_store_kv done by the quantized Q, K and V products of a decode step (matvec_group),
+// saving its launch: with RoPE on adjacent pairs, a pair's two rows are computed in one block,
+// which rotates them and writes key and value rows straight into an F16 cache. The jobs whose
+// outputs are `queries`, `keys` and `values` take those parts; `keys` and `values` are left
+// unwritten (the cache holds them).
+struct QkvRopeStore {
+    const float* queries = nullptr;
+    const float* keys = nullptr;
+    const float* values = nullptr;
+    const int32_t* positions = nullptr;   // [tokens]
+    const int32_t* cache_rows = nullptr;  // [tokens]
+    DeviceRope rope;
+    size_t head_dim = 0;
+    void* key_cache = nullptr;
+    void* value_cache = nullptr;
+};
+bool qkv_rope_store_possible(const DeviceRope& rope, DType kv_type, size_t head_dim);
 
 // rope on the queries and keys, then store_kv, in one launch (the decode step's three).
 // `keys` is rotated in place too.

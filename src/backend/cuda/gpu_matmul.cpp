@@ -63,7 +63,17 @@ void GpuMatmul::prepare_activations(const DeviceMatrix& weights) {
     }
 }
 
-void GpuMatmul::multiply_each(const MatvecJob* jobs, size_t count, const NextWeights& next) {
+void GpuMatmul::multiply_each(const MatvecJob* jobs, size_t count, const NextWeights& next,
+                              const QkvRopeStore* rope_store) {
+    if (rope_store != nullptr) {
+        if (uses_gemm(tokens_))
+            throw Error("RoPE and the KV store in the products need the matrix-vector path");
+        check_width(*jobs[0].weights);
+        prepare_activations(*jobs[0].weights);
+        matvec_group(jobs, count, input_, activation_blocks_.get(), tokens_, false, stream_, next,
+                     rope_store);
+        return;
+    }
     if (uses_gemm(tokens_)) {
         for (size_t i = 0; i < count; ++i) multiply(*jobs[i].weights, jobs[i].out);
         return;

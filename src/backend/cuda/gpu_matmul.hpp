@@ -29,8 +29,10 @@ class GpuMatmul {
     // the matrices of the next product, which the matrix-vector path starts fetching.
     void multiply(const DeviceMatrix& weights, float* out, bool accumulate = false,
                   const NextWeights& next = {});
-    // Each job's matrix times the input; neighbours of one quantized type share a launch.
-    void multiply_each(const MatvecJob* jobs, size_t count, const NextWeights& next = {});
+    // Each job's matrix times the input; neighbours of one quantized type share a launch. With
+    // rope_store (matrix-vector path only), the products also do rope_and_store_kv.
+    void multiply_each(const MatvecJob* jobs, size_t count, const NextWeights& next = {},
+                       const QkvRopeStore* rope_store = nullptr);
 
     static bool uses_gemm(size_t tokens) { return tokens > kMaxMatvecTokens; }
     size_t scratch_bytes() const;

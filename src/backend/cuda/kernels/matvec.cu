@@ -19,6 +19,7 @@
 #include "backend/cuda/cuda_ops.hpp"
 #include "backend/cuda/kernels/activation_quant.cuh"
 #include "backend/cuda/kernels/kernel_launch.cuh"
+#include "backend/cuda/kernels/rope_rotation.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
 #include "core/error.hpp"
 
@@ -57,6 +58,10 @@ __device__ __forceinline__ float dot(const SubBlock& w, const ActivationBlock& a
     return result;
 }
 
+// What a launch does with a matrix's rows: writes them, or (QkvRopeStore) rotates query rows,
+// rotates key rows into the cache, or writes value rows into it.
+enum class RowRole { Plain, Query, Key, Value };
+
 // One matrix of a launch: its rows are blocks [first_block, next target's first_block).
 struct MatvecTarget {
     const uint8_t* data;
@@ -65,11 +70,29 @@ struct MatvecTarget {
     int rows;
     int warps_per_row;
     int first_block;
+    RowRole role;
 };
 
 struct MatvecTargets {
     MatvecTarget target[kMaxTargets];
     int count;
+};
+
+// A launch's QkvRopeStore, for this part's tokens.
+struct RopeWork {
+    const int32_t* positions;
+    const int32_t* cache_rows;
+    DeviceRope rope;
+    int head_dim;
+    int kv_dim;
+    __half* key_cache;
+    __half* value_cache;
+};
+
+// How a launch finishes its rows.
+struct RowsFinish {
+    bool accumulate;  // added to the output (a residual add)
+    RopeWork rope;    // for targets with a role other than Plain
 };
 
 // Byte ranges (16-byte aligned, sizes multiples of 16) for the L2 cache to fetch ahead.
@@ -147,10 +170,48 @@ __device__ __forceinline__ RowShare row_share(const MatvecTargets& targets) {
     return share;
 }
 
+// Rows of Q, K or V (after the sums are complete; all threads of the block call it, `writer`
+// being the thread that holds the row's totals). A block holds both rows of each pair: the
+// launch gives query and key rows at most two warps each.
+template <int kTokens>
+__device__ __forceinline__ void finish_qkv_rows(const RowShare& share,
+                                                const float (&totals)[kTokens], bool writer,
+                                                const RopeWork& work) {
+    __shared__ float values[kWarpsPerBlock][kTokens];
+    const int slot = static_cast<int>(threadIdx.y) / share.target.warps_per_row;
+    if (writer) {
+#pragma unroll
+        for (int t = 0; t < kTokens; ++t) values[slot][t] = totals[t];
+    }
+    __syncthreads();
+    // Lane t finishes token t.
+    const int t = threadIdx.x;
+    const int row = share.row;
+    if (share.part != 0 || row >= share.target.rows || t >= kTokens) return;
+    const float value = values[slot][t];
+    const size_t cache_at = static_cast<size_t>(work.cache_rows[t]) * work.kv_dim + row;
+    if (share.target.role == RowRole::Value) {
+        work.value_cache[cache_at] = __float2half(value);
+        return;
+    }
+    float result = value;
+    const int within = row % work.head_dim;
+    if (within < static_cast<int>(work.rope.rotated_dims)) {
+        const float partner = values[slot ^ 1][t];
+        const float2 cos_sin = rope_cos_sin(within / 2, work.positions[t], work.rope);
+        result = within % 2 == 0 ? rope_first(value, partner, cos_sin)
+                                 : rope_second(partner, value, cos_sin);
+    }
+    if (share.target.role == RowRole::Query)
+        share.target.out[static_cast<size_t>(t) * share.target.rows + row] = result;
+    else
+        work.key_cache[cache_at] = __float2half(result);
+}
+
 // Adds up the lanes' and the row's warps' sums (in a fixed order) and writes the row's results.
 template <int kTokens>
 __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[kTokens],
-                                           bool accumulate) {
+                                           const RowsFinish& finish) {
     __shared__ float partial[kWarpsPerBlock][kTokens];
     const int lane = threadIdx.x;
     const int warp = threadIdx.y;
@@ -164,18 +225,24 @@ __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[
             for (int t = 0; t < kTokens; ++t) partial[warp][t] = totals[t];
         }
         __syncthreads();
-        if (share.part != 0) return;
+        if (share.part == 0) {
 #pragma unroll
-        for (int t = 0; t < kTokens; ++t) {
-            totals[t] = 0.0f;
-            for (int w = 0; w < warps_per_row; ++w) totals[t] += partial[warp + w][t];
+            for (int t = 0; t < kTokens; ++t) {
+                totals[t] = 0.0f;
+                for (int w = 0; w < warps_per_row; ++w) totals[t] += partial[warp + w][t];
+            }
         }
     }
-    if (lane != 0 || share.row >= share.target.rows) return;
+    const bool writer = share.part == 0 && lane == 0 && share.row < share.target.rows;
+    if (share.target.role != RowRole::Plain) {  // the same for the whole block
+        finish_qkv_rows<kTokens>(share, totals, writer, finish.rope);
+        return;
+    }
+    if (!writer) return;
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) {
         float& out = share.target.out[static_cast<size_t>(t) * share.target.rows + share.row];
-        out = accumulate ? out + totals[t] : totals[t];
+        out = finish.accumulate ? out + totals[t] : totals[t];
     }
 }
 
@@ -183,8 +250,8 @@ __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[
 // by the kernels below.
 template <DType T, int kTokens>
 __device__ __forceinline__ void staged_rows(const MatvecTargets& targets, int sub_blocks,
-                                            const ActivationBlock* activations, bool accumulate,
-                                            const L2Ranges& prefetch) {
+                                            const ActivationBlock* activations,
+                                            const RowsFinish& finish, const L2Ranges& prefetch) {
     using U = Unpack<T>;
     constexpr bool kHasOffset = U::kHasOffset;
     constexpr int kStageBytes = Chunk<T>::kStageBytes;
@@ -244,7 +311,7 @@ __device__ __forceinline__ void staged_rows(const MatvecTargets& targets, int su
         __syncwarp();  // the stage is refilled next iteration
     }
     prefetch_share(prefetch);
-    finish_row<kTokens>(share, sums, accumulate);
+    finish_row<kTokens>(share, sums, finish);
 }
 
 // c + the dot product of a's four unsigned bytes with b's four signed ones.
@@ -281,8 +348,8 @@ __device__ __forceinline__ void q4_k_pair_scales(uint4 header, int pair, int (&s
 // sub-block 2m + 1 (high nibbles). Eight lanes cover a block; a warp, four.
 template <int kTokens>
 __device__ __forceinline__ void q4_k_rows(const MatvecTargets& targets, int blocks_per_row,
-                                          const ActivationBlock* activations, bool accumulate,
-                                          const L2Ranges& prefetch) {
+                                          const ActivationBlock* activations,
+                                          const RowsFinish& finish, const L2Ranges& prefetch) {
     constexpr int kBlockBytes = 144;
     const RowShare share = row_share(targets);
     const int lane = threadIdx.x;
@@ -353,21 +420,21 @@ __device__ __forceinline__ void q4_k_rows(const MatvecTargets& targets, int bloc
             accumulate_block(block + stride, headers[1], nibbles[1]);
     }
     prefetch_share(prefetch);
-    finish_row<kTokens>(share, sums, accumulate);
+    finish_row<kTokens>(share, sums, finish);
 }
 
 template <DType T, int kTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_staged_kernel(MatvecTargets targets, int sub_blocks, const ActivationBlock* activations,
-                         bool accumulate, L2Ranges prefetch) {
-    staged_rows<T, kTokens>(targets, sub_blocks, activations, accumulate, prefetch);
+                         RowsFinish finish, L2Ranges prefetch) {
+    staged_rows<T, kTokens>(targets, sub_blocks, activations, finish, prefetch);
 }
 
 template <int kTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_q4_k_kernel(MatvecTargets targets, int sub_blocks, const ActivationBlock* activations,
-                       bool accumulate, L2Ranges prefetch) {
-    q4_k_rows<kTokens>(targets, sub_blocks / 8, activations, accumulate, prefetch);
+                       RowsFinish finish, L2Ranges prefetch) {
+    q4_k_rows<kTokens>(targets, sub_blocks / 8, activations, finish, prefetch);
 }
 
 // Q4_K_M's layers mix Q4_K and Q6_K matrices (V, in some layers): one launch serves both, the
@@ -375,12 +442,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 template <int kTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvec_q4_k_q6_k_kernel(MatvecTargets targets, int first_q6_k_group, int sub_blocks,
-                            const ActivationBlock* activations, bool accumulate,
+                            const ActivationBlock* activations, RowsFinish finish,
                             L2Ranges prefetch) {
     if (static_cast<int>(blockIdx.x) < first_q6_k_group)
-        q4_k_rows<kTokens>(targets, sub_blocks / 8, activations, accumulate, prefetch);
+        q4_k_rows<kTokens>(targets, sub_blocks / 8, activations, finish, prefetch);
     else
-        staged_rows<DType::Q6_K, kTokens>(targets, sub_blocks, activations, accumulate, prefetch);
+        staged_rows<DType::Q6_K, kTokens>(targets, sub_blocks, activations, finish, prefetch);
 }
 
 // Plain float rows: 16-byte loads of weights and inputs where the row allows them.
@@ -453,18 +520,29 @@ bool direct_q4_k(const DeviceMatrix& m) { return m.type == DType::Q4_K && rows_a
 
 // The targets of `jobs` in this order, numbering their row groups on from targets' last.
 int add_targets(MatvecTargets& targets, const MatvecJob* const* jobs, size_t count,
-                size_t token_offset, int first_group) {
+                size_t token_offset, int first_group, const QkvRopeStore* rope_store) {
     int groups = first_group;
     for (size_t i = 0; i < count; ++i) {
         const DeviceMatrix& m = *jobs[i]->weights;
-        const int warps_per_row = warps_per_row_for(m.rows, m.columns, !direct_q4_k(m));
+        RowRole role = RowRole::Plain;
+        if (rope_store != nullptr) {
+            const float* out = jobs[i]->out;
+            role = out == rope_store->queries ? RowRole::Query
+                   : out == rope_store->keys  ? RowRole::Key
+                   : out == rope_store->values ? RowRole::Value
+                                               : RowRole::Plain;
+        }
+        int warps_per_row = warps_per_row_for(m.rows, m.columns, !direct_q4_k(m));
+        // Both rows of a rotated pair in one block.
+        if (role == RowRole::Query || role == RowRole::Key) warps_per_row = std::min(warps_per_row, 2);
         const int rows_per_block = kWarpsPerBlock / warps_per_row;
         targets.target[targets.count++] = {m.data,
                                            m.row_stride_bytes,
                                            jobs[i]->out + token_offset * m.rows,
                                            static_cast<int>(m.rows),
                                            warps_per_row,
-                                           groups};
+                                           groups,
+                                           role};
         groups += static_cast<int>((m.rows + rows_per_block - 1) / rows_per_block);
     }
     return groups;
@@ -474,30 +552,33 @@ int add_targets(MatvecTargets& targets, const MatvecJob* const* jobs, size_t cou
 template <int kTokens>
 void launch_quantized(const MatvecJob* const* direct, size_t direct_count,
                       const MatvecJob* const* staged, size_t staged_count, size_t token_offset,
-                      const ActivationBlock* blocks, bool accumulate, const L2Ranges& prefetch,
+                      const ActivationBlock* blocks, const RowsFinish& finish,
+                      const QkvRopeStore* rope_store, const L2Ranges& prefetch,
                       cudaStream_t stream) {
     MatvecTargets targets{};
-    const int q4_k_groups = add_targets(targets, direct, direct_count, token_offset, 0);
-    const int groups = add_targets(targets, staged, staged_count, token_offset, q4_k_groups);
+    const int q4_k_groups =
+        add_targets(targets, direct, direct_count, token_offset, 0, rope_store);
+    const int groups =
+        add_targets(targets, staged, staged_count, token_offset, q4_k_groups, rope_store);
     const DeviceMatrix& first = direct_count > 0 ? *direct[0]->weights : *staged[0]->weights;
     const int sub_blocks = static_cast<int>(first.columns / 32);
     const dim3 block(32, kWarpsPerBlock);
     if (staged_count == 0) {
         launch_kernel(matvec_q4_k_kernel<kTokens>, groups, block, 0, stream, targets, sub_blocks,
-                      blocks, accumulate, prefetch);
+                      blocks, finish, prefetch);
         return;
     }
     const DType staged_type = staged[0]->weights->type;
     if (direct_count > 0) {  // the caller makes sure the rest is Q6_K
         launch_kernel(matvec_q4_k_q6_k_kernel<kTokens>, groups, block, 0, stream, targets,
-                      q4_k_groups, sub_blocks, blocks, accumulate, prefetch);
+                      q4_k_groups, sub_blocks, blocks, finish, prefetch);
         return;
     }
     switch (staged_type) {
 #define LLCUDA_MATVEC_CASE(NAME)                                                            \
     case DType::NAME:                                                                       \
         launch_kernel(matvec_staged_kernel<DType::NAME, kTokens>, groups, block, 0, stream, \
-                      targets, sub_blocks, blocks, accumulate, prefetch);                   \
+                      targets, sub_blocks, blocks, finish, prefetch);                       \
         return;
         LLCUDA_FOR_EACH_QUANT_TYPE(LLCUDA_MATVEC_CASE)
 #undef LLCUDA_MATVEC_CASE
@@ -511,7 +592,8 @@ void launch_quantized(const MatvecJob* const* direct, size_t direct_count,
 // kind, and each other type alone.
 template <int kTokens>
 void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
-                      const ActivationBlock* blocks, bool accumulate, const L2Ranges& prefetch,
+                      const ActivationBlock* blocks, const RowsFinish& finish,
+                      const QkvRopeStore* rope_store, const L2Ranges& prefetch,
                       cudaStream_t stream) {
     const MatvecJob* direct[kMaxTargets];
     size_t direct_count = 0;
@@ -548,8 +630,8 @@ void launch_quantized(const MatvecJob* jobs, size_t count, size_t token_offset,
     for (size_t i = 0; i < launch_count; ++i) {
         const Launch& l = launches[i];
         launch_quantized<kTokens>(l.direct, l.direct_count, l.staged, l.staged_count, token_offset,
-                                  blocks, accumulate, i + 1 == launch_count ? prefetch : L2Ranges{},
-                                  stream);
+                                  blocks, finish, rope_store,
+                                  i + 1 == launch_count ? prefetch : L2Ranges{}, stream);
     }
 }
 
@@ -586,11 +668,25 @@ void launch_float(const DeviceMatrix& m, const float* x, float* out, bool accumu
 // One launch for a part of `part` tokens starting at token `done`.
 template <int kTokens>
 void launch_part(const MatvecJob* jobs, size_t count, const float* x, const ActivationBlock* blocks,
-                 size_t done, bool accumulate, const L2Ranges& prefetch, cudaStream_t stream) {
+                 size_t done, bool accumulate, const QkvRopeStore* rope_store,
+                 const L2Ranges& prefetch, cudaStream_t stream) {
     const DeviceMatrix& first = *jobs[0].weights;
     if (is_quantized(first.type)) {
-        launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32),
-                                  accumulate, prefetch, stream);
+        RowsFinish finish{accumulate, {}};
+        if (rope_store != nullptr) {
+            const auto& r = *rope_store;
+            finish.rope = {r.positions + done,
+                           r.cache_rows + done,
+                           r.rope,
+                           static_cast<int>(r.head_dim),
+                           0,
+                           static_cast<__half*>(r.key_cache),
+                           static_cast<__half*>(r.value_cache)};
+            for (size_t i = 0; i < count; ++i)
+                if (jobs[i].out == r.keys) finish.rope.kv_dim = static_cast<int>(jobs[i].weights->rows);
+        }
+        launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32), finish,
+                                  rope_store, prefetch, stream);
         return;
     }
     for (size_t i = 0; i < count; ++i) {
@@ -646,9 +742,14 @@ void set_l2_prefetch_bytes(size_t bytes) {
     l2_prefetch_limit = std::min<size_t>(bytes, size_t{1} << 30);
 }
 
+bool qkv_rope_store_possible(const DeviceRope& rope, DType kv_type, size_t head_dim) {
+    return kv_type == DType::F16 && rope.style == RopeStyle::Normal && head_dim % 2 == 0 &&
+           rope.rotated_dims <= head_dim;
+}
+
 void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
                   const void* activation_blocks, size_t tokens, bool accumulate,
-                  cudaStream_t stream, const NextWeights& next) {
+                  cudaStream_t stream, const NextWeights& next, const QkvRopeStore* rope_store) {
     if (count == 0 || tokens == 0) return;
     if (count > kMaxTargets)
         throw Error(fmt::format("a matrix-vector launch takes at most {} matrices", kMaxTargets));
@@ -663,6 +764,25 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
                 "or all of one float type");
         }
     }
+    if (rope_store != nullptr) {
+        // Every job has a part; keys and values are rows of the cache.
+        size_t roles = 0, kv_rows = 0;
+        bool kv_rows_agree = true;
+        for (size_t i = 0; i < count; ++i) {
+            const float* out = jobs[i].out;
+            const bool key_or_value = out == rope_store->keys || out == rope_store->values;
+            roles += out == rope_store->queries || key_or_value;
+            if (!key_or_value) continue;
+            kv_rows_agree = kv_rows_agree && (kv_rows == 0 || kv_rows == jobs[i].weights->rows);
+            kv_rows = jobs[i].weights->rows;
+        }
+        if (!quantized || accumulate || roles != count || !kv_rows_agree ||
+            !qkv_rope_store_possible(rope_store->rope, DType::F16, rope_store->head_dim)) {
+            throw Error(
+                "RoPE and the KV store in the products need quantized Q, K and V matrices, an F16 "
+                "cache and RoPE on adjacent pairs");
+        }
+    }
     const auto* blocks = static_cast<const ActivationBlock*>(activation_blocks);
     // Powers of two cover any count up to 8, each part reading the weights once.
     const L2Ranges prefetch = l2_ranges(next);
@@ -673,16 +793,20 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
             const L2Ranges& ahead = done + part == tokens ? prefetch : L2Ranges{};
             switch (part) {
                 case 8:
-                    launch_part<8>(jobs, count, x, blocks, done, accumulate, ahead, stream);
+                    launch_part<8>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
+                                     stream);
                     break;
                 case 4:
-                    launch_part<4>(jobs, count, x, blocks, done, accumulate, ahead, stream);
+                    launch_part<4>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
+                                     stream);
                     break;
                 case 2:
-                    launch_part<2>(jobs, count, x, blocks, done, accumulate, ahead, stream);
+                    launch_part<2>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
+                                     stream);
                     break;
                 default:
-                    launch_part<1>(jobs, count, x, blocks, done, accumulate, ahead, stream);
+                    launch_part<1>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
+                                     stream);
                     break;
             }
             done += part;
