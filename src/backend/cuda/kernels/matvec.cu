@@ -170,13 +170,37 @@ __device__ __forceinline__ RowShare row_share(const MatvecTargets& targets) {
     return share;
 }
 
+// Where lane t of a Q, K or V row's first warp puts token t's result: the cache row, and the
+// rotation of the row's pair. Worked out while the weights are on their way: positions and
+// cache rows come from the host before the step, not from an earlier kernel.
+struct QkvRowPlace {
+    size_t cache_at;
+    float2 cos_sin;
+};
+
+template <int kTokens>
+__device__ __forceinline__ QkvRowPlace qkv_row_place(const RowShare& share,
+                                                     const RopeWork& work) {
+    QkvRowPlace place{0, make_float2(1.0f, 0.0f)};
+    const int t = threadIdx.x;
+    const int row = share.row;
+    if (share.target.role == RowRole::Plain || share.part != 0 || row >= share.target.rows ||
+        t >= kTokens)
+        return place;
+    place.cache_at = static_cast<size_t>(work.cache_rows[t]) * work.kv_dim + row;
+    const int within = row % work.head_dim;
+    if (share.target.role != RowRole::Value && within < static_cast<int>(work.rope.rotated_dims))
+        place.cos_sin = rope_cos_sin(within / 2, work.positions[t], work.rope);
+    return place;
+}
+
 // Rows of Q, K or V (after the sums are complete; all threads of the block call it, `writer`
 // being the thread that holds the row's totals). A block holds both rows of each pair: the
 // launch gives query and key rows at most two warps each.
 template <int kTokens>
 __device__ __forceinline__ void finish_qkv_rows(const RowShare& share,
                                                 const float (&totals)[kTokens], bool writer,
-                                                const RopeWork& work) {
+                                                const RopeWork& work, const QkvRowPlace& place) {
     __shared__ float values[kWarpsPerBlock][kTokens];
     const int slot = static_cast<int>(threadIdx.y) / share.target.warps_per_row;
     if (writer) {
@@ -189,29 +213,27 @@ __device__ __forceinline__ void finish_qkv_rows(const RowShare& share,
     const int row = share.row;
     if (share.part != 0 || row >= share.target.rows || t >= kTokens) return;
     const float value = values[slot][t];
-    const size_t cache_at = static_cast<size_t>(work.cache_rows[t]) * work.kv_dim + row;
     if (share.target.role == RowRole::Value) {
-        work.value_cache[cache_at] = __float2half(value);
+        work.value_cache[place.cache_at] = __float2half(value);
         return;
     }
     float result = value;
     const int within = row % work.head_dim;
     if (within < static_cast<int>(work.rope.rotated_dims)) {
         const float partner = values[slot ^ 1][t];
-        const float2 cos_sin = rope_cos_sin(within / 2, work.positions[t], work.rope);
-        result = within % 2 == 0 ? rope_first(value, partner, cos_sin)
-                                 : rope_second(partner, value, cos_sin);
+        result = within % 2 == 0 ? rope_first(value, partner, place.cos_sin)
+                                 : rope_second(partner, value, place.cos_sin);
     }
     if (share.target.role == RowRole::Query)
         share.target.out[static_cast<size_t>(t) * share.target.rows + row] = result;
     else
-        work.key_cache[cache_at] = __float2half(result);
+        work.key_cache[place.cache_at] = __float2half(result);
 }
 
 // Adds up the lanes' and the row's warps' sums (in a fixed order) and writes the row's results.
 template <int kTokens>
 __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[kTokens],
-                                           const RowsFinish& finish) {
+                                           const RowsFinish& finish, const QkvRowPlace& place) {
     __shared__ float partial[kWarpsPerBlock][kTokens];
     const int lane = threadIdx.x;
     const int warp = threadIdx.y;
@@ -235,7 +257,7 @@ __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[
     }
     const bool writer = share.part == 0 && lane == 0 && share.row < share.target.rows;
     if (share.target.role != RowRole::Plain) {  // the same for the whole block
-        finish_qkv_rows<kTokens>(share, totals, writer, finish.rope);
+        finish_qkv_rows<kTokens>(share, totals, writer, finish.rope, place);
         return;
     }
     if (!writer) return;
@@ -291,6 +313,7 @@ __device__ __forceinline__ void staged_rows(const MatvecTargets& targets, int su
         if (k < my_chunks) issue(k);
         commit_async();
     }
+    const QkvRowPlace place = qkv_row_place<kTokens>(share, finish.rope);
     begin_after_previous_kernel();  // the weights are in flight; now the activations are needed
     for (int k = 0; k < my_chunks; ++k) {
         if (k + kStages - 1 < my_chunks) issue(k + kStages - 1);
@@ -311,7 +334,7 @@ __device__ __forceinline__ void staged_rows(const MatvecTargets& targets, int su
         __syncwarp();  // the stage is refilled next iteration
     }
     prefetch_share(prefetch);
-    finish_row<kTokens>(share, sums, finish);
+    finish_row<kTokens>(share, sums, finish, place);
 }
 
 // c + the dot product of a's four unsigned bytes with b's four signed ones.
@@ -409,6 +432,7 @@ __device__ __forceinline__ void q4_k_rows(const MatvecTargets& targets, int bloc
     };
     load(0, first);
     load(1, first + stride);
+    const QkvRowPlace place = qkv_row_place<kTokens>(share, finish.rope);
     begin_after_previous_kernel();
     for (int block = first; block < blocks_per_row; block += 2 * stride) {
         if (block != first) {
@@ -420,7 +444,7 @@ __device__ __forceinline__ void q4_k_rows(const MatvecTargets& targets, int bloc
             accumulate_block(block + stride, headers[1], nibbles[1]);
     }
     prefetch_share(prefetch);
-    finish_row<kTokens>(share, sums, finish);
+    finish_row<kTokens>(share, sums, finish, place);
 }
 
 template <DType T, int kTokens>
