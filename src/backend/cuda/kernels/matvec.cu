@@ -230,9 +230,25 @@ __device__ __forceinline__ void finish_qkv_rows(const RowShare& share,
         work.key_cache[place.cache_at] = __float2half(result);
 }
 
+// The row's current outputs, which a residual add adds to: loaded by the writer lane as soon as
+// the previous kernel has finished, so that the block's end does not wait for them.
+template <int kTokens>
+__device__ __forceinline__ void load_residuals(const RowShare& share, const RowsFinish& finish,
+                                               float (&residuals)[kTokens]) {
+    const bool writer = share.part == 0 && threadIdx.x == 0 && share.row < share.target.rows;
+#pragma unroll
+    for (int t = 0; t < kTokens; ++t) {
+        residuals[t] =
+            finish.accumulate && writer
+                ? share.target.out[static_cast<size_t>(t) * share.target.rows + share.row]
+                : 0.0f;
+    }
+}
+
 // Adds up the lanes' and the row's warps' sums (in a fixed order) and writes the row's results.
 template <int kTokens>
 __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[kTokens],
+                                           const float (&residuals)[kTokens],
                                            const RowsFinish& finish, const QkvRowPlace& place) {
     __shared__ float partial[kWarpsPerBlock][kTokens];
     const int lane = threadIdx.x;
@@ -263,8 +279,8 @@ __device__ __forceinline__ void finish_row(const RowShare& share, float (&sums)[
     if (!writer) return;
 #pragma unroll
     for (int t = 0; t < kTokens; ++t) {
-        float& out = share.target.out[static_cast<size_t>(t) * share.target.rows + share.row];
-        out = finish.accumulate ? out + totals[t] : totals[t];
+        share.target.out[static_cast<size_t>(t) * share.target.rows + share.row] =
+            finish.accumulate ? residuals[t] + totals[t] : totals[t];
     }
 }
 
@@ -315,6 +331,8 @@ __device__ __forceinline__ void staged_rows(const MatvecTargets& targets, int su
     }
     const QkvRowPlace place = qkv_row_place<kTokens>(share, finish.rope);
     begin_after_previous_kernel();  // the weights are in flight; now the activations are needed
+    float residuals[kTokens];
+    load_residuals<kTokens>(share, finish, residuals);
     for (int k = 0; k < my_chunks; ++k) {
         if (k + kStages - 1 < my_chunks) issue(k + kStages - 1);
         commit_async();
@@ -334,7 +352,7 @@ __device__ __forceinline__ void staged_rows(const MatvecTargets& targets, int su
         __syncwarp();  // the stage is refilled next iteration
     }
     prefetch_share(prefetch);
-    finish_row<kTokens>(share, sums, finish, place);
+    finish_row<kTokens>(share, sums, residuals, finish, place);
 }
 
 // c + the dot product of a's four unsigned bytes with b's four signed ones.
@@ -434,6 +452,8 @@ __device__ __forceinline__ void q4_k_rows(const MatvecTargets& targets, int bloc
     load(1, first + stride);
     const QkvRowPlace place = qkv_row_place<kTokens>(share, finish.rope);
     begin_after_previous_kernel();
+    float residuals[kTokens];
+    load_residuals<kTokens>(share, finish, residuals);
     for (int block = first; block < blocks_per_row; block += 2 * stride) {
         if (block != first) {
             load(0, block);
@@ -444,7 +464,7 @@ __device__ __forceinline__ void q4_k_rows(const MatvecTargets& targets, int bloc
             accumulate_block(block + stride, headers[1], nibbles[1]);
     }
     prefetch_share(prefetch);
-    finish_row<kTokens>(share, sums, finish, place);
+    finish_row<kTokens>(share, sums, residuals, finish, place);
 }
 
 template <DType T, int kTokens>
