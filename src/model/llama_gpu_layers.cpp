@@ -92,7 +92,7 @@ struct LlamaGpuLayers::Impl {
     cuda::DeviceRope rope;
     size_t row_bytes = 0;
 
-    DeviceBuffer x, normed, queries, keys, values, attended, projected, gate, up, logits_device,
+    DeviceBuffer x, normed, queries, keys, values, attended, gate, up, logits_device,
         tokens_device, positions_device, rows_device, outputs_device, argmax_device,
         attention_scratch, top_values_device, top_ids_device, top_scratch, argmax_scratch;
     std::unique_ptr<cuda::GpuMatmul> matmul;
@@ -178,7 +178,6 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     keys = floats(n * hp.kv_dim());
     values = floats(n * hp.kv_dim());
     attended = floats(n * hp.q_dim());
-    projected = floats(n * hp.embedding_dim);
     gate = floats(n * hp.feed_forward_dim);
     up = floats(n * hp.feed_forward_dim);
     logits_device = floats(options.sequences * hp.vocab_size);
@@ -209,7 +208,7 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
                                                matrices.size());
     scratch_bytes = matmul->scratch_bytes();
     for (const auto* b :
-         {&x, &normed, &queries, &keys, &values, &attended, &projected, &gate, &up, &logits_device,
+         {&x, &normed, &queries, &keys, &values, &attended, &gate, &up, &logits_device,
           &attention_scratch, &top_values_device, &top_ids_device, &top_scratch, &argmax_scratch})
         scratch_bytes += b->bytes();
 }
@@ -229,7 +228,6 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     float* keys_ = keys.as<float>();
     float* values_ = values.as<float>();
     float* attended_ = attended.as<float>();
-    float* projected_ = projected.as<float>();
     float* gate_ = gate.as<float>();
     float* up_ = up.as<float>();
     const auto* positions = positions_device.as<int32_t>();
@@ -303,12 +301,16 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     // Only the output tokens' logits are needed. The head goes through the matrix-vector
     // kernel 8 rows at a time: a GEMM would need the whole head expanded to F16.
     if (outputs == 0) return;
-    cuda::gather_rows(x_, outputs_device.as<int32_t>(), outputs, dim, projected_, stream);
-    cuda::rms_norm(projected_, output_norm, normed_, outputs, dim, hp.rms_epsilon, stream);
+    // The head's int8 blocks come with the norm when one matrix-vector pass takes all outputs.
+    void* head_blocks = outputs <= cuda::kMaxMatvecTokens && dim % 32 == 0
+                            ? matmul->activation_blocks_for(outputs)
+                            : nullptr;
+    cuda::rms_norm(x_, output_norm, normed_, outputs, dim, hp.rms_epsilon, stream, head_blocks,
+                   outputs_device.as<int32_t>());
     auto* logits_ = logits_device.as<float>();
     for (size_t begin = 0; begin < outputs; begin += cuda::kMaxMatvecTokens) {
         const size_t part = std::min(cuda::kMaxMatvecTokens, outputs - begin);
-        matmul->set_input(normed_ + begin * dim, part, dim);
+        matmul->set_input(normed_ + begin * dim, part, dim, head_blocks != nullptr);
         const bool last = begin + part == outputs;
         matmul->multiply(
             output, logits_ + begin * hp.vocab_size, false,

@@ -56,6 +56,29 @@ TEST(FusedKernels, RmsNormWritesTheBlocksQuantizeWould) {
                        1e-5f, nullptr, fused_blocks.get());
         expect_same_bytes<float>(normed, fused_normed, tokens * size, "normed values");
         expect_same_bytes<uint8_t>(blocks, fused_blocks, block_bytes, "int8 blocks");
+
+        // Rows picked from x (the output head's): the bits of the same rows normalised in place.
+        const std::vector<int32_t> picked = {4, 0, 2};
+        const auto picked_device = to_device(picked);
+        DeviceBuffer picked_normed(picked.size() * size * sizeof(float), 0);
+        DeviceBuffer picked_blocks(cuda::activation_blocks_bytes(picked.size(), size), 0);
+        cuda::rms_norm(x.as<float>(), weight.as<float>(), picked_normed.as<float>(), picked.size(),
+                       size, 1e-5f, nullptr, picked_blocks.get(), picked_device.as<int32_t>());
+        const auto all = to_host<float>(fused_normed, tokens * size);
+        const auto all_blocks = to_host<uint8_t>(fused_blocks, block_bytes);
+        const auto some = to_host<float>(picked_normed, picked.size() * size);
+        const auto some_blocks = to_host<uint8_t>(picked_blocks, picked_blocks.bytes());
+        const size_t row_block_bytes = block_bytes / tokens;
+        for (size_t i = 0; i < picked.size(); ++i) {
+            EXPECT_EQ(std::memcmp(some.data() + i * size, all.data() + picked[i] * size,
+                                  size * sizeof(float)),
+                      0)
+                << "picked row " << i;
+            EXPECT_EQ(std::memcmp(some_blocks.data() + i * row_block_bytes,
+                                  all_blocks.data() + picked[i] * row_block_bytes, row_block_bytes),
+                      0)
+                << "picked row " << i << " blocks";
+        }
     }
     DeviceBuffer any(4096, 0);
     EXPECT_THROW(cuda::rms_norm(any.as<float>(), any.as<float>(), any.as<float>(), 1, 48, 1e-5f,

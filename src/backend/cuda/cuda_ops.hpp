@@ -65,9 +65,12 @@ void dequantize_rows(const DeviceMatrix& weights, const int32_t* row_indices, si
 void float_to_half(const float* in, void* out, size_t count, cudaStream_t stream);
 
 // With activation_blocks, also writes the output's int8 blocks, as quantize_activations
-// would (size a multiple of 32), which saves the matrix products a launch.
+// would (size a multiple of 32), which saves the matrix products a launch. With source_rows
+// (device memory), output row i is the norm of x's row source_rows[i] (the output head
+// normalises only the rows that produce logits).
 void rms_norm(const float* x, const float* weight, float* out, size_t tokens, size_t size,
-              float epsilon, cudaStream_t stream, void* activation_blocks = nullptr);
+              float epsilon, cudaStream_t stream, void* activation_blocks = nullptr,
+              const int32_t* source_rows = nullptr);
 
 struct DeviceRope {
     RopeStyle style = RopeStyle::Normal;
@@ -164,9 +167,6 @@ size_t top_k_scratch_bytes(size_t rows, size_t vocab, size_t k);
 constexpr size_t kMaxDeviceTopK = 128;
 size_t max_device_top_k(size_t vocab);
 
-// out[i] = rows indices[i] of `in` ([.][size] floats), for i < count.
-void gather_rows(const float* in, const int32_t* indices, size_t count, size_t size, float* out,
-                 cudaStream_t stream);
 
 // Whether this thread's next kernel launches may start while the kernel before them ends
 // (programmatic dependent launch, on GPUs that have it); on by default.

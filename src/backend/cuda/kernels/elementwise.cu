@@ -40,13 +40,15 @@ __device__ float block_sum(float value) {
 // kernel writes, is fetched before waiting for the previous kernel, and its first float4 of the
 // row is kept from the sum for the second pass.
 __global__ void rms_norm_kernel(const float* x, const float* weight, float* out, size_t size,
-                                float epsilon, ActivationBlock* blocks) {
+                                float epsilon, ActivationBlock* blocks,
+                                const int32_t* source_rows) {
     const bool vectorised = size % 4 == 0;
     const auto* weight4 = reinterpret_cast<const float4*>(weight);
     const float4 none = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     const float4 first_weight = vectorised && threadIdx.x < size / 4 ? weight4[threadIdx.x] : none;
     begin_after_previous_kernel();
-    const float* row = x + blockIdx.x * size;
+    const size_t source = source_rows != nullptr ? source_rows[blockIdx.x] : blockIdx.x;
+    const float* row = x + source * size;
     float* result = out + blockIdx.x * size;
     float squares = 0.0f;
     float4 first_value = none;
@@ -128,15 +130,6 @@ __global__ void add_kernel(float* destination, const float* source, size_t count
     begin_after_previous_kernel();
     const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i < count) destination[i] += source[i];
-}
-
-// One block of 1024 threads: each keeps its best (value, index), then a tree picks the best.
-__global__ void gather_rows_kernel(const float* in, const int32_t* indices, size_t size,
-                                   float* out) {
-    begin_after_previous_kernel();
-    const float* source = in + static_cast<size_t>(indices[blockIdx.x]) * size;
-    float* destination = out + static_cast<size_t>(blockIdx.x) * size;
-    for (size_t i = threadIdx.x; i < size; i += blockDim.x) destination[i] = source[i];
 }
 
 constexpr unsigned kArgmaxBlocks = 64;  // per row: a 128k vocabulary is 2004 values a block
@@ -241,11 +234,13 @@ __global__ void argmax_kernel(const float* values, size_t count, int32_t* result
 }  // namespace
 
 void rms_norm(const float* x, const float* weight, float* out, size_t tokens, size_t size,
-              float epsilon, cudaStream_t stream, void* activation_blocks) {
+              float epsilon, cudaStream_t stream, void* activation_blocks,
+              const int32_t* source_rows) {
     if (tokens == 0) return;
     if (activation_blocks != nullptr) require_whole_activation_blocks(size);
     launch_kernel(rms_norm_kernel, static_cast<unsigned>(tokens), kNormThreads, 0, stream, x,
-                  weight, out, size, epsilon, static_cast<ActivationBlock*>(activation_blocks));
+                  weight, out, size, epsilon, static_cast<ActivationBlock*>(activation_blocks),
+                  source_rows);
     check_launch("rms_norm");
 }
 
@@ -290,14 +285,6 @@ void argmax(const float* values, size_t rows, size_t count, int32_t* result, voi
     launch_kernel(argmax_kernel, dim3(kArgmaxBlocks, static_cast<unsigned>(rows)), kArgmaxThreads,
                   0, stream, values, count, result, static_cast<ArgmaxRowScratch*>(scratch));
     check_launch("argmax");
-}
-
-void gather_rows(const float* in, const int32_t* indices, size_t count, size_t size, float* out,
-                 cudaStream_t stream) {
-    if (count == 0) return;
-    launch_kernel(gather_rows_kernel, static_cast<unsigned>(count), kThreads, 0, stream, in,
-                  indices, size, out);
-    check_launch("gather_rows");
 }
 
 }  // namespace llcuda::cuda
