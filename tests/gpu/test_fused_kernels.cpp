@@ -30,6 +30,14 @@ void expect_same_bytes(const DeviceBuffer& a, const DeviceBuffer& b, size_t coun
     EXPECT_EQ(differing, 0u) << what;
 }
 
+// Activation blocks have 4 spare bytes that no kernel writes: zeroed, so that whole blocks
+// compare equal.
+DeviceBuffer zeroed(size_t bytes) {
+    DeviceBuffer buffer(bytes, 0);
+    cudaMemset(buffer.get(), 0, bytes);
+    return buffer;
+}
+
 cuda::DeviceMatrix random_matrix(DType type, size_t rows, size_t columns, uint64_t seed,
                                  std::vector<DeviceBuffer>& keep) {
     const size_t stride = row_bytes(type, columns);
@@ -48,7 +56,7 @@ TEST(FusedKernels, RmsNormWritesTheBlocksQuantizeWould) {
         const auto weight = to_device(random_floats(size, 1.0f, size + 1));
         const size_t block_bytes = cuda::activation_blocks_bytes(tokens, size);
         DeviceBuffer normed(tokens * size * sizeof(float), 0), fused_normed(normed.bytes(), 0);
-        DeviceBuffer blocks(block_bytes, 0), fused_blocks(block_bytes, 0);
+        const auto blocks = zeroed(block_bytes), fused_blocks = zeroed(block_bytes);
         cuda::rms_norm(x.as<float>(), weight.as<float>(), normed.as<float>(), tokens, size, 1e-5f,
                        nullptr);
         cuda::quantize_activations(normed.as<float>(), tokens, size, blocks.get(), nullptr);
@@ -61,7 +69,7 @@ TEST(FusedKernels, RmsNormWritesTheBlocksQuantizeWould) {
         const std::vector<int32_t> picked = {4, 0, 2};
         const auto picked_device = to_device(picked);
         DeviceBuffer picked_normed(picked.size() * size * sizeof(float), 0);
-        DeviceBuffer picked_blocks(cuda::activation_blocks_bytes(picked.size(), size), 0);
+        const auto picked_blocks = zeroed(cuda::activation_blocks_bytes(picked.size(), size));
         cuda::rms_norm(x.as<float>(), weight.as<float>(), picked_normed.as<float>(), picked.size(),
                        size, 1e-5f, nullptr, picked_blocks.get(), picked_device.as<int32_t>());
         const auto all = to_host<float>(fused_normed, tokens * size);
@@ -92,7 +100,7 @@ TEST(FusedKernels, SwigluWritesTheBlocksQuantizeWould) {
     const auto up = to_device(random_floats(tokens * size, 1.0f, 22));
     const auto gate = to_device(gate_values), fused_gate = to_device(gate_values);
     const size_t block_bytes = cuda::activation_blocks_bytes(tokens, size);
-    DeviceBuffer blocks(block_bytes, 0), fused_blocks(block_bytes, 0);
+    const auto blocks = zeroed(block_bytes), fused_blocks = zeroed(block_bytes);
     cuda::swiglu(gate.as<float>(), up.as<float>(), tokens * size, nullptr);
     cuda::quantize_activations(gate.as<float>(), tokens, size, blocks.get(), nullptr);
     cuda::swiglu_quantize(fused_gate.as<float>(), up.as<float>(), tokens, size, fused_blocks.get(),
@@ -167,7 +175,7 @@ TEST(FusedKernels, AttentionWritesTheBlocksQuantizeWould) {
     DeviceBuffer scratch(cuda::attention_split_scratch_bytes(shape), 0);
     const size_t block_bytes = cuda::activation_blocks_bytes(tokens, q_dim);
     DeviceBuffer out(tokens * q_dim * sizeof(float), 0), fused_out(out.bytes(), 0);
-    DeviceBuffer blocks(block_bytes, 0), fused_blocks(block_bytes, 0);
+    const auto blocks = zeroed(block_bytes), fused_blocks = zeroed(block_bytes);
     const int32_t* last = positions_device.as<int32_t>() + cached;
     EXPECT_FALSE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(),
                                  DType::F16, last, last, tokens, shape, out.as<float>(),
