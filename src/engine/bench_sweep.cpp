@@ -40,9 +40,9 @@ std::vector<std::string> split(const std::string& text, char separator) {
 
 const std::vector<std::string>& sweep_keys() {
     static const std::vector<std::string> keys = {
-        "model",       "gpu-layers",     "batch-size",  "ubatch-size", "kv-type",
-        "threads",     "cuda-graphs",    "kernel-overlap", "l2-prefetch", "rope-fusion",
-        "flash-attn",  "prompt",         "gen"};
+        "model",       "gpu-layers",     "batch-size",  "ubatch-size", "kv-type",    "threads",
+        "cuda-graphs", "kernel-overlap", "l2-prefetch", "rope-fusion", "flash-attn", "prompt",
+        "gen"};
     return keys;
 }
 

@@ -92,9 +92,9 @@ struct LlamaGpuLayers::Impl {
     cuda::DeviceRope rope;
     size_t row_bytes = 0;
 
-    DeviceBuffer x, normed, queries, keys, values, attended, gate, up, logits_device,
-        tokens_device, positions_device, rows_device, outputs_device, argmax_device,
-        attention_scratch, top_values_device, top_ids_device, top_scratch, argmax_scratch;
+    DeviceBuffer x, normed, queries, keys, values, attended, gate, up, logits_device, tokens_device,
+        positions_device, rows_device, outputs_device, argmax_device, attention_scratch,
+        top_values_device, top_ids_device, top_scratch, argmax_scratch;
     std::unique_ptr<cuda::GpuMatmul> matmul;
     PinnedBuffer host_io;  // tokens, positions, cache rows and outputs in; greedy tokens out
     std::vector<float> logits;
@@ -251,9 +251,8 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     };
     // Decode passes rotate and store the keys and values in the Q, K and V products where they
     // can (see cuda::QkvRopeStore).
-    const bool rope_in_products =
-        options.rope_fusion && blocks_written &&
-        cuda::qkv_rope_store_possible(rope, options.kv_type, hp.head_dim);
+    const bool rope_in_products = options.rope_fusion && blocks_written &&
+                                  cuda::qkv_rope_store_possible(rope, options.kv_type, hp.head_dim);
     for (size_t l = 0; l < layers.size(); ++l) {
         auto& layer = layers[l];
         cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream,

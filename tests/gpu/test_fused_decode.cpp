@@ -36,8 +36,8 @@ TinyModel tiny_model(const std::string& type) {
 const std::vector<int32_t> kTokens = {1, 15, 200, 37, 4, 99, 311, 8, 56, 420, 7, 2, 64, 128};
 
 // The logits after each token, fed one at a time.
-std::vector<std::vector<float>> decode(const LlamaModel& model, ThreadPool& pool,
-                                       size_t gpu_layers, bool rope_fusion) {
+std::vector<std::vector<float>> decode(const LlamaModel& model, ThreadPool& pool, size_t gpu_layers,
+                                       bool rope_fusion) {
     RunnerOptions options;
     options.context_size = 64;
     options.gpu_layers = gpu_layers;

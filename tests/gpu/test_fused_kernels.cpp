@@ -276,9 +276,9 @@ TEST(FusedKernels, QkvProductsRotateAndStoreLikeRopeAndStore) {
             const auto k = random_matrix(types[1], kv_dim, columns, 81, keep);
             const auto v = random_matrix(types[2], kv_dim, columns, 82, keep);
             for (const size_t tokens : {size_t{1}, size_t{3}, size_t{8}}) {
-                SCOPED_TRACE(::testing::Message() << "head " << head_dim << ", "
-                                                  << dtype_name(types[2]) << ", " << tokens
-                                                  << " tokens");
+                SCOPED_TRACE(::testing::Message()
+                             << "head " << head_dim << ", " << dtype_name(types[2]) << ", "
+                             << tokens << " tokens");
                 const auto x = to_device(random_floats(tokens * columns, 1.0f, 83 + tokens));
                 DeviceBuffer blocks(cuda::activation_blocks_bytes(tokens, columns), 0);
                 cuda::quantize_activations(x.as<float>(), tokens, columns, blocks.get(), nullptr);
@@ -287,13 +287,11 @@ TEST(FusedKernels, QkvProductsRotateAndStoreLikeRopeAndStore) {
                     fused_keys(tokens * kv_dim * 4, 0), fused_values(tokens * kv_dim * 4, 0);
                 DeviceBuffer key_cache(context * row, 0), value_cache(context * row, 0);
                 DeviceBuffer fused_key_cache(context * row, 0), fused_value_cache(context * row, 0);
-                for (auto* cache :
-                     {&key_cache, &value_cache, &fused_key_cache, &fused_value_cache})
+                for (auto* cache : {&key_cache, &value_cache, &fused_key_cache, &fused_value_cache})
                     cudaMemset(cache->get(), 0, cache->bytes());
 
-                const cuda::MatvecJob plain[] = {{&q, queries.as<float>()},
-                                                 {&k, keys.as<float>()},
-                                                 {&v, values.as<float>()}};
+                const cuda::MatvecJob plain[] = {
+                    {&q, queries.as<float>()}, {&k, keys.as<float>()}, {&v, values.as<float>()}};
                 cuda::matvec_group(plain, 3, nullptr, blocks.get(), tokens, false, nullptr);
                 cuda::rope_and_store_kv(
                     queries.as<float>(), keys.as<float>(), values.as<float>(), tokens, shape,
@@ -316,8 +314,7 @@ TEST(FusedKernels, QkvProductsRotateAndStoreLikeRopeAndStore) {
                                    &rope_store);
                 expect_same_bytes<float>(queries, fused_queries, tokens * q_dim, "queries");
                 expect_same_bytes<uint8_t>(key_cache, fused_key_cache, context * row, "keys");
-                expect_same_bytes<uint8_t>(value_cache, fused_value_cache, context * row,
-                                           "values");
+                expect_same_bytes<uint8_t>(value_cache, fused_value_cache, context * row, "values");
             }
         }
     }
@@ -328,8 +325,8 @@ TEST(FusedKernels, QkvProductsRotateAndStoreLikeRopeAndStore) {
     DeviceBuffer any(1 << 20, 0);
     float* out = any.as<float>();
     const cuda::MatvecJob float_job{&f16, out};
-    const cuda::QkvRopeStore store{out,     nullptr, nullptr, nullptr, nullptr,
-                                   {RopeStyle::Normal, 64}, 64, nullptr, nullptr};
+    const cuda::QkvRopeStore store{out, nullptr, nullptr, nullptr, nullptr, {RopeStyle::Normal, 64},
+                                   64,  nullptr, nullptr};
     EXPECT_THROW(cuda::matvec_group(&float_job, 1, out, any.get(), 1, false, nullptr, {}, &store),
                  Error);
 }

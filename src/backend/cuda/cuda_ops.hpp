@@ -167,7 +167,6 @@ size_t top_k_scratch_bytes(size_t rows, size_t vocab, size_t k);
 constexpr size_t kMaxDeviceTopK = 128;
 size_t max_device_top_k(size_t vocab);
 
-
 // Whether this thread's next kernel launches may start while the kernel before them ends
 // (programmatic dependent launch, on GPUs that have it); on by default.
 void set_kernel_overlap(bool allowed);

@@ -179,8 +179,7 @@ struct QkvRowPlace {
 };
 
 template <int kTokens>
-__device__ __forceinline__ QkvRowPlace qkv_row_place(const RowShare& share,
-                                                     const RopeWork& work) {
+__device__ __forceinline__ QkvRowPlace qkv_row_place(const RowShare& share, const RopeWork& work) {
     QkvRowPlace place{0, make_float2(1.0f, 0.0f)};
     const int t = threadIdx.x;
     const int row = share.row;
@@ -571,14 +570,15 @@ int add_targets(MatvecTargets& targets, const MatvecJob* const* jobs, size_t cou
         RowRole role = RowRole::Plain;
         if (rope_store != nullptr) {
             const float* out = jobs[i]->out;
-            role = out == rope_store->queries ? RowRole::Query
-                   : out == rope_store->keys  ? RowRole::Key
+            role = out == rope_store->queries  ? RowRole::Query
+                   : out == rope_store->keys   ? RowRole::Key
                    : out == rope_store->values ? RowRole::Value
                                                : RowRole::Plain;
         }
         int warps_per_row = warps_per_row_for(m.rows, m.columns, !direct_q4_k(m));
         // Both rows of a rotated pair in one block.
-        if (role == RowRole::Query || role == RowRole::Key) warps_per_row = std::min(warps_per_row, 2);
+        if (role == RowRole::Query || role == RowRole::Key)
+            warps_per_row = std::min(warps_per_row, 2);
         const int rows_per_block = kWarpsPerBlock / warps_per_row;
         targets.target[targets.count++] = {m.data,
                                            m.row_stride_bytes,
@@ -600,8 +600,7 @@ void launch_quantized(const MatvecJob* const* direct, size_t direct_count,
                       const QkvRopeStore* rope_store, const L2Ranges& prefetch,
                       cudaStream_t stream) {
     MatvecTargets targets{};
-    const int q4_k_groups =
-        add_targets(targets, direct, direct_count, token_offset, 0, rope_store);
+    const int q4_k_groups = add_targets(targets, direct, direct_count, token_offset, 0, rope_store);
     const int groups =
         add_targets(targets, staged, staged_count, token_offset, q4_k_groups, rope_store);
     const DeviceMatrix& first = direct_count > 0 ? *direct[0]->weights : *staged[0]->weights;
@@ -727,7 +726,8 @@ void launch_part(const MatvecJob* jobs, size_t count, const float* x, const Acti
                            static_cast<__half*>(r.key_cache),
                            static_cast<__half*>(r.value_cache)};
             for (size_t i = 0; i < count; ++i)
-                if (jobs[i].out == r.keys) finish.rope.kv_dim = static_cast<int>(jobs[i].weights->rows);
+                if (jobs[i].out == r.keys)
+                    finish.rope.kv_dim = static_cast<int>(jobs[i].weights->rows);
         }
         launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32), finish,
                                   rope_store, prefetch, stream);
@@ -838,19 +838,19 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
             switch (part) {
                 case 8:
                     launch_part<8>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                     stream);
+                                   stream);
                     break;
                 case 4:
                     launch_part<4>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                     stream);
+                                   stream);
                     break;
                 case 2:
                     launch_part<2>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                     stream);
+                                   stream);
                     break;
                 default:
                     launch_part<1>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                     stream);
+                                   stream);
                     break;
             }
             done += part;
