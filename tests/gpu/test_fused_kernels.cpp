@@ -255,8 +255,9 @@ TEST(FusedKernels, GroupedAndAccumulatingMatvecEqualSeparateLaunches) {
 
 // Q, K and V products that rotate their rows and write keys and values into an F16 cache give
 // the bits of the products followed by rope_and_store_kv: one type or Q4_K_M's mix, heads of 64
-// (query and key rows split over 4 warps, which the launch cuts to 2) and 128 with part of each
-// head rotated, 1 to 8 tokens in scattered cache rows.
+// and 128 with part of each head rotated, 1 to 8 tokens in scattered cache rows. (Rows 1536
+// wide take at most 2 warps, as rotated rows do; wider K rows split over 4 warps without the
+// rotation and differ by rounding.)
 TEST(FusedKernels, QkvProductsRotateAndStoreLikeRopeAndStore) {
     const size_t columns = 1536, context = 40;
     const std::vector<int32_t> positions = {0, 7, 3, 1000, 12, 5, 33, 70000};

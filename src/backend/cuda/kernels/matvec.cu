@@ -8,10 +8,14 @@
 // per 16 elements. Q4_K, whose blocks keep 16-byte alignment, skips the staging: its lanes load
 // 16-byte vectors straight into registers (see matvec_q4_k_kernel). Short matrices spread a
 // row over several warps so that the grid fills the GPU; the split depends only on the matrix
-// shape, so a token's result does not depend on how many tokens share the launch. One launch
+// shape (and on QkvRopeStore's role for the matrix), so a token's result does not depend on how
+// many tokens share the launch. One launch
 // can serve up to three matrices on the same input (Q, K and V; gate and up) of one type, or
 // Q4_K and Q6_K. These kernels issue an instruction for every few bytes they read, so their
-// speed depends on keeping instructions few as much as on memory.
+// speed depends on keeping instructions few as much as on memory. What a block does after its
+// last weight matters too: a decode step is a chain of kernels whose blocks keep their place on
+// the SM until they end, so the block's end does no memory round trip it can do earlier (a
+// residual add's old output, and for Q, K and V the RoPE angle and cache place of QkvRopeStore).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -576,7 +580,8 @@ int add_targets(MatvecTargets& targets, const MatvecJob* const* jobs, size_t cou
                                                : RowRole::Plain;
         }
         int warps_per_row = warps_per_row_for(m.rows, m.columns, !direct_q4_k(m));
-        // Both rows of a rotated pair in one block.
+        // Both rows of a rotated pair in one block. (A matrix that would take 4 warps then adds
+        // its parts in another order than without the role: the same values up to rounding.)
         if (role == RowRole::Query || role == RowRole::Key)
             warps_per_row = std::min(warps_per_row, 2);
         const int rows_per_block = kWarpsPerBlock / warps_per_row;
@@ -725,9 +730,10 @@ void launch_part(const MatvecJob* jobs, size_t count, const float* x, const Acti
                            0,
                            static_cast<__half*>(r.key_cache),
                            static_cast<__half*>(r.value_cache)};
-            for (size_t i = 0; i < count; ++i)
-                if (jobs[i].out == r.keys)
+            for (size_t i = 0; i < count; ++i) {
+                if (jobs[i].out == r.keys || jobs[i].out == r.values)
                     finish.rope.kv_dim = static_cast<int>(jobs[i].weights->rows);
+            }
         }
         launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32), finish,
                                   rope_store, prefetch, stream);
