@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <functional>
 
 #include "backend/cuda/cuda_check.hpp"
@@ -70,6 +71,11 @@ class PinnedBuffer {
     void* pointer_ = nullptr;
 };
 
+// Tokens, positions and cache rows (max_batch each), outputs and greedy tokens (sequences each).
+size_t host_io_bytes(const GpuLayersOptions& options) {
+    return (3 * options.max_batch + 2 * options.sequences) * sizeof(int32_t);
+}
+
 }  // namespace
 
 struct LlamaGpuLayers::Impl {
@@ -78,8 +84,21 @@ struct LlamaGpuLayers::Impl {
 
     // The whole computation of `count` tokens with `outputs` of them producing logits.
     void enqueue(size_t count, size_t outputs);
-    // Directly, or as a captured graph for decode steps (up to 8 tokens, each an output).
+    // The step's inputs to the device (host_io's tokens, positions, cache rows and outputs, in
+    // one copy) and its greedy tokens back, around enqueue(): directly, or as a captured graph
+    // for decode steps (up to 8 tokens, each an output), so that a step is one launch.
     void run(size_t count, size_t outputs);
+
+    // host_io and inputs_device share this layout: tokens, positions and cache rows
+    // (max_batch each), the outputs (sequences); host_io then holds the greedy tokens.
+    int32_t* inputs(size_t part) const {
+        return inputs_device.as<int32_t>() + part * options.max_batch;
+    }
+    int32_t* host_inputs(size_t part) const {
+        return host_io.as<int32_t>() + part * options.max_batch;
+    }
+    static constexpr size_t kTokens = 0, kPositions = 1, kCacheRows = 2, kOutputs = 3;
+    int32_t* host_greedy() const { return host_inputs(kOutputs) + options.sequences; }
 
     const LlamaModel& model;
     const LlamaHparams& hp;
@@ -92,9 +111,9 @@ struct LlamaGpuLayers::Impl {
     cuda::DeviceRope rope;
     size_t row_bytes = 0;
 
-    DeviceBuffer x, normed, queries, keys, values, attended, gate, up, logits_device, tokens_device,
-        positions_device, rows_device, outputs_device, argmax_device, attention_scratch,
-        top_values_device, top_ids_device, top_scratch, argmax_scratch;
+    DeviceBuffer x, normed, queries, keys, values, attended, gate, up, logits_device, inputs_device,
+        argmax_device, attention_scratch, top_values_device, top_ids_device, top_scratch,
+        argmax_scratch;
     std::unique_ptr<cuda::GpuMatmul> matmul;
     PinnedBuffer host_io;  // tokens, positions, cache rows and outputs in; greedy tokens out
     std::vector<float> logits;
@@ -107,12 +126,11 @@ struct LlamaGpuLayers::Impl {
 };
 
 LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& options_)
-    : model(model_),
-      hp(model_.hparams()),
-      options(options_),
-      host_io((3 * options_.max_batch + 2 * options_.sequences) * sizeof(int32_t)) {
+    : model(model_), hp(model_.hparams()), options(options_), host_io(host_io_bytes(options_)) {
     CUDA_CHECK(cudaSetDevice(options.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    // Every step copies all of the inputs, used or not.
+    std::memset(host_io.as<int32_t>(), 0, host_io_bytes(options));
     const bool embed_here = options.first_layer == 0;
     const bool output_is_embedding = model.output_is_tied();
 
@@ -181,10 +199,7 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     gate = floats(n * hp.feed_forward_dim);
     up = floats(n * hp.feed_forward_dim);
     logits_device = floats(options.sequences * hp.vocab_size);
-    tokens_device = DeviceBuffer(n * sizeof(int32_t), device);
-    positions_device = DeviceBuffer(n * sizeof(int32_t), device);
-    rows_device = DeviceBuffer(n * sizeof(int32_t), device);
-    outputs_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
+    inputs_device = DeviceBuffer((3 * n + options.sequences) * sizeof(int32_t), device);
     argmax_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
     argmax_scratch = DeviceBuffer(cuda::argmax_scratch_bytes(options.sequences), device);
     CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.bytes()));
@@ -230,17 +245,16 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
     float* attended_ = attended.as<float>();
     float* gate_ = gate.as<float>();
     float* up_ = up.as<float>();
-    const auto* positions = positions_device.as<int32_t>();
-    const auto* rows = rows_device.as<int32_t>();
+    const auto* positions = inputs(kPositions);
+    const auto* rows = inputs(kCacheRows);
     const cuda::AttentionShape shape{hp.head_count, hp.kv_head_count, hp.head_dim};
 
     if (options.first_layer == 0)
-        cuda::dequantize_rows(token_embedding, tokens_device.as<int32_t>(), count, x_, false,
-                              stream);
+        cuda::dequantize_rows(token_embedding, inputs(kTokens), count, x_, false, stream);
     // Kernels are fused where a decode step would otherwise pay a launch for little work:
     // RMSNorm, attention and SwiGLU also quantize their output for the next product, Q/K/V and
-    // gate/up share launches, RoPE and the KV store are one kernel, and the residual adds happen in
-    // the output projections.
+    // gate/up share launches, RoPE and the KV store are one kernel (or part of the Q/K/V
+    // products), and the residual adds happen in the output projections.
     void* blocks = dim % 32 == 0 ? matmul->activation_blocks_for(count) : nullptr;
     const bool blocks_written = blocks != nullptr;
     const bool fuse_swiglu = blocks_written && hp.feed_forward_dim % 32 == 0;
@@ -305,7 +319,7 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
                             ? matmul->activation_blocks_for(outputs)
                             : nullptr;
     cuda::rms_norm(x_, output_norm, normed_, outputs, dim, hp.rms_epsilon, stream, head_blocks,
-                   outputs_device.as<int32_t>());
+                   inputs(kOutputs));
     auto* logits_ = logits_device.as<float>();
     for (size_t begin = 0; begin < outputs; begin += cuda::kMaxMatvecTokens) {
         const size_t part = std::min(cuda::kMaxMatvecTokens, outputs - begin);
@@ -322,8 +336,17 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
 void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {
     cuda::set_kernel_overlap(options.overlap_kernels);
     cuda::set_l2_prefetch_bytes(options.l2_prefetch ? cuda::kDefaultL2PrefetchBytes : 0);
-    if (count != outputs || count > cuda::kMaxMatvecTokens || !options.use_graphs) {
+    auto step = [&] {
+        CUDA_CHECK(cudaMemcpyAsync(inputs_device.get(), host_io.as<int32_t>(),
+                                   inputs_device.bytes(), cudaMemcpyHostToDevice, stream));
         enqueue(count, outputs);
+        if (outputs > 0) {
+            CUDA_CHECK(cudaMemcpyAsync(host_greedy(), argmax_device.get(),
+                                       outputs * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
+        }
+    };
+    if (count != outputs || count > cuda::kMaxMatvecTokens || !options.use_graphs) {
+        step();
         return;
     }
     auto& graph = graphs[count];
@@ -331,7 +354,7 @@ void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {
         cudaGraph_t captured = nullptr;
         CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
         try {
-            enqueue(count, outputs);
+            step();
         } catch (...) {
             cudaStreamEndCapture(stream, &captured);
             if (captured != nullptr) cudaGraphDestroy(captured);
@@ -366,11 +389,11 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
     if ((g.options.first_layer > 0) != (hidden != nullptr))
         throw Error("GPU forward: hidden states are needed exactly when CPU layers come first");
     CUDA_CHECK(cudaSetDevice(g.options.device));
-    auto* host_tokens = g.host_io.as<int32_t>();
-    auto* host_positions = host_tokens + g.options.max_batch;
-    auto* host_rows = host_positions + g.options.max_batch;
-    auto* host_outputs = host_rows + g.options.max_batch;
-    auto* host_greedy = host_outputs + g.options.sequences;
+    using Impl = LlamaGpuLayers::Impl;
+    auto* host_tokens = g.host_inputs(Impl::kTokens);
+    auto* host_positions = g.host_inputs(Impl::kPositions);
+    auto* host_rows = g.host_inputs(Impl::kCacheRows);
+    auto* host_outputs = g.host_inputs(Impl::kOutputs);
     for (size_t i = 0; i < count; ++i) {
         const auto position = static_cast<size_t>(batch.positions[i]);
         const auto sequence = static_cast<size_t>(batch.sequences[i]);
@@ -387,23 +410,11 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
             throw Error(fmt::format("output token {} is outside the batch", batch.outputs[o]));
         host_outputs[o] = batch.outputs[o];
     }
-    const auto copy_in = [&](DeviceBuffer& to, const int32_t* from, size_t n) {
-        CUDA_CHECK(
-            cudaMemcpyAsync(to.get(), from, n * sizeof(int32_t), cudaMemcpyHostToDevice, g.stream));
-    };
-    copy_in(g.tokens_device, host_tokens, count);
-    copy_in(g.positions_device, host_positions, count);
-    copy_in(g.rows_device, host_rows, count);
-    if (outputs > 0) copy_in(g.outputs_device, host_outputs, outputs);
     if (hidden != nullptr) {
         CUDA_CHECK(cudaMemcpyAsync(g.x.get(), hidden, count * g.hp.embedding_dim * sizeof(float),
                                    cudaMemcpyHostToDevice, g.stream));
     }
     g.run(count, outputs);
-    if (outputs > 0) {
-        CUDA_CHECK(cudaMemcpyAsync(host_greedy, g.argmax_device.get(), outputs * sizeof(int32_t),
-                                   cudaMemcpyDeviceToHost, g.stream));
-    }
     g.top_values.resize(top_k > 0 ? outputs * top_k : 0);
     g.top_ids.resize(g.top_values.size());
     if (top_k > 0 && outputs > 0) {
@@ -424,7 +435,7 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
                                    g.stream));
     }
     CUDA_CHECK(cudaStreamSynchronize(g.stream));
-    g.greedy.assign(host_greedy, host_greedy + outputs);
+    g.greedy.assign(g.host_greedy(), g.host_greedy() + outputs);
 }
 
 int32_t LlamaGpuLayers::greedy_token(size_t output) const { return impl_->greedy.at(output); }
