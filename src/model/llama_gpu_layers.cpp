@@ -71,9 +71,13 @@ class PinnedBuffer {
     void* pointer_ = nullptr;
 };
 
-// Tokens, positions and cache rows (max_batch each), outputs and greedy tokens (sequences each).
+// A step's inputs: tokens, positions and cache rows (max_batch each), then outputs (sequences).
+size_t input_bytes(const GpuLayersOptions& options) {
+    return (3 * options.max_batch + options.sequences) * sizeof(int32_t);
+}
+// The inputs, then the greedy tokens (sequences).
 size_t host_io_bytes(const GpuLayersOptions& options) {
-    return (3 * options.max_batch + 2 * options.sequences) * sizeof(int32_t);
+    return input_bytes(options) + options.sequences * sizeof(int32_t);
 }
 
 }  // namespace
@@ -199,7 +203,7 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     gate = floats(n * hp.feed_forward_dim);
     up = floats(n * hp.feed_forward_dim);
     logits_device = floats(options.sequences * hp.vocab_size);
-    inputs_device = DeviceBuffer((3 * n + options.sequences) * sizeof(int32_t), device);
+    inputs_device = DeviceBuffer(input_bytes(options), device);
     argmax_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
     argmax_scratch = DeviceBuffer(cuda::argmax_scratch_bytes(options.sequences), device);
     CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.bytes()));

@@ -716,32 +716,22 @@ void launch_float(const DeviceMatrix& m, const float* x, float* out, bool accumu
 // One launch for a part of `part` tokens starting at token `done`.
 template <int kTokens>
 void launch_part(const MatvecJob* jobs, size_t count, const float* x, const ActivationBlock* blocks,
-                 size_t done, bool accumulate, const QkvRopeStore* rope_store,
+                 size_t done, const RowsFinish& finish, const QkvRopeStore* rope_store,
                  const L2Ranges& prefetch, cudaStream_t stream) {
     const DeviceMatrix& first = *jobs[0].weights;
     if (is_quantized(first.type)) {
-        RowsFinish finish{accumulate, {}};
+        RowsFinish part = finish;  // this part's tokens
         if (rope_store != nullptr) {
-            const auto& r = *rope_store;
-            finish.rope = {r.positions + done,
-                           r.cache_rows + done,
-                           r.rope,
-                           static_cast<int>(r.head_dim),
-                           0,
-                           static_cast<__half*>(r.key_cache),
-                           static_cast<__half*>(r.value_cache)};
-            for (size_t i = 0; i < count; ++i) {
-                if (jobs[i].out == r.keys || jobs[i].out == r.values)
-                    finish.rope.kv_dim = static_cast<int>(jobs[i].weights->rows);
-            }
+            part.rope.positions += done;
+            part.rope.cache_rows += done;
         }
-        launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32), finish,
+        launch_quantized<kTokens>(jobs, count, done, blocks + done * (first.columns / 32), part,
                                   rope_store, prefetch, stream);
         return;
     }
     for (size_t i = 0; i < count; ++i) {
         launch_float<kTokens>(*jobs[i].weights, x + done * first.columns,
-                              jobs[i].out + done * jobs[i].weights->rows, accumulate,
+                              jobs[i].out + done * jobs[i].weights->rows, finish.accumulate,
                               i + 1 == count ? prefetch : L2Ranges{}, stream);
     }
 }
@@ -814,6 +804,7 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
                 "or all of one float type");
         }
     }
+    RowsFinish finish{accumulate, {}};
     if (rope_store != nullptr) {
         // Every job has a part; keys and values are rows of the cache.
         size_t roles = 0, kv_rows = 0;
@@ -832,6 +823,14 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
                 "RoPE and the KV store in the products need quantized Q, K and V matrices, an F16 "
                 "cache and RoPE on adjacent pairs");
         }
+        const auto& r = *rope_store;
+        finish.rope = {r.positions,
+                       r.cache_rows,
+                       r.rope,
+                       static_cast<int>(r.head_dim),
+                       static_cast<int>(kv_rows),
+                       static_cast<__half*>(r.key_cache),
+                       static_cast<__half*>(r.value_cache)};
     }
     const auto* blocks = static_cast<const ActivationBlock*>(activation_blocks);
     // Powers of two cover any count up to 8, each part reading the weights once.
@@ -843,20 +842,16 @@ void matvec_group(const MatvecJob* jobs, size_t count, const float* x,
             const L2Ranges& ahead = done + part == tokens ? prefetch : L2Ranges{};
             switch (part) {
                 case 8:
-                    launch_part<8>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                   stream);
+                    launch_part<8>(jobs, count, x, blocks, done, finish, rope_store, ahead, stream);
                     break;
                 case 4:
-                    launch_part<4>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                   stream);
+                    launch_part<4>(jobs, count, x, blocks, done, finish, rope_store, ahead, stream);
                     break;
                 case 2:
-                    launch_part<2>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                   stream);
+                    launch_part<2>(jobs, count, x, blocks, done, finish, rope_store, ahead, stream);
                     break;
                 default:
-                    launch_part<1>(jobs, count, x, blocks, done, accumulate, rope_store, ahead,
-                                   stream);
+                    launch_part<1>(jobs, count, x, blocks, done, finish, rope_store, ahead, stream);
                     break;
             }
             done += part;
