@@ -33,6 +33,10 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
         "--no-rope-fusion", [&options](int64_t) { options.rope_fusion = false; },
         "In GPU decode steps, run RoPE and the KV cache store as a kernel of their own instead "
         "of inside the Q, K and V matrix products");
+    command.add_flag(
+        "--no-one-pass-attention", [&options](int64_t) { options.one_pass_attention = false; },
+        "In GPU decode steps over short contexts, split attention over blocks and merge them "
+        "(as longer contexts do) instead of one kernel a layer");
 }
 
 void add_sampling_options(CLI::App& command, GenerationOptions& options) {

@@ -145,6 +145,7 @@ struct Engine::Impl {
         runner.overlap_kernels = options.kernel_overlap;
         runner.l2_prefetch = options.l2_prefetch;
         runner.rope_fusion = options.rope_fusion;
+        runner.one_pass_attention = options.one_pass_attention;
         return runner;
     }
 

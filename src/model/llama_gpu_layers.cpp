@@ -86,12 +86,13 @@ struct LlamaGpuLayers::Impl {
     Impl(const LlamaModel& model, const GpuLayersOptions& options);
     ~Impl();
 
-    // The whole computation of `count` tokens with `outputs` of them producing logits.
-    void enqueue(size_t count, size_t outputs);
+    // The whole computation of `count` tokens with `outputs` of them producing logits;
+    // `short_context`: no token sees more than cuda::kShortAttentionRows cache rows.
+    void enqueue(size_t count, size_t outputs, bool short_context);
     // The step's inputs to the device (host_io's tokens, positions, cache rows and outputs, in
     // one copy) and its greedy tokens back, around enqueue(): directly, or as a captured graph
     // for decode steps (up to 8 tokens, each an output), so that a step is one launch.
-    void run(size_t count, size_t outputs);
+    void run(size_t count, size_t outputs, bool short_context);
 
     // host_io and inputs_device share this layout: tokens, positions and cache rows
     // (max_batch each), the outputs (sequences); host_io then holds the greedy tokens.
@@ -125,7 +126,8 @@ struct LlamaGpuLayers::Impl {
     std::vector<float> top_values;
     std::vector<int32_t> top_ids;
     size_t max_top_k = 0;
-    std::array<cudaGraphExec_t, cuda::kMaxMatvecTokens + 1> graphs{};  // by token count
+    // By short_context, then token count: short contexts take attention in one pass.
+    std::array<std::array<cudaGraphExec_t, cuda::kMaxMatvecTokens + 1>, 2> graphs{};
     uint64_t scratch_bytes = 0;
 };
 
@@ -234,12 +236,13 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
 
 LlamaGpuLayers::Impl::~Impl() {
     cudaSetDevice(options.device);
-    for (auto* graph : graphs)
-        if (graph != nullptr) cudaGraphExecDestroy(graph);
+    for (auto& by_count : graphs)
+        for (auto* graph : by_count)
+            if (graph != nullptr) cudaGraphExecDestroy(graph);
     if (stream != nullptr) cudaStreamDestroy(stream);
 }
 
-void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
+void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) {
     const size_t dim = hp.embedding_dim;
     float* x_ = x.as<float>();
     float* normed_ = normed.as<float>();
@@ -298,7 +301,8 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
         }
         const bool attended_blocks = cuda::attention(
             queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,
-            rows, count, shape, attended_, attention_scratch.as<float>(), stream, blocks);
+            rows, count, shape, attended_, attention_scratch.as<float>(), stream, blocks,
+            short_context ? cuda::kShortAttentionRows : SIZE_MAX);
         matmul->set_input(attended_, count, hp.q_dim(), attended_blocks);
         matmul->multiply(layer.attention_output, x_, true, {{&layer.ffn_gate, &layer.ffn_up}, 2});
 
@@ -337,13 +341,13 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs) {
                  stream);
 }
 
-void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {
+void LlamaGpuLayers::Impl::run(size_t count, size_t outputs, bool short_context) {
     cuda::set_kernel_overlap(options.overlap_kernels);
     cuda::set_l2_prefetch_bytes(options.l2_prefetch ? cuda::kDefaultL2PrefetchBytes : 0);
     auto step = [&] {
         CUDA_CHECK(cudaMemcpyAsync(inputs_device.get(), host_io.as<int32_t>(),
                                    inputs_device.bytes(), cudaMemcpyHostToDevice, stream));
-        enqueue(count, outputs);
+        enqueue(count, outputs, short_context);
         if (outputs > 0) {
             CUDA_CHECK(cudaMemcpyAsync(host_greedy(), argmax_device.get(),
                                        outputs * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
@@ -353,7 +357,7 @@ void LlamaGpuLayers::Impl::run(size_t count, size_t outputs) {
         step();
         return;
     }
-    auto& graph = graphs[count];
+    auto& graph = graphs[short_context][count];
     if (graph == nullptr) {
         cudaGraph_t captured = nullptr;
         CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
@@ -398,8 +402,10 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
     auto* host_positions = g.host_inputs(Impl::kPositions);
     auto* host_rows = g.host_inputs(Impl::kCacheRows);
     auto* host_outputs = g.host_inputs(Impl::kOutputs);
+    size_t most_visible = 0;
     for (size_t i = 0; i < count; ++i) {
         const auto position = static_cast<size_t>(batch.positions[i]);
+        most_visible = std::max(most_visible, position + 1);
         const auto sequence = static_cast<size_t>(batch.sequences[i]);
         // The kernels index the cache with these: a bad one would write outside it.
         if (position >= g.options.context_size || sequence >= g.options.sequences)
@@ -418,7 +424,8 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
         CUDA_CHECK(cudaMemcpyAsync(g.x.get(), hidden, count * g.hp.embedding_dim * sizeof(float),
                                    cudaMemcpyHostToDevice, g.stream));
     }
-    g.run(count, outputs);
+    g.run(count, outputs,
+          g.options.one_pass_attention && most_visible <= cuda::kShortAttentionRows);
     g.top_values.resize(top_k > 0 ? outputs * top_k : 0);
     g.top_ids.resize(g.top_values.size());
     if (top_k > 0 && outputs > 0) {

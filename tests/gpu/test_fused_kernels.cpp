@@ -186,6 +186,15 @@ TEST(FusedKernels, AttentionWritesTheBlocksQuantizeWould) {
                                 scratch.as<float>(), nullptr, fused_blocks.get()));
     expect_same_bytes<float>(out, fused_out, tokens * q_dim, "attention output");
     expect_same_bytes<uint8_t>(blocks, fused_blocks, block_bytes, "int8 blocks");
+    // The one-pass kernel of short contexts too.
+    DeviceBuffer one_pass_out(out.bytes(), 0);
+    const auto one_pass_blocks = zeroed(block_bytes);
+    EXPECT_TRUE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(), DType::F16,
+                                last, last, tokens, shape, one_pass_out.as<float>(),
+                                scratch.as<float>(), nullptr, one_pass_blocks.get(),
+                                cached + tokens));
+    cuda::quantize_activations(one_pass_out.as<float>(), tokens, q_dim, blocks.get(), nullptr);
+    expect_same_bytes<uint8_t>(blocks, one_pass_blocks, block_bytes, "one-pass int8 blocks");
     EXPECT_FALSE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(),
                                  DType::F16, last, last, tokens, shape, fused_out.as<float>(),
                                  nullptr, nullptr, fused_blocks.get()));

@@ -236,10 +236,12 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
 
     const auto queries = random_floats(tokens * q_dim, 1.0f, 12);
     const auto queries_device = to_device(queries);
-    // One block per head and token, and the decode path that splits the rows over blocks.
+    // One block per head and token, the decode path that splits the rows over blocks, and the
+    // one-pass decode kernel (told the context is short: it is right at any length, here 257
+    // rows, two of its rounds).
     const cuda::AttentionShape attention_shape{shape.heads, shape.kv_heads, shape.head_dim};
     DeviceBuffer out(tokens * q_dim * sizeof(float), 0),
-        split_out(tokens * q_dim * sizeof(float), 0);
+        split_out(tokens * q_dim * sizeof(float), 0), one_pass_out(split_out.bytes(), 0);
     DeviceBuffer scratch(cuda::attention_split_scratch_bytes(attention_shape), 0);
     cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
                     positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
@@ -247,8 +249,13 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
                     positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
                     tokens, attention_shape, split_out.as<float>(), scratch.as<float>(), nullptr);
+    cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
+                    positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
+                    tokens, attention_shape, one_pass_out.as<float>(), scratch.as<float>(), nullptr,
+                    nullptr, cuda::kShortAttentionRows);
     const auto gpu = to_host<float>(out, tokens * q_dim);
     const auto gpu_split = to_host<float>(split_out, tokens * q_dim);
+    const auto gpu_one_pass = to_host<float>(one_pass_out, tokens * q_dim);
 
     const auto k = cache_rounding(type, keys, kv_dim);
     const auto v = cache_rounding(type, values, kv_dim);
@@ -272,6 +279,8 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
                     << "token " << t << " head " << h << " value " << i;
                 ASSERT_NEAR(gpu_split[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
                     << "split: token " << t << " head " << h << " value " << i;
+                ASSERT_NEAR(gpu_one_pass[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
+                    << "one pass: token " << t << " head " << h << " value " << i;
             }
         }
     }

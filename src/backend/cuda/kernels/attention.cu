@@ -22,6 +22,7 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kMaxHeadDim = 256;
+constexpr int kShortAttentionThreads = 256;  // at least kMaxHeadDim
 
 // Element `i` of cache row `row` (kv_dim values, F16 or Q8_0 blocks).
 template <DType T>
@@ -174,10 +175,146 @@ __global__ void merge_splits_kernel(const float* partial, int head_count, int he
     }
 }
 
+// All threads of the block get the block's maximum (or sum) of `value`.
+template <bool kMax>
+__device__ __forceinline__ float block_reduce(float value, float* scratch) {
+    value = kMax ? warp_max(value) : warp_sum(value);
+    const int warp = threadIdx.x / 32;
+    if (threadIdx.x % 32 == 0) scratch[warp] = value;
+    __syncthreads();
+    float result = scratch[0];
+    for (int w = 1; w < kShortAttentionThreads / 32; ++w)
+        result = kMax ? fmaxf(result, scratch[w]) : result + scratch[w];
+    __syncthreads();  // scratch is reused
+    return result;
+}
+
+__device__ __forceinline__ void add_weighted(float (&acc)[8], float weight, uint4 packed) {
+    const auto* halves = reinterpret_cast<const __half2*>(&packed);
+#pragma unroll
+    for (int h = 0; h < 4; ++h) {
+        const float2 v = __half22float2(halves[h]);
+        acc[2 * h] += weight * v.x;
+        acc[2 * h + 1] += weight * v.y;
+    }
+}
+
+// Decode over a short F16 cache in one pass, with no split and no merge kernel: a block per
+// (head, token). A thread scores one cache row (kShortAttentionThreads rows a round, the online
+// softmax carried between rounds); for the weighted sum, a thread takes 8 elements (one 16-byte
+// vector) of every rows_per_pass-th row. Each thread fetches its first values with its key, so
+// that both are in flight together: at this size the kernel's time is its memory latencies.
+__global__ void __launch_bounds__(kShortAttentionThreads)
+    short_attention_kernel(const float* queries, const __half* keys, const __half* values,
+                           int kv_dim, const int32_t* positions, const int32_t* cache_rows,
+                           int head_count, int kv_head_count, int head_dim, float sqrt_head_dim,
+                           float* out, ActivationBlock* blocks) {
+    constexpr int kThreads = kShortAttentionThreads;
+    constexpr int kKeyLoads = 8;    // key vectors a thread has in flight
+    constexpr int kValueLoads = 8;  // value vectors a thread has in flight
+    __shared__ float query[kMaxHeadDim];
+    __shared__ float weights[kThreads];
+    __shared__ float reduce_scratch[kThreads / 32];
+    __shared__ float partial_sums[kThreads][8];
+    const int head = blockIdx.x;
+    const int token = blockIdx.y;
+    const int t = threadIdx.x;
+    const int kv_offset = (head / (head_count / kv_head_count)) * head_dim;
+    const int vectors = head_dim / 8;
+    const int slot = t % vectors;  // elements 8 * slot .. 8 * slot + 7
+    const int rows_per_pass = kThreads / vectors;
+    const int lane_row = t / vectors;  // rows lane_row, lane_row + rows_per_pass, ...
+    const bool sums_values = lane_row < rows_per_pass;
+    begin_after_previous_kernel();
+    const int visible = positions[token] + 1;
+    const size_t first = static_cast<size_t>(cache_rows[token] - positions[token]);
+    keys += first * kv_dim + kv_offset;
+    values += first * kv_dim + kv_offset;
+    const size_t out_offset = (static_cast<size_t>(token) * head_count + head) * head_dim;
+    for (int i = t; i < head_dim; i += kThreads) query[i] = queries[out_offset + i];
+
+    auto value_vector = [&](int row) {
+        return *reinterpret_cast<const uint4*>(values + static_cast<size_t>(row) * kv_dim +
+                                               8 * slot);
+    };
+    float running_max = -FLT_MAX, normaliser = 0.0f;
+    float acc[8] = {};
+    for (int base = 0; base < visible; base += kThreads) {
+        const int rows = min(kThreads, visible - base);
+        // The key's first vectors, then the first values, all in flight together.
+        const auto* key =
+            reinterpret_cast<const uint4*>(keys + static_cast<size_t>(base + t) * kv_dim);
+        uint4 key_part[kKeyLoads];
+#pragma unroll
+        for (int k = 0; k < kKeyLoads; ++k)
+            key_part[k] = t < rows && k < vectors ? key[k] : uint4{};
+        uint4 ahead[kValueLoads];
+#pragma unroll
+        for (int k = 0; k < kValueLoads; ++k) {
+            const int r = lane_row + k * rows_per_pass;
+            ahead[k] = sums_values && r < rows ? value_vector(base + r) : uint4{};
+        }
+        __syncthreads();  // the query is in shared memory (and last round's weights are used)
+        float dot = 0.0f;
+        for (int v0 = 0; v0 < vectors; v0 += kKeyLoads) {
+            if (v0 > 0) {
+#pragma unroll
+                for (int k = 0; k < kKeyLoads; ++k)
+                    key_part[k] = t < rows && v0 + k < vectors ? key[v0 + k] : uint4{};
+            }
+#pragma unroll
+            for (int k = 0; k < kKeyLoads; ++k) {
+                const auto* halves = reinterpret_cast<const __half2*>(&key_part[k]);
+                const int i = 8 * (v0 + k);
+                if (v0 + k < vectors) {
+#pragma unroll
+                    for (int h = 0; h < 4; ++h) {
+                        const float2 pair = __half22float2(halves[h]);
+                        dot += query[i + 2 * h] * pair.x + query[i + 2 * h + 1] * pair.y;
+                    }
+                }
+            }
+        }
+        const float score = t < rows ? dot / sqrt_head_dim : -FLT_MAX;
+        const float new_max = fmaxf(running_max, block_reduce<true>(score, reduce_scratch));
+        const float weight = t < rows ? expf(score - new_max) : 0.0f;
+        weights[t] = weight;
+        const float correction = expf(running_max - new_max);
+        normaliser = normaliser * correction + block_reduce<false>(weight, reduce_scratch);
+        running_max = new_max;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[e] *= correction;
+        if (!sums_values) continue;
+        for (int k0 = 0; lane_row + k0 * rows_per_pass < rows; k0 += kValueLoads) {
+#pragma unroll
+            for (int k = 0; k < kValueLoads; ++k) {
+                const int r = lane_row + (k0 + k) * rows_per_pass;
+                if (r < rows) add_weighted(acc, weights[r], ahead[k]);
+            }
+#pragma unroll
+            for (int k = 0; k < kValueLoads; ++k) {
+                const int r = lane_row + (k0 + kValueLoads + k) * rows_per_pass;
+                ahead[k] = r < rows ? value_vector(base + r) : uint4{};
+            }
+        }
+    }
+#pragma unroll
+    for (int e = 0; e < 8; ++e) partial_sums[t][e] = acc[e];
+    __syncthreads();
+    if (t >= head_dim) return;
+    float value = 0.0f;
+    for (int r = 0; r < rows_per_pass; ++r) value += partial_sums[r * vectors + t / 8][t % 8];
+    value /= normaliser;
+    out[out_offset + t] = value;
+    // Whole warps share a 32-value block (head_dim % 32 == 0 when blocks are asked for).
+    if (blocks != nullptr) quantize_warp_block(value, blocks[(out_offset + t) / 32]);
+}
+
 template <DType T>
 void launch(const float* queries, const void* keys, const void* values, const int32_t* positions,
             const int32_t* cache_rows, size_t tokens, const AttentionShape& shape, float* out,
-            int splits, float* partial, ActivationBlock* blocks, cudaStream_t stream) {
+            bool one_pass, int splits, float* partial, ActivationBlock* blocks,
+            cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens),
                     static_cast<unsigned>(splits));
     const dim3 block(32, kWarps);
@@ -188,6 +325,13 @@ void launch(const float* queries, const void* keys, const void* values, const in
     const int heads = static_cast<int>(shape.head_count);
     const int kv_heads = static_cast<int>(shape.kv_head_count);
     const int dim = static_cast<int>(shape.head_dim);
+    if (one_pass) {
+        launch_kernel(short_attention_kernel, dim3(grid.x, grid.y), kShortAttentionThreads, 0,
+                      stream, queries, static_cast<const __half*>(keys),
+                      static_cast<const __half*>(values), kv_heads * dim, positions, cache_rows,
+                      heads, kv_heads, dim, sqrt_head_dim, out, blocks);
+        return;
+    }
     auto run = [&](auto kernel) {
         launch_kernel(kernel, grid, block, 0, stream, queries, k, v, row_bytes, positions,
                       cache_rows, heads, kv_heads, dim, sqrt_head_dim, out, splits, partial);
@@ -218,7 +362,7 @@ size_t attention_split_scratch_bytes(const AttentionShape& shape) {
 bool attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
                const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
-               void* activation_blocks) {
+               void* activation_blocks, size_t most_visible) {
     if (tokens == 0) return false;
     if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
         shape.head_count % shape.kv_head_count != 0) {
@@ -227,17 +371,19 @@ bool attention(const float* queries, const void* key_cache, const void* value_ca
                         "on the GPU (head size at most {})",
                         shape.head_count, shape.kv_head_count, shape.head_dim, kMaxHeadDim));
     }
-    const bool split = split_scratch != nullptr && tokens <= kMaxSplitTokens;
-    const int splits = split ? static_cast<int>(kAttentionSplits) : 1;
-    auto* blocks = split && shape.head_dim % 32 == 0
+    const bool decode = split_scratch != nullptr && tokens <= kMaxSplitTokens;
+    const bool one_pass = decode && most_visible <= kShortAttentionRows && type == DType::F16 &&
+                          shape.head_dim % 8 == 0;
+    const int splits = decode && !one_pass ? static_cast<int>(kAttentionSplits) : 1;
+    auto* blocks = decode && shape.head_dim % 32 == 0
                        ? static_cast<ActivationBlock*>(activation_blocks)
                        : nullptr;
     if (type == DType::F16)
         launch<DType::F16>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                           out, splits, split_scratch, blocks, stream);
+                           out, one_pass, splits, split_scratch, blocks, stream);
     else
         launch<DType::Q8_0>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                            out, splits, split_scratch, blocks, stream);
+                            out, one_pass, splits, split_scratch, blocks, stream);
     check_launch("attention");
     return blocks != nullptr;
 }
