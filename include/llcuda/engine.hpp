@@ -37,8 +37,9 @@ struct EngineOptions {
     bool kernel_overlap = true;   // let each GPU kernel start while the one before it ends
     bool l2_prefetch = true;      // each GPU matrix product starts fetching the next one's weights
     bool rope_fusion = true;      // GPU decode: the Q/K/V products rotate and store keys, values
-    // GPU decode over at most 256 cache rows: attention in one kernel, no split and merge.
-    bool one_pass_attention = true;
+    // GPU decode attention scores a cache row per thread (F16 cache), and over at most 256 rows
+    // needs no split and merge.
+    bool row_parallel_attention = true;
     // Jinja chat template replacing the model's tokenizer.chat_template (the text, not a path).
     std::string chat_template;
     // Sequences decoded together by generate_batch(), each with its own context_size slot in

@@ -64,7 +64,7 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"kernel_overlap", r.kernel_overlap},
             {"l2_prefetch", r.l2_prefetch},
             {"rope_fusion", r.rope_fusion},
-            {"one_pass_attention", r.one_pass_attention},
+            {"row_parallel_attention", r.row_parallel_attention},
             {"prompt_tokens", r.prompt_tokens},
             {"generated_tokens", r.generated_tokens},
             {"repetitions", r.repetitions},
@@ -417,7 +417,7 @@ void register_bench_command(CLI::App& app) {
         "--sweep", arguments->sweep,
         "KEY=V1,V2,...: measure every combination (repeatable). Keys: model, "
         "gpu-layers, batch-size, ubatch-size, kv-type, threads, cuda-graphs, kernel-overlap, "
-        "l2-prefetch, rope-fusion, one-pass-attention, flash-attn, prompt, gen");
+        "l2-prefetch, rope-fusion, row-parallel-attention, flash-attn, prompt, gen");
     command->add_option("--chart", arguments->chart, "Write an SVG bar chart of --metric");
     command->add_option("--metric", arguments->metric, "What the chart and 'best' rank")
         ->capture_default_str()

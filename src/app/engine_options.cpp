@@ -34,9 +34,11 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
         "In GPU decode steps, run RoPE and the KV cache store as a kernel of their own instead "
         "of inside the Q, K and V matrix products");
     command.add_flag(
-        "--no-one-pass-attention", [&options](int64_t) { options.one_pass_attention = false; },
-        "In GPU decode steps over short contexts, split attention over blocks and merge them "
-        "(as longer contexts do) instead of one kernel a layer");
+        "--no-row-parallel-attention",
+        [&options](int64_t) { options.row_parallel_attention = false; },
+        "In GPU decode steps, let each warp of attention walk its cache rows one at a time, split "
+        "over blocks and merged at every cache length, instead of a thread per row (and no split "
+        "over short caches)");
 }
 
 void add_sampling_options(CLI::App& command, GenerationOptions& options) {

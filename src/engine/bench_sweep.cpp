@@ -39,11 +39,20 @@ std::vector<std::string> split(const std::string& text, char separator) {
 }  // namespace
 
 const std::vector<std::string>& sweep_keys() {
-    static const std::vector<std::string> keys = {
-        "model",       "gpu-layers",  "batch-size",         "ubatch-size",
-        "kv-type",     "threads",     "cuda-graphs",        "kernel-overlap",
-        "l2-prefetch", "rope-fusion", "one-pass-attention", "flash-attn",
-        "prompt",      "gen"};
+    static const std::vector<std::string> keys = {"model",
+                                                  "gpu-layers",
+                                                  "batch-size",
+                                                  "ubatch-size",
+                                                  "kv-type",
+                                                  "threads",
+                                                  "cuda-graphs",
+                                                  "kernel-overlap",
+                                                  "l2-prefetch",
+                                                  "rope-fusion",
+                                                  "row-parallel-attention",
+                                                  "flash-attn",
+                                                  "prompt",
+                                                  "gen"};
     return keys;
 }
 
@@ -111,8 +120,8 @@ void apply_sweep_setting(BenchmarkOptions& options, const std::string& key,
         engine.l2_prefetch = on_off(key, value);
     } else if (key == "rope-fusion") {
         engine.rope_fusion = on_off(key, value);
-    } else if (key == "one-pass-attention") {
-        engine.one_pass_attention = on_off(key, value);
+    } else if (key == "row-parallel-attention") {
+        engine.row_parallel_attention = on_off(key, value);
     } else if (key == "flash-attn") {
         if (!on_off(key, value)) {
             throw Error(

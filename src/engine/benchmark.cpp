@@ -59,7 +59,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
     result.kernel_overlap = options.engine.kernel_overlap;
     result.l2_prefetch = options.engine.l2_prefetch;
     result.rope_fusion = options.engine.rope_fusion;
-    result.one_pass_attention = options.engine.one_pass_attention;
+    result.row_parallel_attention = options.engine.row_parallel_attention;
     result.prompt_tokens = options.prompt_tokens;
     result.generated_tokens = options.generated_tokens;
     result.repetitions = options.repetitions;

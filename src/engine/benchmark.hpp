@@ -39,7 +39,7 @@ struct BenchmarkResult {
     bool kernel_overlap = true;
     bool l2_prefetch = true;
     bool rope_fusion = true;
-    bool one_pass_attention = true;
+    bool row_parallel_attention = true;
     size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
     bool tg_from_empty = false;
 

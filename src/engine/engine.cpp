@@ -145,7 +145,7 @@ struct Engine::Impl {
         runner.overlap_kernels = options.kernel_overlap;
         runner.l2_prefetch = options.l2_prefetch;
         runner.rope_fusion = options.rope_fusion;
-        runner.one_pass_attention = options.one_pass_attention;
+        runner.row_parallel_attention = options.row_parallel_attention;
         return runner;
     }
 

@@ -302,7 +302,7 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_cont
         const bool attended_blocks = cuda::attention(
             queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,
             rows, count, shape, attended_, attention_scratch.as<float>(), stream, blocks,
-            short_context ? cuda::kShortAttentionRows : SIZE_MAX);
+            short_context ? cuda::kShortAttentionRows : SIZE_MAX, options.row_parallel_attention);
         matmul->set_input(attended_, count, hp.q_dim(), attended_blocks);
         matmul->multiply(layer.attention_output, x_, true, {{&layer.ffn_gate, &layer.ffn_up}, 2});
 
@@ -425,7 +425,7 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
                                    cudaMemcpyHostToDevice, g.stream));
     }
     g.run(count, outputs,
-          g.options.one_pass_attention && most_visible <= cuda::kShortAttentionRows);
+          g.options.row_parallel_attention && most_visible <= cuda::kShortAttentionRows);
     g.top_values.resize(top_k > 0 ? outputs * top_k : 0);
     g.top_ids.resize(g.top_values.size());
     if (top_k > 0 && outputs > 0) {

@@ -29,10 +29,10 @@ struct GpuLayersOptions {
     DType kv_type = DType::F16;
     size_t max_batch = kGpuMaxBatch;
     bool use_graphs = true;
-    bool overlap_kernels = true;     // programmatic dependent launch where the GPU has it
-    bool l2_prefetch = true;         // matrix products fetch the next one's weights ahead
-    bool rope_fusion = true;         // decode: Q/K/V products do RoPE and the KV store
-    bool one_pass_attention = true;  // decode over short contexts: attention without a split
+    bool overlap_kernels = true;         // programmatic dependent launch where the GPU has it
+    bool l2_prefetch = true;             // matrix products fetch the next one's weights ahead
+    bool rope_fusion = true;             // decode: Q/K/V products do RoPE and the KV store
+    bool row_parallel_attention = true;  // decode attention: a thread per cache row
 };
 
 class LlamaGpuLayers {

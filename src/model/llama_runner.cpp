@@ -46,7 +46,7 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
         gpu.overlap_kernels = options.overlap_kernels;
         gpu.l2_prefetch = options.l2_prefetch;
         gpu.rope_fusion = options.rope_fusion;
-        gpu.one_pass_attention = options.one_pass_attention;
+        gpu.row_parallel_attention = options.row_parallel_attention;
         gpu_ = std::make_unique<LlamaGpuLayers>(model, gpu);
     }
 }

@@ -30,7 +30,7 @@ struct RunnerOptions {
     bool overlap_kernels = true;
     bool l2_prefetch = true;
     bool rope_fusion = true;
-    bool one_pass_attention = true;
+    bool row_parallel_attention = true;
     // Tokens per forward pass (bounds scratch memory); 0: 256 when CPU layers take part, else
     // 512.
     size_t ubatch_size = 0;

@@ -56,7 +56,7 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     apply_sweep_setting(options, "kernel-overlap", "off");
     apply_sweep_setting(options, "l2-prefetch", "off");
     apply_sweep_setting(options, "rope-fusion", "off");
-    apply_sweep_setting(options, "one-pass-attention", "off");
+    apply_sweep_setting(options, "row-parallel-attention", "off");
     apply_sweep_setting(options, "flash-attn", "on");
     apply_sweep_setting(options, "prompt", "64");
     apply_sweep_setting(options, "gen", "32");
@@ -70,7 +70,7 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     EXPECT_FALSE(options.engine.kernel_overlap);
     EXPECT_FALSE(options.engine.l2_prefetch);
     EXPECT_FALSE(options.engine.rope_fusion);
-    EXPECT_FALSE(options.engine.one_pass_attention);
+    EXPECT_FALSE(options.engine.row_parallel_attention);
     EXPECT_EQ(options.prompt_tokens, 64u);
     EXPECT_EQ(options.generated_tokens, 32u);
     EXPECT_THROW(apply_sweep_setting(options, "threads", "0"), Error);

@@ -195,6 +195,13 @@ TEST(FusedKernels, AttentionWritesTheBlocksQuantizeWould) {
                                 cached + tokens));
     cuda::quantize_activations(one_pass_out.as<float>(), tokens, q_dim, blocks.get(), nullptr);
     expect_same_bytes<uint8_t>(blocks, one_pass_blocks, block_bytes, "one-pass int8 blocks");
+    // And the split kernel whose warps walk the rows.
+    const auto warp_blocks = zeroed(block_bytes);
+    EXPECT_TRUE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(), DType::F16,
+                                last, last, tokens, shape, one_pass_out.as<float>(),
+                                scratch.as<float>(), nullptr, warp_blocks.get(), SIZE_MAX, false));
+    cuda::quantize_activations(one_pass_out.as<float>(), tokens, q_dim, blocks.get(), nullptr);
+    expect_same_bytes<uint8_t>(blocks, warp_blocks, block_bytes, "warp split int8 blocks");
     EXPECT_FALSE(cuda::attention(queries.as<float>(), key_cache.get(), value_cache.get(),
                                  DType::F16, last, last, tokens, shape, fused_out.as<float>(),
                                  nullptr, nullptr, fused_blocks.get()));

@@ -236,12 +236,13 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
 
     const auto queries = random_floats(tokens * q_dim, 1.0f, 12);
     const auto queries_device = to_device(queries);
-    // One block per head and token, the decode path that splits the rows over blocks, and the
-    // one-pass decode kernel (told the context is short: it is right at any length, here 257
-    // rows, two of its rounds).
+    // One block per head and token; the decode path that splits the rows over blocks, with a
+    // thread per row (F16) and with warps walking the rows; and decode in one pass (told the
+    // context is short: it is right at any length, here 257 rows, two of its rounds).
     const cuda::AttentionShape attention_shape{shape.heads, shape.kv_heads, shape.head_dim};
     DeviceBuffer out(tokens * q_dim * sizeof(float), 0),
-        split_out(tokens * q_dim * sizeof(float), 0), one_pass_out(split_out.bytes(), 0);
+        split_out(tokens * q_dim * sizeof(float), 0), one_pass_out(split_out.bytes(), 0),
+        warp_split_out(split_out.bytes(), 0);
     DeviceBuffer scratch(cuda::attention_split_scratch_bytes(attention_shape), 0);
     cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
                     positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
@@ -253,7 +254,12 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
                     positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
                     tokens, attention_shape, one_pass_out.as<float>(), scratch.as<float>(), nullptr,
                     nullptr, cuda::kShortAttentionRows);
+    cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
+                    positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
+                    tokens, attention_shape, warp_split_out.as<float>(), scratch.as<float>(),
+                    nullptr, nullptr, SIZE_MAX, false);
     const auto gpu = to_host<float>(out, tokens * q_dim);
+    const auto gpu_warp_split = to_host<float>(warp_split_out, tokens * q_dim);
     const auto gpu_split = to_host<float>(split_out, tokens * q_dim);
     const auto gpu_one_pass = to_host<float>(one_pass_out, tokens * q_dim);
 
@@ -281,6 +287,8 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
                     << "split: token " << t << " head " << h << " value " << i;
                 ASSERT_NEAR(gpu_one_pass[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
                     << "one pass: token " << t << " head " << h << " value " << i;
+                ASSERT_NEAR(gpu_warp_split[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
+                    << "warps: token " << t << " head " << h << " value " << i;
             }
         }
     }

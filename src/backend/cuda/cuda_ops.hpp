@@ -132,17 +132,18 @@ void rope_and_store_kv(float* queries, float* keys, const float* values, size_t 
 // [tokens][head_count * head_dim].
 // With split_scratch (attention_split_scratch_bytes of device memory), passes of up to
 // kMaxSplitTokens tokens are decode passes: each head's rows are split over kAttentionSplits
-// blocks and merged by a second kernel (flash-decoding), or, when the caller knows that no
-// token sees more than kShortAttentionRows rows (most_visible) and the cache is F16 with heads
-// of a multiple of 8 values, one kernel takes each head in one pass (most_visible is a promise
-// about speed only: that kernel is right for any length). Without split_scratch, or for more
-// tokens, one block per head and token. Decode
-// passes also write the output's int8 blocks into activation_blocks when given one (head_dim a
-// multiple of 32); the result says whether they did.
+// blocks and merged by a second kernel (flash-decoding). With rows_in_parallel, an F16 cache and
+// heads of a multiple of 8 values, a thread of each block scores a row at a time; and when the
+// caller knows that no token sees more than kShortAttentionRows rows (most_visible), one block
+// takes each head in one pass, with no merge (most_visible is a promise about speed only: that
+// kernel is right for any length). Without split_scratch, or for more tokens, one block per
+// head and token. Decode passes also write the output's int8 blocks into activation_blocks when
+// given one (head_dim a multiple of 32); the result says whether they did.
 bool attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
                const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
-               void* activation_blocks = nullptr, size_t most_visible = SIZE_MAX);
+               void* activation_blocks = nullptr, size_t most_visible = SIZE_MAX,
+               bool rows_in_parallel = true);
 constexpr size_t kAttentionSplits = 16;
 constexpr size_t kMaxSplitTokens = 8;
 constexpr size_t kShortAttentionRows = 256;

@@ -3,8 +3,10 @@
 // (online softmax), and the warps of a block merge their partial results at the end. Prompt
 // processing runs one block per (query head, token). Decode (up to 8 tokens) also splits each
 // head's rows over kAttentionSplits blocks (flash-decoding), whose partial results a second
-// kernel merges: one token alone would otherwise keep only a few blocks busy on a long cache. Keys
-// and values are read in F16 or Q8_0 (GGUF's block layout: a half scale and 32 int8 per block).
+// kernel merges: one token alone would otherwise keep only a few blocks busy on a long cache.
+// Over an F16 cache, decode takes the rows in parallel instead (a thread per row for the scores;
+// row_parallel_attention_kernel), and over a short one needs no split. Keys and values are read
+// in F16 or Q8_0 (GGUF's block layout: a half scale and 32 int8 per block).
 #include <cuda_fp16.h>
 #include <fmt/format.h>
 
@@ -22,7 +24,7 @@ namespace {
 
 constexpr int kWarps = 4;
 constexpr int kMaxHeadDim = 256;
-constexpr int kShortAttentionThreads = 256;  // at least kMaxHeadDim
+constexpr int kRowThreads = 256;  // row_parallel_attention_kernel's; at least kMaxHeadDim
 
 // Element `i` of cache row `row` (kv_dim values, F16 or Q8_0 blocks).
 template <DType T>
@@ -183,7 +185,7 @@ __device__ __forceinline__ float block_reduce(float value, float* scratch) {
     if (threadIdx.x % 32 == 0) scratch[warp] = value;
     __syncthreads();
     float result = scratch[0];
-    for (int w = 1; w < kShortAttentionThreads / 32; ++w)
+    for (int w = 1; w < kRowThreads / 32; ++w)
         result = kMax ? fmaxf(result, scratch[w]) : result + scratch[w];
     __syncthreads();  // scratch is reused
     return result;
@@ -199,17 +201,20 @@ __device__ __forceinline__ void add_weighted(float (&acc)[8], float weight, uint
     }
 }
 
-// Decode over a short F16 cache in one pass, with no split and no merge kernel: a block per
-// (head, token). A thread scores one cache row (kShortAttentionThreads rows a round, the online
-// softmax carried between rounds); for the weighted sum, a thread takes 8 elements (one 16-byte
-// vector) of every rows_per_pass-th row. Each thread fetches its first values with its key, so
-// that both are in flight together: at this size the kernel's time is its memory latencies.
-__global__ void __launch_bounds__(kShortAttentionThreads)
-    short_attention_kernel(const float* queries, const __half* keys, const __half* values,
-                           int kv_dim, const int32_t* positions, const int32_t* cache_rows,
-                           int head_count, int kv_head_count, int head_dim, float sqrt_head_dim,
-                           float* out, ActivationBlock* blocks) {
-    constexpr int kThreads = kShortAttentionThreads;
+// Decode over an F16 cache with the rows in parallel: a block per (head, token, split). A thread
+// scores one cache row (kRowThreads rows a round, the online softmax carried between rounds);
+// for the weighted sum, a thread takes 8 elements (one 16-byte vector) of every
+// rows_per_pass-th row. Each thread fetches its first values with its key, so that both are in
+// flight together: the kernel's time is a few memory latencies a round. With one split (a short
+// cache) it writes the result and no merge kernel runs; otherwise it writes its split's partial
+// result for merge_splits_kernel, as attention_kernel does.
+__global__ void __launch_bounds__(kRowThreads)
+    row_parallel_attention_kernel(const float* queries, const __half* keys, const __half* values,
+                                  int kv_dim, const int32_t* positions, const int32_t* cache_rows,
+                                  int head_count, int kv_head_count, int head_dim,
+                                  float sqrt_head_dim, float* out, ActivationBlock* blocks,
+                                  int splits, float* partial) {
+    constexpr int kThreads = kRowThreads;
     constexpr int kKeyLoads = 8;    // key vectors a thread has in flight
     constexpr int kValueLoads = 8;  // value vectors a thread has in flight
     __shared__ float query[kMaxHeadDim];
@@ -218,6 +223,7 @@ __global__ void __launch_bounds__(kShortAttentionThreads)
     __shared__ float partial_sums[kThreads][8];
     const int head = blockIdx.x;
     const int token = blockIdx.y;
+    const int split = blockIdx.z;
     const int t = threadIdx.x;
     const int kv_offset = (head / (head_count / kv_head_count)) * head_dim;
     const int vectors = head_dim / 8;
@@ -237,10 +243,14 @@ __global__ void __launch_bounds__(kShortAttentionThreads)
         return *reinterpret_cast<const uint4*>(values + static_cast<size_t>(row) * kv_dim +
                                                8 * slot);
     };
+    // This block's share of the rows: all of them, or one of `splits` equal chunks.
+    const int chunk = (visible + splits - 1) / splits;
+    const int begin = split * chunk;
+    const int end = min(begin + chunk, visible);
     float running_max = -FLT_MAX, normaliser = 0.0f;
     float acc[8] = {};
-    for (int base = 0; base < visible; base += kThreads) {
-        const int rows = min(kThreads, visible - base);
+    for (int base = begin; base < end; base += kThreads) {
+        const int rows = min(kThreads, end - base);
         // The key's first vectors, then the first values, all in flight together.
         const auto* key =
             reinterpret_cast<const uint4*>(keys + static_cast<size_t>(base + t) * kv_dim);
@@ -304,6 +314,19 @@ __global__ void __launch_bounds__(kShortAttentionThreads)
     if (t >= head_dim) return;
     float value = 0.0f;
     for (int r = 0; r < rows_per_pass; ++r) value += partial_sums[r * vectors + t / 8][t % 8];
+    if (splits > 1) {
+        // A partial result: maximum, normaliser (0 for a split without rows), then the
+        // unnormalised weighted sum.
+        float* record =
+            partial +
+            ((static_cast<size_t>(token) * head_count + head) * splits + split) * (head_dim + 2);
+        if (t == 0) {
+            record[0] = running_max;
+            record[1] = normaliser;
+        }
+        record[2 + t] = value;
+        return;
+    }
     value /= normaliser;
     out[out_offset + t] = value;
     // Whole warps share a 32-value block (head_dim % 32 == 0 when blocks are asked for).
@@ -313,7 +336,7 @@ __global__ void __launch_bounds__(kShortAttentionThreads)
 template <DType T>
 void launch(const float* queries, const void* keys, const void* values, const int32_t* positions,
             const int32_t* cache_rows, size_t tokens, const AttentionShape& shape, float* out,
-            bool one_pass, int splits, float* partial, ActivationBlock* blocks,
+            bool rows_in_parallel, int splits, float* partial, ActivationBlock* blocks,
             cudaStream_t stream) {
     const dim3 grid(static_cast<unsigned>(shape.head_count), static_cast<unsigned>(tokens),
                     static_cast<unsigned>(splits));
@@ -325,18 +348,16 @@ void launch(const float* queries, const void* keys, const void* values, const in
     const int heads = static_cast<int>(shape.head_count);
     const int kv_heads = static_cast<int>(shape.kv_head_count);
     const int dim = static_cast<int>(shape.head_dim);
-    if (one_pass) {
-        launch_kernel(short_attention_kernel, dim3(grid.x, grid.y), kShortAttentionThreads, 0,
-                      stream, queries, static_cast<const __half*>(keys),
-                      static_cast<const __half*>(values), kv_heads * dim, positions, cache_rows,
-                      heads, kv_heads, dim, sqrt_head_dim, out, blocks);
-        return;
-    }
     auto run = [&](auto kernel) {
         launch_kernel(kernel, grid, block, 0, stream, queries, k, v, row_bytes, positions,
                       cache_rows, heads, kv_heads, dim, sqrt_head_dim, out, splits, partial);
     };
-    if (shape.head_dim <= 32)
+    if (rows_in_parallel)
+        launch_kernel(row_parallel_attention_kernel, grid, kRowThreads, 0, stream, queries,
+                      static_cast<const __half*>(keys), static_cast<const __half*>(values),
+                      kv_heads * dim, positions, cache_rows, heads, kv_heads, dim, sqrt_head_dim,
+                      out, splits == 1 ? blocks : nullptr, splits, partial);
+    else if (shape.head_dim <= 32)
         run(attention_kernel<T, 1>);
     else if (shape.head_dim <= 64)
         run(attention_kernel<T, 2>);
@@ -362,7 +383,7 @@ size_t attention_split_scratch_bytes(const AttentionShape& shape) {
 bool attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
                const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
-               void* activation_blocks, size_t most_visible) {
+               void* activation_blocks, size_t most_visible, bool rows_in_parallel) {
     if (tokens == 0) return false;
     if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
         shape.head_count % shape.kv_head_count != 0) {
@@ -372,18 +393,19 @@ bool attention(const float* queries, const void* key_cache, const void* value_ca
                         shape.head_count, shape.kv_head_count, shape.head_dim, kMaxHeadDim));
     }
     const bool decode = split_scratch != nullptr && tokens <= kMaxSplitTokens;
-    const bool one_pass = decode && most_visible <= kShortAttentionRows && type == DType::F16 &&
-                          shape.head_dim % 8 == 0;
+    const bool parallel_rows =
+        decode && rows_in_parallel && type == DType::F16 && shape.head_dim % 8 == 0;
+    const bool one_pass = parallel_rows && most_visible <= kShortAttentionRows;
     const int splits = decode && !one_pass ? static_cast<int>(kAttentionSplits) : 1;
     auto* blocks = decode && shape.head_dim % 32 == 0
                        ? static_cast<ActivationBlock*>(activation_blocks)
                        : nullptr;
     if (type == DType::F16)
         launch<DType::F16>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                           out, one_pass, splits, split_scratch, blocks, stream);
+                           out, parallel_rows, splits, split_scratch, blocks, stream);
     else
         launch<DType::Q8_0>(queries, key_cache, value_cache, positions, cache_rows, tokens, shape,
-                            out, one_pass, splits, split_scratch, blocks, stream);
+                            out, parallel_rows, splits, split_scratch, blocks, stream);
     check_launch("attention");
     return blocks != nullptr;
 }
