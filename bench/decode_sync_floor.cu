@@ -10,17 +10,17 @@
 // the products, attention's merge into attention). The figures are the step's time and the
 // bytes over it as a share of a device-to-device copy's bandwidth in the same run: the ceiling
 // a kernel design with these dependencies can reach, before any arithmetic.
-// Usage: llcuda_sync_floor [llama3-1b|llama3-8b]
 #include <cuda_runtime.h>
 #include <fmt/format.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <exception>
-#include <string>
 #include <vector>
 
 #include "backend/cuda/cuda_check.hpp"
+#include "backend/cuda/cuda_device.hpp"
+#include "backend/cuda/cuda_ops.hpp"
+#include "backend/cuda/kernels/kernel_launch.cuh"
+#include "decode_sync_floor.hpp"
 
 namespace {
 
@@ -65,13 +65,6 @@ __device__ void consume(const uint4 (&ahead)[kPrefetchRounds], uint32_t& sum) {
     for (int r = 0; r < kPrefetchRounds; ++r) fold(sum, ahead[r]);
 }
 
-__device__ __forceinline__ void grid_dependency_wait() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("griddepcontrol.wait;\n" ::: "memory");
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
-}
-
 // With `handoff`, the piece also does what no real kernel avoids: after the wait it reads a value
 // the previous kernel wrote (its input), folds it into every thread's result, reduces over the
 // block and writes one value a block for the next kernel.
@@ -81,12 +74,12 @@ __global__ void chain_piece(const uint4* weights, Piece piece, bool ahead_of_wai
     if (ahead_of_wait) {
         uint4 ahead[kPrefetchRounds];
         prefetch(weights, piece, ahead);
-        grid_dependency_wait();
+        llcuda::cuda::begin_after_previous_kernel();
         if (handoff) sum = input[threadIdx.x];
         consume(ahead, sum);
         read_rounds(weights, piece, kPrefetchRounds, sum);
     } else {
-        grid_dependency_wait();
+        llcuda::cuda::begin_after_previous_kernel();
         if (handoff) sum = input[threadIdx.x];
         read_rounds(weights, piece, 0, sum);
     }
@@ -137,13 +130,9 @@ __global__ void persistent_step(const uint4* weights, const Piece* pieces, int c
     if (sum == 0x9E3779B9u) sink[0] = sum;
 }
 
-struct ModelShape {
-    size_t dim, kv_dim, ffn, layers, vocab;
-};
-
 // Bytes a Q4_K_M layer reads per dependent piece. Q4_K is 144 bytes per 256 weights; V and down
 // are Q6_K (210 bytes) in half the layers, counted here as the average.
-std::vector<size_t> layer_pieces(const ModelShape& s, bool folded) {
+std::vector<size_t> layer_pieces(const StepShape& s, bool folded) {
     const double q4 = 144.0 / 256, mixed = (144.0 + 210.0) / 2 / 256;
     const auto bytes = [](double b) { return static_cast<size_t>(b); };
     const size_t qkv = bytes((s.dim + s.kv_dim) * s.dim * q4 + s.kv_dim * s.dim * mixed);
@@ -152,22 +141,6 @@ std::vector<size_t> layer_pieces(const ModelShape& s, bool folded) {
     const size_t down = bytes(s.dim * s.ffn * mixed);
     if (folded) return {qkv, 0, output, gate_up, down};
     return {0, qkv, 0, 0, output, 0, gate_up, 0, down};  // norm, …, merge, …, norm, …, SwiGLU
-}
-
-double copy_gigabytes_per_second(void* a, void* b, size_t bytes, cudaStream_t stream) {
-    cudaEvent_t start, stop;
-    CUDA_CHECK(cudaEventCreate(&start));
-    CUDA_CHECK(cudaEventCreate(&stop));
-    CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream));
-    CUDA_CHECK(cudaEventRecord(start, stream));
-    constexpr int kCopies = 10;
-    for (int i = 0; i < kCopies; ++i)
-        CUDA_CHECK(cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, stream));
-    CUDA_CHECK(cudaEventRecord(stop, stream));
-    CUDA_CHECK(cudaEventSynchronize(stop));
-    float ms = 0;
-    CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
-    return 2.0 * bytes * kCopies / (ms * 1e-3) / 1e9;  // read and written
 }
 
 double step_microseconds(cudaGraphExec_t graph, cudaStream_t stream) {
@@ -182,15 +155,22 @@ double step_microseconds(cudaGraphExec_t graph, cudaStream_t stream) {
     CUDA_CHECK(cudaEventSynchronize(stop));
     float ms = 0;
     CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    CUDA_CHECK(cudaEventDestroy(start));
+    CUDA_CHECK(cudaEventDestroy(stop));
     return ms * 1e3 / kSteps;
 }
 
-void run(const ModelShape& shape) {
+}  // namespace
+
+void measure_sync_floor(const StepShape& shape) {
     int sms = 0;
     CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     cudaStream_t stream;
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
 
+    // As llcuda bench measures it, once before the runs: measured again after them, it came out
+    // up to 14% lower on the H100, which would flatter the second table.
+    const double copy_rate = llcuda::measure_copy_bandwidth(0, size_t{1} << 30) / 1e9;
     for (const bool folded : {false, true}) {
         std::vector<Piece> pieces;
         size_t words = 0;
@@ -206,13 +186,11 @@ void run(const ModelShape& shape) {
         const size_t bytes = words * 16;
 
         void* weights;
-        void* copy;
         uint32_t* sink;
         uint32_t* handoffs;
         unsigned* counter;
         Piece* device_pieces;
         CUDA_CHECK(cudaMalloc(&weights, bytes));
-        CUDA_CHECK(cudaMalloc(&copy, bytes));
         CUDA_CHECK(cudaMemset(weights, 1, bytes));
         CUDA_CHECK(cudaMalloc(&sink, 4));
         CUDA_CHECK(cudaMalloc(&handoffs, 2 * kThreads * sizeof(uint32_t)));
@@ -221,7 +199,6 @@ void run(const ModelShape& shape) {
         CUDA_CHECK(cudaMalloc(&device_pieces, pieces.size() * sizeof(Piece)));
         CUDA_CHECK(cudaMemcpy(device_pieces, pieces.data(), pieces.size() * sizeof(Piece),
                               cudaMemcpyHostToDevice));
-        const double copy_rate = copy_gigabytes_per_second(weights, copy, bytes, stream);
         const auto* w = static_cast<const uint4*>(weights);
 
         auto report = [&](const char* how, bool ahead, double us) {
@@ -243,19 +220,11 @@ void run(const ModelShape& shape) {
                 const Piece& piece = pieces[i];
                 // Pieces without weights (RMSNorm, merges) run as small kernels, as they do now.
                 const int blocks = piece.words == 0 ? 1 : 2 * sms;
-                cudaLaunchAttribute attribute{};
-                attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
-                attribute.val.programmaticStreamSerializationAllowed = 1;
-                cudaLaunchConfig_t config{};
-                config.gridDim = dim3(blocks);
-                config.blockDim = dim3(kThreads);
-                config.stream = stream;
-                config.attrs = &attribute;
-                config.numAttrs = 1;
                 const uint32_t* input = handoffs + (i % 2) * kThreads;
                 uint32_t* output = handoffs + (1 - i % 2) * kThreads;
-                CUDA_CHECK(cudaLaunchKernelEx(&config, chain_piece, w, piece, ahead, handoff, input,
-                                              output, sink));
+                llcuda::cuda::launch_kernel(chain_piece, dim3(blocks), dim3(kThreads), 0, stream, w,
+                                            piece, ahead, handoff, input, output, sink);
+                llcuda::cuda::check_launch("chain_piece");
             }
             CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
             cudaGraphExec_t exec;
@@ -285,24 +254,8 @@ void run(const ModelShape& shape) {
             CUDA_CHECK(cudaGraphExecDestroy(exec));
             CUDA_CHECK(cudaGraphDestroy(graph));
         }
-        for (void* p : {weights, copy, static_cast<void*>(sink), static_cast<void*>(handoffs),
+        for (void* p : {weights, static_cast<void*>(sink), static_cast<void*>(handoffs),
                         static_cast<void*>(counter), static_cast<void*>(device_pieces)})
             CUDA_CHECK(cudaFree(p));
-    }
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
-    try {
-        const std::string name = argc > 1 ? argv[1] : "llama3-1b";
-        const ModelShape shape = name == "llama3-8b" ? ModelShape{4096, 1024, 14336, 32, 128256}
-                                                     : ModelShape{2048, 512, 8192, 16, 128256};
-        fmt::print("{}\n", name);
-        run(shape);
-        return 0;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "llcuda_sync_floor: %s\n", e.what());
-        return 1;
     }
 }
