@@ -191,14 +191,22 @@ __device__ __forceinline__ float block_reduce(float value, float* scratch) {
     return result;
 }
 
-__device__ __forceinline__ void add_weighted(float (&acc)[8], float weight, uint4 packed) {
+// The 8 halves of a 16-byte load of an F16 cache row.
+__device__ __forceinline__ void unpack_halves(uint4 packed, float (&values)[8]) {
     const auto* halves = reinterpret_cast<const __half2*>(&packed);
 #pragma unroll
     for (int h = 0; h < 4; ++h) {
-        const float2 v = __half22float2(halves[h]);
-        acc[2 * h] += weight * v.x;
-        acc[2 * h + 1] += weight * v.y;
+        const float2 pair = __half22float2(halves[h]);
+        values[2 * h] = pair.x;
+        values[2 * h + 1] = pair.y;
     }
+}
+
+__device__ __forceinline__ void add_weighted(float (&acc)[8], float weight, uint4 packed) {
+    float v[8];
+    unpack_halves(packed, v);
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc[e] += weight * v[e];
 }
 
 // Decode over an F16 cache with the rows in parallel: a block per (head, token, split). A thread
@@ -274,15 +282,13 @@ __global__ void __launch_bounds__(kRowThreads)
             }
 #pragma unroll
             for (int k = 0; k < kKeyLoads; ++k) {
-                const auto* halves = reinterpret_cast<const __half2*>(&key_part[k]);
-                const int i = 8 * (v0 + k);
-                if (v0 + k < vectors) {
+                if (v0 + k >= vectors) continue;
+                float key_values[8];
+                unpack_halves(key_part[k], key_values);
 #pragma unroll
-                    for (int h = 0; h < 4; ++h) {
-                        const float2 pair = __half22float2(halves[h]);
-                        dot += query[i + 2 * h] * pair.x + query[i + 2 * h + 1] * pair.y;
-                    }
-                }
+                for (int e = 0; e < 8; e += 2)
+                    dot += query[8 * (v0 + k) + e] * key_values[e] +
+                           query[8 * (v0 + k) + e + 1] * key_values[e + 1];
             }
         }
         const float score = t < rows ? dot / sqrt_head_dim : -FLT_MAX;
