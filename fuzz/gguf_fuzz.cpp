@@ -8,7 +8,7 @@
 #include "core/error.hpp"
 #include "core/gguf/gguf_file.hpp"
 #include "engine/tokenizer.hpp"
-#include "model/llama_model.hpp"
+#include "model/decoder.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
@@ -20,10 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             (void)tokenizer.decode(tokenizer.encode("Hello wörld 🦙 <s>", true, true));
         } catch (const llcuda::Error&) {
         }
-        llcuda::LlamaModel model(file);
-        if (model.hparams().embedding_dim * model.hparams().layer_count < (1u << 16)) {
+        llcuda::Decoder model(file);
+        if (model.spec().embedding_dim * model.spec().layer_count < (1u << 16)) {
             llcuda::ThreadPool pool(1);
-            llcuda::KvCache cache(model.hparams(), 4);
+            llcuda::KvCache cache(model.spec(), 4);
             std::vector<float> logits;
             const int32_t bos = 1;
             model.forward({&bos, 1}, cache, pool, logits);

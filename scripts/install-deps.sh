@@ -8,7 +8,7 @@ packages=(
   libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   python3 python3-sentencepiece python3-numpy python3-pytest pybind11-dev python3-dev python3-venv python3-pip
   libcurl4-openssl-dev libssl-dev
-  libopenmpi-dev openmpi-bin libcpp-httplib-dev nodejs
+  libopenmpi-dev openmpi-bin libcpp-httplib-dev libpcre2-dev nodejs
   clang libclang-rt-14-dev clang-format
 )
 

@@ -12,7 +12,7 @@
 #include "backend/cuda/cuda_device.hpp"
 #include "backend/cuda/nvml_library.hpp"
 #include "core/error.hpp"
-#include "model/llama_hparams.hpp"
+#include "model/model_spec.hpp"
 #include "model/memory_estimate.hpp"
 #include "store/model_resolver.hpp"
 #include "store/model_store.hpp"
@@ -161,7 +161,7 @@ void check_model(Report& report, const DoctorArguments& arguments,
     const std::string path =
         resolve_model_argument(arguments.model, ModelStore::root_or_default(arguments.store));
     const auto file = GgufFile::open(path);
-    const auto hparams = read_llama_hparams(file);
+    const auto hparams = read_model_spec(file);
     const auto estimate = estimate_memory(file, hparams, arguments.context_size);
     report.line(fmt::format("model: {} ({}, {} layers, {} of weights)", path, hparams.architecture,
                             hparams.layer_count, format_bytes(estimate.weight_bytes)));

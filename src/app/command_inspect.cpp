@@ -9,7 +9,7 @@
 #include "core/error.hpp"
 #include "core/gguf/gguf_file.hpp"
 #include "engine/embedded_model.hpp"
-#include "model/llama_hparams.hpp"
+#include "model/model_spec.hpp"
 #include "model/memory_estimate.hpp"
 #include "store/model_resolver.hpp"
 #include "store/model_store.hpp"
@@ -82,7 +82,7 @@ void inspect(const InspectArguments& arguments) {
     std::optional<MemoryEstimate> estimate;
     std::string estimate_problem;
     try {
-        estimate = estimate_memory(file, read_llama_hparams(file), arguments.context_size);
+        estimate = estimate_memory(file, read_model_spec(file), arguments.context_size);
     } catch (const Error& error) {
         estimate_problem = error.what();
     }

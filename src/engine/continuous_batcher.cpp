@@ -89,7 +89,7 @@ class Sequence {
     }
 
     // The forward pass produced this sequence's next-token logits.
-    void on_output(const LlamaRunner& runner, size_t output, size_t used, size_t context,
+    void on_output(const ModelRunner& runner, size_t output, size_t used, size_t context,
                    bool from_candidates) {
         const auto now = Clock::now();
         if (result_.tokens.empty() && !first_output_seen_) {
@@ -192,7 +192,7 @@ struct Pass {
     }
 };
 
-std::vector<Pass> plan_step(const LlamaRunner& runner, size_t step_tokens,
+std::vector<Pass> plan_step(const ModelRunner& runner, size_t step_tokens,
                             const std::vector<std::unique_ptr<Sequence>>& active,
                             const std::deque<size_t>& admission_order) {
     std::vector<Pass> passes;
@@ -246,7 +246,7 @@ std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view 
     return tokens;
 }
 
-ContinuousBatcher::ContinuousBatcher(LlamaRunner& runner, const Tokenizer& tokenizer,
+ContinuousBatcher::ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer,
                                      size_t step_tokens)
     : runner_(runner), tokenizer_(tokenizer), step_tokens_(step_tokens) {
     if (step_tokens_ == 0) throw Error("the batch size must be at least 1 token");

@@ -14,7 +14,7 @@
 
 #include "engine/tokenizer.hpp"
 #include "llcuda/engine.hpp"
-#include "model/llama_runner.hpp"
+#include "model/model_runner.hpp"
 
 namespace llcuda {
 
@@ -26,7 +26,7 @@ std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view 
 class ContinuousBatcher {
   public:
     // step_tokens: most tokens in one step (prompt chunks plus one per decoding sequence).
-    ContinuousBatcher(LlamaRunner& runner, const Tokenizer& tokenizer, size_t step_tokens);
+    ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer, size_t step_tokens);
 
     // Takes requests from `next` while slots are free (it returns false when it has none now)
     // and runs until `next` has none and every sequence has finished. `done` gets each result,
@@ -38,7 +38,7 @@ class ContinuousBatcher {
              const std::function<void()>& between_steps = {});
 
   private:
-    LlamaRunner& runner_;
+    ModelRunner& runner_;
     const Tokenizer& tokenizer_;
     size_t step_tokens_;
 };

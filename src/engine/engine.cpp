@@ -12,8 +12,8 @@
 #include "engine/embedded_model.hpp"
 #include "engine/placement.hpp"
 #include "engine/tokenizer.hpp"
-#include "model/llama_model.hpp"
-#include "model/llama_runner.hpp"
+#include "model/decoder.hpp"
+#include "model/model_runner.hpp"
 
 namespace llcuda {
 namespace {
@@ -49,15 +49,15 @@ struct Engine::Impl {
           kv_type(parse_kv_type(options.kv_type)),
           placement(decide_placement(
               {options.device, options.gpu_layers, context, parallel(options), kv_type}, *file,
-              model.hparams())),
+              model.spec())),
           pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count()),
           runner(model, pool, runner_options(options)) {
-        if (tokenizer.size() != model.hparams().vocab_size) {
+        if (tokenizer.size() != model.spec().vocab_size) {
             throw Error(
                 fmt::format("{}: the tokenizer has {} tokens but the embedding table has {} rows",
-                            file->description(), tokenizer.size(), model.hparams().vocab_size));
+                            file->description(), tokenizer.size(), model.spec().vocab_size));
         }
-        const auto& hp = model.hparams();
+        const auto& hp = model.spec();
         summary.source = file->description();
         summary.architecture = hp.architecture;
         for (const auto& tensor : file->tensors()) summary.parameters += tensor.element_count;
@@ -88,7 +88,7 @@ struct Engine::Impl {
     }
 
     size_t context_size(const EngineOptions& options) const {
-        const size_t trained = model.hparams().trained_context;
+        const size_t trained = model.spec().trained_context;
         const size_t size =
             options.context_size > 0 ? options.context_size : std::min(trained, kDefaultMaxContext);
         if (size > (size_t{1} << 20))
@@ -150,13 +150,13 @@ struct Engine::Impl {
     }
 
     std::shared_ptr<const GgufFile> file;
-    LlamaModel model;
+    Decoder model;
     Tokenizer tokenizer;
     size_t context;
     DType kv_type;
     Placement placement;
     ThreadPool pool;
-    LlamaRunner runner;
+    ModelRunner runner;
     ModelSummary summary;
     std::unique_ptr<ChatTemplate> chat_template;
     std::string chat_template_problem;  // why there is none

@@ -47,7 +47,7 @@ DType parse_kv_type(const std::string& text) {
 }
 
 Placement decide_placement(const PlacementRequest& request, const GgufFile& file,
-                           const LlamaHparams& hparams) {
+                           const ModelSpec& hparams) {
     using Kind = GpuLayersRequest::Kind;
     const auto layers = parse_gpu_layers(request.gpu_layers);
     const size_t total = hparams.layer_count;

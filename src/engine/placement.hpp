@@ -8,7 +8,7 @@
 #include "core/dtype.hpp"
 #include "core/gguf/gguf_file.hpp"
 #include "core/tensor.hpp"
-#include "model/llama_hparams.hpp"
+#include "model/model_spec.hpp"
 
 namespace llcuda {
 
@@ -36,7 +36,7 @@ GpuLayersRequest parse_gpu_layers(const std::string& text);
 // Throws llcuda::Error for contradictory requests and for CUDA that cannot be used or does not
 // have the memory.
 Placement decide_placement(const PlacementRequest& request, const GgufFile& file,
-                           const LlamaHparams& hparams);
+                           const ModelSpec& hparams);
 
 // "f16" or "q8_0" (case-insensitive) to F16 or Q8_0; throws otherwise.
 DType parse_kv_type(const std::string& text);

@@ -6,16 +6,16 @@
 #include <cstddef>
 #include <vector>
 
-#include "model/llama_hparams.hpp"
+#include "model/model_spec.hpp"
 #include "model/token_batch.hpp"
 
 namespace llcuda {
 
 class KvCache {
   public:
-    KvCache(const LlamaHparams& hparams, size_t context_size)
+    KvCache(const ModelSpec& hparams, size_t context_size)
         : KvCache(hparams, context_size, hparams.layer_count, 1) {}
-    KvCache(const LlamaHparams& hparams, size_t context_size, size_t layer_count, size_t sequences)
+    KvCache(const ModelSpec& hparams, size_t context_size, size_t layer_count, size_t sequences)
         : context_size_(context_size),
           kv_dim_(hparams.kv_dim()),
           sequence_stride_(context_size * hparams.kv_dim()),

@@ -5,12 +5,12 @@
 #include <optional>
 #include <string>
 
-#include "model/llama_gpu_layers.hpp"
-#include "model/llama_model.hpp"
+#include "model/decoder.hpp"
+#include "model/gpu_layers.hpp"
 
 namespace llcuda {
 
-MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams,
+MemoryEstimate estimate_memory(const GgufFile& file, const ModelSpec& hparams,
                                size_t context_size) {
     MemoryEstimate estimate;
     for (const auto& tensor : file.tensors()) estimate.weight_bytes += tensor.byte_count;
@@ -19,8 +19,7 @@ MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams
     // forward_batch's activations for a full batch, plus the logits.
     const uint64_t per_token = 4 * hparams.embedding_dim + 2 * hparams.q_dim() +
                                2 * hparams.kv_dim() + 2 * hparams.feed_forward_dim;
-    estimate.scratch_bytes =
-        (LlamaModel::kMaxBatch * per_token + hparams.vocab_size) * sizeof(float);
+    estimate.scratch_bytes = (Decoder::kMaxBatch * per_token + hparams.vocab_size) * sizeof(float);
     return estimate;
 }
 
@@ -52,7 +51,7 @@ uint64_t gpu_decode_bytes(const GgufFile& file, size_t first_gpu_layer) {
     return total;
 }
 
-uint64_t gpu_scratch_bytes(const GgufFile& file, const LlamaHparams& hparams) {
+uint64_t gpu_scratch_bytes(const GgufFile& file, const ModelSpec& hparams) {
     constexpr uint64_t kBatch = kGpuMaxBatch;
     const uint64_t per_token = 4 * hparams.embedding_dim + 2 * hparams.q_dim() +
                                2 * hparams.kv_dim() + 2 * hparams.feed_forward_dim;
@@ -65,7 +64,7 @@ uint64_t gpu_scratch_bytes(const GgufFile& file, const LlamaHparams& hparams) {
            kBatch * std::max(hparams.feed_forward_dim, hparams.embedding_dim) * 2;
 }
 
-LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t context_size,
+LayerFit fit_layers(const GgufFile& file, const ModelSpec& hparams, size_t context_size,
                     uint64_t free_bytes, DType kv_type) {
     LayerFit fit;
     fit.total_layers = hparams.layer_count;

@@ -3,7 +3,7 @@
 // scratch buffers of one prompt batch.
 #include <cstdint>
 
-#include "model/llama_hparams.hpp"
+#include "model/model_spec.hpp"
 
 namespace llcuda {
 
@@ -14,8 +14,7 @@ struct MemoryEstimate {
     uint64_t total() const { return weight_bytes + kv_cache_bytes + scratch_bytes; }
 };
 
-MemoryEstimate estimate_memory(const GgufFile& file, const LlamaHparams& hparams,
-                               size_t context_size);
+MemoryEstimate estimate_memory(const GgufFile& file, const ModelSpec& hparams, size_t context_size);
 
 }  // namespace llcuda
 
@@ -34,12 +33,12 @@ struct LayerFit {
 
 constexpr uint64_t kGpuReserveBytes = uint64_t{512} << 20;
 
-LayerFit fit_layers(const GgufFile& file, const LlamaHparams& hparams, size_t context_size,
+LayerFit fit_layers(const GgufFile& file, const ModelSpec& hparams, size_t context_size,
                     uint64_t free_bytes, DType kv_type = DType::F16);
 
 // GPU scratch: activations of a 512-token batch, the largest layer matrix expanded to F16 for
 // the tensor-core GEMM, and the logits.
-uint64_t gpu_scratch_bytes(const GgufFile& file, const LlamaHparams& hparams);
+uint64_t gpu_scratch_bytes(const GgufFile& file, const ModelSpec& hparams);
 
 // What one decode step reads when layers first_gpu_layer.. and the output head are on the GPU:
 // their weights (one embedding row is negligible, as is the KV cache at short contexts).

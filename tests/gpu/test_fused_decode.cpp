@@ -11,8 +11,8 @@
 #include "backend/cpu/thread_pool.hpp"
 #include "core/gguf/gguf_writer.hpp"
 #include "engine/embedded_model.hpp"
-#include "model/llama_model.hpp"
-#include "model/llama_runner.hpp"
+#include "model/decoder.hpp"
+#include "model/model_runner.hpp"
 #include "model/synthetic_model.hpp"
 
 namespace llcuda {
@@ -20,7 +20,7 @@ namespace {
 
 struct TinyModel {
     std::vector<uint8_t> bytes;  // the GGUF, which the model reads in place
-    std::unique_ptr<LlamaModel> model;
+    std::unique_ptr<Decoder> model;
 };
 
 TinyModel tiny_model(const std::string& type) {
@@ -28,7 +28,7 @@ TinyModel tiny_model(const std::string& type) {
     GgufWriter writer;
     build_synthetic_model({"tiny", type, 7, 2}, tokenizer, writer);
     TinyModel tiny{writer.serialize(), nullptr};
-    tiny.model = std::make_unique<LlamaModel>(
+    tiny.model = std::make_unique<Decoder>(
         std::make_shared<const GgufFile>(GgufFile::from_memory(tiny.bytes, "tiny " + type)));
     return tiny;
 }
@@ -36,13 +36,13 @@ TinyModel tiny_model(const std::string& type) {
 const std::vector<int32_t> kTokens = {1, 15, 200, 37, 4, 99, 311, 8, 56, 420, 7, 2, 64, 128};
 
 // The logits after each token, fed one at a time.
-std::vector<std::vector<float>> decode(const LlamaModel& model, ThreadPool& pool, size_t gpu_layers,
+std::vector<std::vector<float>> decode(const Decoder& model, ThreadPool& pool, size_t gpu_layers,
                                        bool rope_fusion) {
     RunnerOptions options;
     options.context_size = 64;
     options.gpu_layers = gpu_layers;
     options.rope_fusion = rope_fusion;
-    LlamaRunner runner(model, pool, options);
+    ModelRunner runner(model, pool, options);
     std::vector<std::vector<float>> steps;
     for (const int32_t token : kTokens) {
         runner.forward(std::span(&token, 1), true);
@@ -70,7 +70,7 @@ TEST(FusedDecode, RopeInTheProductsGivesTheUnfusedBits) {
     for (const std::string type : {"Q4_K_M", "Q8_0"}) {
         SCOPED_TRACE(type);
         const auto tiny = tiny_model(type);
-        const size_t layers = tiny.model->hparams().layer_count;
+        const size_t layers = tiny.model->spec().layer_count;
         const auto fused = decode(*tiny.model, pool, layers, true);
         const auto unfused = decode(*tiny.model, pool, layers, false);
         EXPECT_EQ(fused, unfused);

@@ -6,7 +6,7 @@
 #include "core/error.hpp"
 #include "core/gguf/gguf_writer.hpp"
 #include "engine/embedded_model.hpp"
-#include "model/llama_model.hpp"
+#include "model/decoder.hpp"
 
 namespace llcuda {
 namespace {
@@ -32,7 +32,7 @@ std::vector<uint8_t> modified_model(
 
 void expect_load_error(const std::vector<uint8_t>& bytes, const std::string& fragment) {
     try {
-        LlamaModel model(
+        Decoder model(
             std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "modified")));
         FAIL() << "loaded a model that should fail with '" << fragment << "'";
     } catch (const Error& error) {
@@ -43,7 +43,7 @@ void expect_load_error(const std::vector<uint8_t>& bytes, const std::string& fra
 TEST(ModelValidation, UnmodifiedCopyLoads) {
     const auto bytes = modified_model([](const std::string&, GgufValue&) {});
     EXPECT_NO_THROW(
-        LlamaModel(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "copy"))));
+        Decoder(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "copy"))));
 }
 
 TEST(ModelValidation, ReportsWhatIsWrong) {
@@ -72,10 +72,10 @@ TEST(ModelValidation, ReportsWhatIsWrong) {
 }
 
 TEST(ModelValidation, OutOfRangeTokensAreRefused) {
-    LlamaModel model(std::make_shared<const GgufFile>(
+    Decoder model(std::make_shared<const GgufFile>(
         GgufFile::from_memory(embedded_model_bytes(), "embedded")));
     ThreadPool pool(1);
-    KvCache cache(model.hparams(), 8);
+    KvCache cache(model.spec(), 8);
     std::vector<float> logits;
     const std::vector<int32_t> bad{1, 512};
     EXPECT_THROW(model.forward(bad, cache, pool, logits), Error);

@@ -9,7 +9,7 @@
 #include "engine/embedded_model.hpp"
 #include "engine/sampler.hpp"
 #include "llcuda/engine.hpp"
-#include "model/llama_model.hpp"
+#include "model/decoder.hpp"
 #include "model/model_quantizer.hpp"
 #include "test_paths.hpp"
 
@@ -71,12 +71,12 @@ TEST(Stories260K, SharedFileGivesTheSameOutput) {
 TEST(Stories260K, BatchedPromptMatchesTokenByToken) {
     auto file =
         std::make_shared<const GgufFile>(GgufFile::from_memory(embedded_model_bytes(), "embedded"));
-    LlamaModel model(file);
+    Decoder model(file);
     ThreadPool pool(2);
     const auto prompt = read_expected().ids;  // 200 real tokens
     std::vector<int32_t> tokens{1};
     tokens.insert(tokens.end(), prompt.begin(), prompt.begin() + 60);
-    KvCache batched_cache(model.hparams(), 128), stepwise_cache(model.hparams(), 128);
+    KvCache batched_cache(model.spec(), 128), stepwise_cache(model.spec(), 128);
     std::vector<float> batched, stepwise;
     model.forward(tokens, batched_cache, pool, batched);
     for (const auto token : tokens)
@@ -125,10 +125,10 @@ TEST(Stories260K, Q8_0CopyStaysCloseToF32) {
     for (const auto& name : report.converted)
         EXPECT_EQ(quantized->find_tensor(name)->type, DType::Q8_0) << name;
 
-    LlamaModel f32_model(std::make_shared<const GgufFile>(source));
-    LlamaModel q8_model(quantized);
+    Decoder f32_model(std::make_shared<const GgufFile>(source));
+    Decoder q8_model(quantized);
     ThreadPool pool(2);
-    KvCache f32_cache(f32_model.hparams(), 256), q8_cache(q8_model.hparams(), 256);
+    KvCache f32_cache(f32_model.spec(), 256), q8_cache(q8_model.spec(), 256);
     std::vector<float> f32_logits, q8_logits;
     int32_t f32_token = 1, q8_token = 1;
     size_t first_difference = 200, same = 0;

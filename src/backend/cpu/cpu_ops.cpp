@@ -58,8 +58,35 @@ void swiglu_in_place(float* gate, const float* up, size_t size) {
     }
 }
 
+float gelu_tanh(float x) {
+    constexpr float kSqrtTwoOverPi = 0.7978845608028654f;
+    return 0.5f * x * (1.0f + std::tanh(kSqrtTwoOverPi * (x + 0.044715f * x * x * x)));
+}
+
+void geglu_in_place(float* gate, const float* up, size_t size) {
+    for (size_t i = 0; i < size; ++i) gate[i] = gelu_tanh(gate[i]) * up[i];
+}
+
 void add_in_place(float* destination, const float* source, size_t size) {
     for (size_t i = 0; i < size; ++i) destination[i] += source[i];
+}
+
+void add_bias_in_place(float* x, const float* bias, size_t rows, size_t width) {
+    for (size_t r = 0; r < rows; ++r) add_in_place(x + r * width, bias, width);
+}
+
+void rms_norm_each_in_place(float* x, const float* weight, size_t count, size_t width,
+                            float epsilon) {
+    for (size_t i = 0; i < count; ++i)
+        rms_norm(x + i * width, weight, x + i * width, width, epsilon);
+}
+
+void scale_in_place(float* values, size_t size, float factor) {
+    for (size_t i = 0; i < size; ++i) values[i] *= factor;
+}
+
+void softcap_in_place(float* values, size_t size, float cap) {
+    for (size_t i = 0; i < size; ++i) values[i] = cap * std::tanh(values[i] / cap);
 }
 
 void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, size_t token_count,

@@ -45,7 +45,25 @@ void softmax_in_place(float* values, size_t size);
 // gate[i] = silu(gate[i]) * up[i]
 void swiglu_in_place(float* gate, const float* up, size_t size);
 
+float gelu_tanh(float x);
+
+// gate[i] = gelu(gate[i]) * up[i], GELU in its tanh approximation (Gemma's GeGLU)
+void geglu_in_place(float* gate, const float* up, size_t size);
+
 void add_in_place(float* destination, const float* source, size_t size);
+
+// x[r][i] += bias[i] for `rows` rows of `width` values (Qwen 2's Q, K and V biases)
+void add_bias_in_place(float* x, const float* bias, size_t rows, size_t width);
+
+// Each of `count` consecutive vectors of `width` values is RMS-normalised in place with the same
+// weight (per-head Q and K norms of Qwen 3 and Gemma 3).
+void rms_norm_each_in_place(float* x, const float* weight, size_t count, size_t width,
+                            float epsilon);
+
+void scale_in_place(float* values, size_t size, float factor);
+
+// values[i] = cap * tanh(values[i] / cap) (Gemma's final logit soft-capping)
+void softcap_in_place(float* values, size_t size, float cap);
 
 // out[t][r] = dot(weights.row(r), inputs[t]) for t < token_count; inputs and outputs are
 // dense [token_count][columns] and [token_count][rows]. Rows are spread over the pool.

@@ -13,9 +13,9 @@
 
 #include "backend/cpu/thread_pool.hpp"
 #include "core/dtype.hpp"
+#include "model/decoder.hpp"
+#include "model/gpu_layers.hpp"
 #include "model/kv_cache.hpp"
-#include "model/llama_gpu_layers.hpp"
-#include "model/llama_model.hpp"
 #include "model/token_batch.hpp"
 
 namespace llcuda {
@@ -36,9 +36,9 @@ struct RunnerOptions {
     size_t ubatch_size = 0;
 };
 
-class LlamaRunner {
+class ModelRunner {
   public:
-    LlamaRunner(const LlamaModel& model, ThreadPool& pool, const RunnerOptions& options);
+    ModelRunner(const Decoder& model, ThreadPool& pool, const RunnerOptions& options);
 
     // Runs a batch of any size, each sequence continuing where it was. Afterwards, for each
     // output o of the batch, greedy_token(o) is the argmax of its next-token logits and
@@ -65,16 +65,16 @@ class LlamaRunner {
     // kernels; larger passes take the tensor-core GEMM, which rounds differently).
     size_t batch_invariant_tokens() const;
     uint64_t gpu_bytes() const { return gpu_ ? gpu_->device_bytes() : 0; }
-    size_t vocab_size() const { return model_.hparams().vocab_size; }
+    size_t vocab_size() const { return model_.spec().vocab_size; }
 
   private:
-    const LlamaModel& model_;
+    const Decoder& model_;
     ThreadPool& pool_;
     RunnerOptions options_;
     size_t cpu_layers_;
     size_t ubatch_;
     KvCache cache_;  // the CPU layers' keys and values, and every sequence's length
-    std::unique_ptr<LlamaGpuLayers> gpu_;
+    std::unique_ptr<GpuLayers> gpu_;
     std::vector<float> logits_;       // [outputs][vocab]
     std::vector<float> part_logits_;  // one forward pass's
     std::vector<float> hidden_;

@@ -1,6 +1,7 @@
 #pragma once
-// The Llama-family transformer (llama, mistral: GQA, RoPE normal/NeoX, Llama 3 frequency
-// factors, tied or separate output) on the CPU, written top to bottom in forward().
+// The decoder-only transformer of every architecture in model/arch/ on the CPU: the reference
+// forward pass, written once over the ModelSpec's per-layer features (biases, QK-norm, post
+// norms, sliding windows, GeGLU, soft-capping) and the tensors of layer_weights.hpp.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -11,23 +12,17 @@
 #include "backend/cpu/thread_pool.hpp"
 #include "core/gguf/gguf_file.hpp"
 #include "model/kv_cache.hpp"
-#include "model/llama_hparams.hpp"
+#include "model/layer_weights.hpp"
+#include "model/model_spec.hpp"
 #include "model/token_batch.hpp"
 
 namespace llcuda {
 
-struct LlamaLayerWeights {
-    std::vector<float> attention_norm;
-    WeightMatrix query, key, value, attention_output;
-    std::vector<float> ffn_norm;
-    WeightMatrix ffn_gate, ffn_up, ffn_down;
-};
-
-class LlamaModel {
+class Decoder {
   public:
-    explicit LlamaModel(std::shared_ptr<const GgufFile> file);
+    explicit Decoder(std::shared_ptr<const GgufFile> file);
 
-    const LlamaHparams& hparams() const { return hparams_; }
+    const ModelSpec& spec() const { return spec_; }
     const GgufFile& file() const { return *file_; }
     bool output_is_tied() const { return output_tied_; }
     uint64_t weight_bytes() const;
@@ -57,11 +52,11 @@ class LlamaModel {
     static constexpr size_t kMaxBatch = 256;
 
     // The weights, for backends that copy them elsewhere.
-    const LlamaLayerWeights& layer(size_t index) const { return layers_[index]; }
+    const LayerWeights& layer(size_t index) const { return layers_[index]; }
     const WeightMatrix& token_embedding() const { return token_embedding_; }
     const WeightMatrix& output() const { return output_; }
     const std::vector<float>& output_norm() const { return output_norm_; }
-    const RopeParams& rope() const { return rope_; }
+    const RopeParams& rope(size_t layer) const { return spec_.layers[layer].rope; }
     const std::vector<float>& rope_freq_factors() const { return rope_freq_factors_; }
 
   private:
@@ -72,13 +67,14 @@ class LlamaModel {
                     std::vector<float>& x) const;
     void attention(size_t layer, const TokenBatch& batch, const float* queries, KvCache& cache,
                    float* out, ThreadPool& pool) const;
+    void feed_forward(const LayerWeights& layer, size_t token_count, const float* normed,
+                      float* gate, float* up, float* out, ThreadPool& pool) const;
 
     std::shared_ptr<const GgufFile> file_;
-    LlamaHparams hparams_;
-    RopeParams rope_;
+    ModelSpec spec_;
     std::vector<float> rope_freq_factors_;
     WeightMatrix token_embedding_;
-    std::vector<LlamaLayerWeights> layers_;
+    std::vector<LayerWeights> layers_;
     std::vector<float> output_norm_;
     WeightMatrix output_;
     bool output_tied_ = false;

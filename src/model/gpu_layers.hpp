@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/dtype.hpp"
-#include "model/llama_model.hpp"
+#include "model/decoder.hpp"
 #include "model/token_batch.hpp"
 
 namespace llcuda {
@@ -35,12 +35,12 @@ struct GpuLayersOptions {
     bool row_parallel_attention = true;  // decode attention: a thread per cache row
 };
 
-class LlamaGpuLayers {
+class GpuLayers {
   public:
-    LlamaGpuLayers(const LlamaModel& model, const GpuLayersOptions& options);
-    ~LlamaGpuLayers();
-    LlamaGpuLayers(const LlamaGpuLayers&) = delete;
-    LlamaGpuLayers& operator=(const LlamaGpuLayers&) = delete;
+    GpuLayers(const Decoder& model, const GpuLayersOptions& options);
+    ~GpuLayers();
+    GpuLayers(const GpuLayers&) = delete;
+    GpuLayers& operator=(const GpuLayers&) = delete;
 
     // Runs a batch (at most max_batch tokens, at most `sequences` outputs; the caller has checked
     // that each sequence continues where it was) through the GPU layers and the output head.

@@ -1,4 +1,4 @@
-#include "model/llama_gpu_layers.hpp"
+#include "model/gpu_layers.hpp"
 
 #include <cuda_runtime_api.h>
 #include <fmt/format.h>
@@ -47,6 +47,38 @@ class WeightArena {
 
 size_t matrix_bytes(const WeightMatrix& m) { return m.rows * m.row_stride_bytes; }
 
+// The CUDA layers compute Llama's block; a feature of another architecture that they do not
+// have yet is an error naming it, never a run that skips it.
+void check_gpu_supports(const ModelSpec& spec, size_t first_layer) {
+    std::string missing;
+    auto need = [&](bool used, const char* feature) {
+        if (used) missing += (missing.empty() ? "" : ", ") + std::string(feature);
+    };
+    bool window = false, rope_differs = false;
+    for (size_t l = first_layer; l < spec.layer_count; ++l) {
+        const auto& layer = spec.layers[l];
+        window = window || layer.window > 0;
+        const auto& first = spec.layers[first_layer].rope;
+        rope_differs = rope_differs || layer.rope.freq_base != first.freq_base ||
+                       layer.rope.position_scale != first.position_scale;
+        need(layer.qkv_bias && l == first_layer, "Q/K/V biases");
+        need(layer.qk_norm && l == first_layer, "QK-norm");
+        need(layer.post_attention_norm && l == first_layer, "post-attention norm");
+        need(layer.post_ffn_norm && l == first_layer, "post-FFN norm");
+    }
+    need(window, "sliding-window attention");
+    need(rope_differs, "per-layer RoPE bases");
+    need(spec.activation != Activation::SwiGLU, "GeGLU");
+    need(spec.embedding_scale != 1.0f, "embedding scale");
+    need(spec.final_softcap > 0.0f, "logit soft-capping");
+    if (!missing.empty()) {
+        throw Error(fmt::format(
+            "architecture '{}' needs {} on the GPU, which the CUDA backend does not have yet; "
+            "run it with --device cpu (or --gpu-layers 0)",
+            spec.architecture, missing));
+    }
+}
+
 struct GpuLayer {
     const float* attention_norm = nullptr;
     cuda::DeviceMatrix query, key, value, attention_output;
@@ -82,8 +114,8 @@ size_t host_io_bytes(const GpuLayersOptions& options) {
 
 }  // namespace
 
-struct LlamaGpuLayers::Impl {
-    Impl(const LlamaModel& model, const GpuLayersOptions& options);
+struct GpuLayers::Impl {
+    Impl(const Decoder& model, const GpuLayersOptions& options);
     ~Impl();
 
     // The whole computation of `count` tokens with `outputs` of them producing logits;
@@ -105,8 +137,8 @@ struct LlamaGpuLayers::Impl {
     static constexpr size_t kTokens = 0, kPositions = 1, kCacheRows = 2, kOutputs = 3;
     int32_t* host_greedy() const { return host_inputs(kOutputs) + options.sequences; }
 
-    const LlamaModel& model;
-    const LlamaHparams& hp;
+    const Decoder& model;
+    const ModelSpec& hp;
     GpuLayersOptions options;
     cudaStream_t stream = nullptr;
     WeightArena arena;
@@ -131,8 +163,9 @@ struct LlamaGpuLayers::Impl {
     uint64_t scratch_bytes = 0;
 };
 
-LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& options_)
-    : model(model_), hp(model_.hparams()), options(options_), host_io(host_io_bytes(options_)) {
+GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
+    : model(model_), hp(model_.spec()), options(options_), host_io(host_io_bytes(options_)) {
+    check_gpu_supports(hp, options.first_layer);
     CUDA_CHECK(cudaSetDevice(options.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     // Every step copies all of the inputs, used or not.
@@ -186,10 +219,10 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
     output = upload_matrix(model.output());
     if (embed_here)
         token_embedding = output_is_embedding ? output : upload_matrix(model.token_embedding());
-    rope.style = model.rope().style;
-    rope.rotated_dims = model.rope().rotated_dims;
-    rope.freq_base = model.rope().freq_base;
-    rope.position_scale = model.rope().position_scale;
+    rope.style = model.rope(options.first_layer).style;
+    rope.rotated_dims = model.rope(options.first_layer).rotated_dims;
+    rope.freq_base = model.rope(options.first_layer).freq_base;
+    rope.position_scale = model.rope(options.first_layer).position_scale;
     if (!model.rope_freq_factors().empty())
         rope.freq_factors = upload_vector(model.rope_freq_factors());
 
@@ -234,7 +267,7 @@ LlamaGpuLayers::Impl::Impl(const LlamaModel& model_, const GpuLayersOptions& opt
         scratch_bytes += b->bytes();
 }
 
-LlamaGpuLayers::Impl::~Impl() {
+GpuLayers::Impl::~Impl() {
     cudaSetDevice(options.device);
     for (auto& by_count : graphs)
         for (auto* graph : by_count)
@@ -242,7 +275,7 @@ LlamaGpuLayers::Impl::~Impl() {
     if (stream != nullptr) cudaStreamDestroy(stream);
 }
 
-void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) {
+void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) {
     const size_t dim = hp.embedding_dim;
     float* x_ = x.as<float>();
     float* normed_ = normed.as<float>();
@@ -341,7 +374,7 @@ void LlamaGpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_cont
                  stream);
 }
 
-void LlamaGpuLayers::Impl::run(size_t count, size_t outputs, bool short_context) {
+void GpuLayers::Impl::run(size_t count, size_t outputs, bool short_context) {
     cuda::set_kernel_overlap(options.overlap_kernels);
     cuda::set_l2_prefetch_bytes(options.l2_prefetch ? cuda::kDefaultL2PrefetchBytes : 0);
     auto step = [&] {
@@ -376,13 +409,13 @@ void LlamaGpuLayers::Impl::run(size_t count, size_t outputs, bool short_context)
     CUDA_CHECK(cudaGraphLaunch(graph, stream));
 }
 
-LlamaGpuLayers::LlamaGpuLayers(const LlamaModel& model, const GpuLayersOptions& options)
+GpuLayers::GpuLayers(const Decoder& model, const GpuLayersOptions& options)
     : impl_(std::make_unique<Impl>(model, options)) {}
 
-LlamaGpuLayers::~LlamaGpuLayers() = default;
+GpuLayers::~GpuLayers() = default;
 
-void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool want_logits,
-                             size_t top_k) {
+void GpuLayers::forward(const TokenBatch& batch, const float* hidden, bool want_logits,
+                        size_t top_k) {
     auto& g = *impl_;
     const size_t count = batch.size();
     const size_t outputs = batch.outputs.size();
@@ -397,7 +430,7 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
     if ((g.options.first_layer > 0) != (hidden != nullptr))
         throw Error("GPU forward: hidden states are needed exactly when CPU layers come first");
     CUDA_CHECK(cudaSetDevice(g.options.device));
-    using Impl = LlamaGpuLayers::Impl;
+    using Impl = GpuLayers::Impl;
     auto* host_tokens = g.host_inputs(Impl::kTokens);
     auto* host_positions = g.host_inputs(Impl::kPositions);
     auto* host_rows = g.host_inputs(Impl::kCacheRows);
@@ -449,13 +482,13 @@ void LlamaGpuLayers::forward(const TokenBatch& batch, const float* hidden, bool 
     g.greedy.assign(g.host_greedy(), g.host_greedy() + outputs);
 }
 
-int32_t LlamaGpuLayers::greedy_token(size_t output) const { return impl_->greedy.at(output); }
-const std::vector<float>& LlamaGpuLayers::logits() const { return impl_->logits; }
-const std::vector<float>& LlamaGpuLayers::top_values() const { return impl_->top_values; }
-const std::vector<int32_t>& LlamaGpuLayers::top_ids() const { return impl_->top_ids; }
-size_t LlamaGpuLayers::max_top_k() const { return impl_->max_top_k; }
+int32_t GpuLayers::greedy_token(size_t output) const { return impl_->greedy.at(output); }
+const std::vector<float>& GpuLayers::logits() const { return impl_->logits; }
+const std::vector<float>& GpuLayers::top_values() const { return impl_->top_values; }
+const std::vector<int32_t>& GpuLayers::top_ids() const { return impl_->top_ids; }
+size_t GpuLayers::max_top_k() const { return impl_->max_top_k; }
 
-uint64_t LlamaGpuLayers::device_bytes() const {
+uint64_t GpuLayers::device_bytes() const {
     uint64_t total = impl_->arena.bytes() + impl_->scratch_bytes;
     for (const auto& layer : impl_->layers)
         total += layer.key_cache.bytes() + layer.value_cache.bytes();

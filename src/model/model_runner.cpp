@@ -1,4 +1,4 @@
-#include "model/llama_runner.hpp"
+#include "model/model_runner.hpp"
 
 #include <fmt/format.h>
 
@@ -10,25 +10,25 @@ namespace llcuda {
 namespace {
 
 size_t default_ubatch(size_t cpu_layers) {
-    return cpu_layers > 0 ? LlamaModel::kMaxBatch : kGpuMaxBatch;
+    return cpu_layers > 0 ? Decoder::kMaxBatch : kGpuMaxBatch;
 }
 
 }  // namespace
 
-LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const RunnerOptions& options)
+ModelRunner::ModelRunner(const Decoder& model, ThreadPool& pool, const RunnerOptions& options)
     : model_(model),
       pool_(pool),
       options_(options),
-      cpu_layers_(model.hparams().layer_count -
-                  std::min(options.gpu_layers, model.hparams().layer_count)),
+      cpu_layers_(model.spec().layer_count -
+                  std::min(options.gpu_layers, model.spec().layer_count)),
       ubatch_(options.ubatch_size > 0 ? options.ubatch_size : default_ubatch(cpu_layers_)),
-      cache_(model.hparams(), options.context_size, cpu_layers_, options.sequences) {
-    if (options.gpu_layers > model.hparams().layer_count) {
+      cache_(model.spec(), options.context_size, cpu_layers_, options.sequences) {
+    if (options.gpu_layers > model.spec().layer_count) {
         throw Error(fmt::format("{} GPU layers asked for, but the model has {}", options.gpu_layers,
-                                model.hparams().layer_count));
+                                model.spec().layer_count));
     }
     if (options.sequences == 0) throw Error("at least one sequence is needed");
-    const size_t ubatch_limit = cpu_layers_ > 0 ? LlamaModel::kMaxBatch : kGpuMaxBatch;
+    const size_t ubatch_limit = cpu_layers_ > 0 ? Decoder::kMaxBatch : kGpuMaxBatch;
     if (ubatch_ > ubatch_limit) {
         throw Error(fmt::format("--ubatch-size {} is too large: at most {} {}", ubatch_,
                                 ubatch_limit,
@@ -47,20 +47,20 @@ LlamaRunner::LlamaRunner(const LlamaModel& model, ThreadPool& pool, const Runner
         gpu.l2_prefetch = options.l2_prefetch;
         gpu.rope_fusion = options.rope_fusion;
         gpu.row_parallel_attention = options.row_parallel_attention;
-        gpu_ = std::make_unique<LlamaGpuLayers>(model, gpu);
+        gpu_ = std::make_unique<GpuLayers>(model, gpu);
     }
 }
 
-size_t LlamaRunner::batch_invariant_tokens() const { return gpu_ ? kGpuInvariantTokens : 0; }
+size_t ModelRunner::batch_invariant_tokens() const { return gpu_ ? kGpuInvariantTokens : 0; }
 
-std::span<const float> LlamaRunner::logits(size_t output) const {
+std::span<const float> ModelRunner::logits(size_t output) const {
     const size_t vocab = vocab_size();
     if ((output + 1) * vocab > logits_.size())
         throw Error(fmt::format("no logits for output {}", output));
     return {logits_.data() + output * vocab, vocab};
 }
 
-std::pair<std::span<const float>, std::span<const int32_t>> LlamaRunner::top_candidates(
+std::pair<std::span<const float>, std::span<const int32_t>> ModelRunner::top_candidates(
     size_t output) const {
     if (top_k_ == 0 || (output + 1) * top_k_ > top_values_.size())
         throw Error(fmt::format("no top-k candidates for output {}", output));
@@ -68,7 +68,7 @@ std::pair<std::span<const float>, std::span<const int32_t>> LlamaRunner::top_can
             {top_ids_.data() + output * top_k_, top_k_}};
 }
 
-void LlamaRunner::forward(std::span<const int32_t> tokens, bool want_logits, size_t sequence) {
+void ModelRunner::forward(std::span<const int32_t> tokens, bool want_logits, size_t sequence) {
     if (tokens.empty()) throw Error("forward() needs at least one token");
     if (sequence >= sequences())
         throw Error(
@@ -77,7 +77,7 @@ void LlamaRunner::forward(std::span<const int32_t> tokens, bool want_logits, siz
             want_logits);
 }
 
-void LlamaRunner::forward(const TokenBatch& batch, bool want_logits, size_t top_k) {
+void ModelRunner::forward(const TokenBatch& batch, bool want_logits, size_t top_k) {
     model_.check_batch(batch, cache_);
     if (top_k > max_device_top_k())
         throw Error(fmt::format("top-k {} cannot be taken on the device (at most {})", top_k,
