@@ -13,8 +13,8 @@ int main(int argc, char** argv) {
         const std::string name = argc > 1 ? argv[1] : "llama3-1b";
         const llcuda::ModelShape& m = llcuda::find_model_shape(name);  // throws if unknown
         fmt::print("{}\n", name);
-        measure_sync_floor({m.embedding_dim, m.embedding_dim / m.heads * m.kv_heads,
-                            m.feed_forward_dim, m.layers, m.vocab_size});
+        measure_sync_floor(
+            {m.embedding_dim, m.kv_dim(), m.feed_forward_dim, m.layers, m.vocab_size});
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "llcuda_sync_floor: %s\n", e.what());

@@ -46,11 +46,6 @@ void read_dimensions(const MetadataReader& metadata, ModelSpec& spec) {
                                 file.description(), metadata.key("attention.value_length"),
                                 spec.head_dim));
     }
-    const auto* embeddings = file.find_tensor("token_embd.weight");
-    if (!embeddings || embeddings->shape.size() != 2) {
-        throw Error(file.description() + ": tensor 'token_embd.weight' is missing or not 2-D");
-    }
-    spec.vocab_size = static_cast<size_t>(embeddings->shape[1]);
 }
 
 }  // namespace
@@ -66,7 +61,17 @@ bool ModelSpec::any_layer(bool LayerSpec::*feature) const {
 }
 
 ModelSpec read_model_spec(const GgufFile& file) {
+    const auto* embeddings = file.find_tensor("token_embd.weight");
+    if (!embeddings || embeddings->shape.size() != 2) {
+        throw Error(file.description() + ": tensor 'token_embd.weight' is missing or not 2-D");
+    }
+    return describe_model(file, static_cast<size_t>(embeddings->shape[1]));
+}
+
+ModelSpec describe_model(const GgufFile& metadata_file, size_t vocab_size) {
+    const auto& file = metadata_file;
     ModelSpec spec;
+    spec.vocab_size = vocab_size;
     spec.architecture = file.get_string("general.architecture");
     const auto& architecture = find_architecture(file, spec.architecture);
     const MetadataReader metadata(file, spec.architecture);

@@ -52,5 +52,7 @@ struct ModelSpec {
 // model/arch/. Throws llcuda::Error naming the key when metadata is missing, unsupported or
 // inconsistent, or listing the known architectures when the file's is not one of them.
 ModelSpec read_model_spec(const GgufFile& file);
+// The same from metadata alone, the vocabulary size given (for files still being written).
+ModelSpec describe_model(const GgufFile& metadata_file, size_t vocab_size);
 
 }  // namespace llcuda

@@ -9,6 +9,8 @@
 #include "core/error.hpp"
 #include "core/file_type.hpp"
 #include "core/quant/quant.hpp"
+#include "model/layer_weights.hpp"
+#include "model/model_spec.hpp"
 
 namespace llcuda {
 namespace {
@@ -100,15 +102,23 @@ void copy_tokenizer(const GgufFile& source, size_t vocab_size, GgufWriter& write
 }  // namespace
 
 const std::vector<ModelShape>& known_model_shapes() {
+    // Shapes of the released models (their config.json), with the architecture that runs them.
     static const std::vector<ModelShape> shapes = {
-        {"llama3-1b", 2048, 16, 32, 8, 8192, 128256, 500000.0f, 131072, true},
-        {"llama3-3b", 3072, 28, 24, 8, 8192, 128256, 500000.0f, 131072, true},
-        {"llama3-8b", 4096, 32, 32, 8, 14336, 128256, 500000.0f, 131072, false},
-        {"llama2-7b", 4096, 32, 32, 32, 11008, 32000, 10000.0f, 4096, false},
-        {"mistral-7b", 4096, 32, 32, 8, 14336, 32768, 1000000.0f, 32768, false},
-        // Qwen 2.5's shape as a llama model (its attention biases left out).
-        {"qwen2.5-7b", 3584, 28, 28, 4, 18944, 152064, 1000000.0f, 32768, false},
-        {"tiny", 256, 4, 8, 4, 768, 512, 10000.0f, 2048, false},
+        {"llama3-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 500000.0f, 131072, true},
+        {"llama3-3b", "llama", 3072, 28, 24, 8, 8192, 128256, 500000.0f, 131072, true},
+        {"llama3-8b", "llama", 4096, 32, 32, 8, 14336, 128256, 500000.0f, 131072, false},
+        {"llama2-7b", "llama", 4096, 32, 32, 32, 11008, 32000, 10000.0f, 4096, false},
+        {"mistral-7b", "llama", 4096, 32, 32, 8, 14336, 32768, 1000000.0f, 32768, false},
+        {"qwen2.5-7b", "qwen2", 3584, 28, 28, 4, 18944, 152064, 1000000.0f, 32768, false},
+        {"qwen3-8b", "qwen3", 4096, 36, 32, 8, 12288, 151936, 1000000.0f, 40960, false, 128},
+        {"gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 1000000.0f, 32768, true, 256, 512},
+        {"gemma3-4b", "gemma3", 2560, 34, 8, 4, 10240, 262208, 1000000.0f, 131072, true, 256, 1024,
+         8.0f},
+        {"tiny", "llama", 256, 4, 8, 4, 768, 512, 10000.0f, 2048, false},
+        // Odd sizes for tests: head dimensions and widths that are not powers of two.
+        {"tiny-qwen2", "qwen2", 96, 3, 6, 2, 160, 512, 1000000.0f, 2048, false},
+        {"tiny-qwen3", "qwen3", 96, 3, 6, 2, 160, 512, 1000000.0f, 2048, true, 32},
+        {"tiny-gemma3", "gemma3", 128, 7, 4, 2, 352, 512, 1000000.0f, 2048, true, 64, 8},
     };
     return shapes;
 }
@@ -125,20 +135,31 @@ const ModelShape& find_model_shape(const std::string& name) {
 void build_synthetic_model(const SyntheticModelOptions& options, const GgufFile& tokenizer_source,
                            GgufWriter& writer) {
     const auto& shape = find_model_shape(options.shape);
-    const size_t head_dim = shape.embedding_dim / shape.heads;
-    writer.set("general.architecture", GgufValue::string("llama"));
+    const std::string& arch = shape.architecture;
+    auto set = [&](const std::string& key, GgufValue value) {
+        writer.set(arch + "." + key, std::move(value));
+    };
+    writer.set("general.architecture", GgufValue::string(arch));
     writer.set("general.name",
                GgufValue::string(fmt::format("synthetic {} {} (random weights, for benchmarks)",
                                              shape.name, options.type)));
-    writer.set("llama.embedding_length", GgufValue::u32(shape.embedding_dim));
-    writer.set("llama.block_count", GgufValue::u32(shape.layers));
-    writer.set("llama.feed_forward_length", GgufValue::u32(shape.feed_forward_dim));
-    writer.set("llama.attention.head_count", GgufValue::u32(shape.heads));
-    writer.set("llama.attention.head_count_kv", GgufValue::u32(shape.kv_heads));
-    writer.set("llama.context_length", GgufValue::u32(shape.context_length));
-    writer.set("llama.rope.freq_base", GgufValue::f32(shape.rope_freq_base));
-    writer.set("llama.rope.dimension_count", GgufValue::u32(head_dim));
-    writer.set("llama.attention.layer_norm_rms_epsilon", GgufValue::f32(1e-5f));
+    set("embedding_length", GgufValue::u32(shape.embedding_dim));
+    set("block_count", GgufValue::u32(shape.layers));
+    set("feed_forward_length", GgufValue::u32(shape.feed_forward_dim));
+    set("attention.head_count", GgufValue::u32(shape.heads));
+    set("attention.head_count_kv", GgufValue::u32(shape.kv_heads));
+    set("attention.key_length", GgufValue::u32(shape.head_size()));
+    set("attention.value_length", GgufValue::u32(shape.head_size()));
+    set("context_length", GgufValue::u32(shape.context_length));
+    set("rope.freq_base", GgufValue::f32(shape.rope_freq_base));
+    set("rope.dimension_count", GgufValue::u32(shape.head_size()));
+    set("attention.layer_norm_rms_epsilon", GgufValue::f32(1e-6f));
+    if (shape.sliding_window > 0)
+        set("attention.sliding_window", GgufValue::u32(shape.sliding_window));
+    if (shape.rope_scaling > 0.0f) {
+        set("rope.scaling.type", GgufValue::string("linear"));
+        set("rope.scaling.factor", GgufValue::f32(shape.rope_scaling));
+    }
     constexpr uint32_t kFileTypeQ4_K_M = 15;  // llama_ftype
     const auto file_type = options.type == "Q4_K_M"
                                ? std::optional<uint32_t>(kFileTypeQ4_K_M)
@@ -146,33 +167,42 @@ void build_synthetic_model(const SyntheticModelOptions& options, const GgufFile&
     if (file_type) writer.set("general.file_type", GgufValue::u32(*file_type));
     copy_tokenizer(tokenizer_source, shape.vocab_size, writer);
 
+    // The tensors are those the architecture's spec asks for (layer_weights.hpp's list).
+    const auto spec = describe_model(
+        GgufFile::from_memory(writer.serialize(), "synthetic " + shape.name), shape.vocab_size);
     ThreadPool pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count());
     uint64_t tensor_index = 0;
-    auto add_matrix = [&](const std::string& name, const std::string& role, size_t layer,
-                          size_t columns, size_t rows) {
-        const DType type = type_for(options.type, role, layer, shape.layers);
-        const float scale = 1.0f / std::sqrt(static_cast<float>(columns));
-        writer.add_tensor(
-            name, type, {columns, rows},
-            random_matrix(type, rows, columns, scale, mix64(options.seed + ++tensor_index), pool));
+    auto add_matrix = [&](const WeightDescription& weight, size_t layer) {
+        const DType type = type_for(options.type, weight.role, layer, shape.layers);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(weight.columns));
+        writer.add_tensor(weight.name, type, {weight.columns, weight.rows},
+                          random_matrix(type, weight.rows, weight.columns, scale,
+                                        mix64(options.seed + ++tensor_index), pool));
     };
-    const size_t dim = shape.embedding_dim;
-    const size_t kv_dim = shape.kv_heads * head_dim;
-    add_matrix("token_embd.weight", "token_embd", 0, dim, shape.vocab_size);
-    for (size_t l = 0; l < shape.layers; ++l) {
-        const std::string p = fmt::format("blk.{}.", l);
-        writer.add_tensor(p + "attn_norm.weight", DType::F32, {dim}, ones(dim));
-        add_matrix(p + "attn_q.weight", "attn_q", l, dim, dim);
-        add_matrix(p + "attn_k.weight", "attn_k", l, dim, kv_dim);
-        add_matrix(p + "attn_v.weight", "attn_v", l, dim, kv_dim);
-        add_matrix(p + "attn_output.weight", "attn_output", l, dim, dim);
-        writer.add_tensor(p + "ffn_norm.weight", DType::F32, {dim}, ones(dim));
-        add_matrix(p + "ffn_gate.weight", "ffn_gate", l, dim, shape.feed_forward_dim);
-        add_matrix(p + "ffn_up.weight", "ffn_up", l, dim, shape.feed_forward_dim);
-        add_matrix(p + "ffn_down.weight", "ffn_down", l, shape.feed_forward_dim, dim);
+    // Norm weights are ones; biases small random values (kept in F32, as converters keep them).
+    auto add_vector = [&](const WeightDescription& weight) {
+        writer.add_tensor(weight.name, DType::F32, {weight.columns},
+                          weight.is_norm()
+                              ? ones(weight.columns)
+                              : random_matrix(DType::F32, 1, weight.columns, 0.02f,
+                                              mix64(options.seed + ++tensor_index), pool));
+    };
+    for (const auto& weight : model_weights(spec, shape.tied_output)) {
+        if (weight.rows > 1) {
+            add_matrix(weight, 0);
+        } else {
+            add_vector(weight);
+        }
     }
-    writer.add_tensor("output_norm.weight", DType::F32, {dim}, ones(dim));
-    if (!shape.tied_output) add_matrix("output.weight", "output", 0, dim, shape.vocab_size);
+    for (size_t l = 0; l < shape.layers; ++l) {
+        for_each_weight(spec, l, [&](const WeightDescription& weight) {
+            if (weight.matrix != nullptr) {
+                add_matrix(weight, l);
+            } else {
+                add_vector(weight);
+            }
+        });
+    }
 }
 
 }  // namespace llcuda

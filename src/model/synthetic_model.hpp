@@ -14,10 +14,17 @@ namespace llcuda {
 
 struct ModelShape {
     std::string name;
+    std::string architecture;  // general.architecture: llama, qwen2, qwen3, gemma3
     size_t embedding_dim, layers, heads, kv_heads, feed_forward_dim, vocab_size;
     float rope_freq_base;
     size_t context_length;
     bool tied_output;
+    size_t head_dim = 0;        // 0: embedding_dim / heads
+    size_t sliding_window = 0;  // gemma3
+    float rope_scaling = 0.0f;  // linear RoPE scaling factor when > 0
+
+    size_t head_size() const { return head_dim > 0 ? head_dim : embedding_dim / heads; }
+    size_t kv_dim() const { return kv_heads * head_size(); }
 };
 
 const std::vector<ModelShape>& known_model_shapes();

@@ -1,7 +1,9 @@
 // Models whose metadata and tensors disagree are refused with a message naming the problem.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
+#include <limits>
 
 #include "core/error.hpp"
 #include "core/gguf/gguf_writer.hpp"
@@ -32,8 +34,7 @@ std::vector<uint8_t> modified_model(
 
 void expect_load_error(const std::vector<uint8_t>& bytes, const std::string& fragment) {
     try {
-        Decoder model(
-            std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "modified")));
+        Decoder model(std::make_shared<const GgufFile>(GgufFile::from_memory(bytes, "modified")));
         FAIL() << "loaded a model that should fail with '" << fragment << "'";
     } catch (const Error& error) {
         EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
@@ -50,7 +51,16 @@ TEST(ModelValidation, ReportsWhatIsWrong) {
     expect_load_error(modified_model([](const std::string& key, GgufValue& value) {
                           if (key == "general.architecture") value = GgufValue::string("gpt-j");
                       }),
-                      "architecture 'gpt-j' is not supported");
+                      "architecture 'gpt-j' is not supported (general.architecture; known: "
+                      "llama, mistral, qwen2, qwen3, gemma3)");
+    for (const float epsilon :
+         {std::nanf(""), -1e-5f, 0.0f, std::numeric_limits<float>::infinity()}) {
+        expect_load_error(modified_model([&](const std::string& key, GgufValue& value) {
+                              if (key == "llama.attention.layer_norm_rms_epsilon")
+                                  value = GgufValue::f32(epsilon);
+                          }),
+                          "'llama.attention.layer_norm_rms_epsilon' = ");
+    }
     expect_load_error(modified_model([](const std::string& key, GgufValue& value) {
                           if (key == "llama.embedding_length") value = GgufValue::u32(96);
                       }),

@@ -1,0 +1,105 @@
+// Every architecture against an outside reference: the CPU reference decoder reproduces Hugging
+// Face transformers' float32 logits and greedy tokens on the fixtures of ../shared/models/arch.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+
+#include "backend/cpu/thread_pool.hpp"
+#include "core/error.hpp"
+#include "model/architecture_fixtures.hpp"
+#include "model/decoder.hpp"
+#include "model/kv_cache.hpp"
+
+namespace llcuda {
+namespace {
+
+// The fixtures' weights are BF16 and the reference ran them in float32, as the CPU reference
+// path does. Measured worst top-10 differences: llama3 0.0019, qwen2 0.0058, gemma3 0.0026, and
+// qwen3 0.0147 (at the last position of a 20-token prompt; the mean is 0.0007). llcuda's logits
+// did not move when RMSNorm, the products and RoPE were computed in double, so the rest is the
+// reference's own float32 rounding: qwen3 gets 2e-2, the others 1e-2.
+float logit_tolerance(const std::string& fixture) {
+    return fixture == "qwen3-tiny" ? 2e-2f : 1e-2f;
+}
+constexpr float kLogSumExpTolerance = 1e-2f;
+// Below this top-1 margin two correct engines may pick different tokens (reference README).
+constexpr float kCertainMargin = 0.25f;
+
+class ArchitectureFixture : public ::testing::TestWithParam<std::string> {
+  protected:
+    void SetUp() override {
+        const auto path = testing::architecture_fixture(GetParam());
+        if (!path) GTEST_SKIP() << "../shared/models/arch is absent";
+        model_ = std::make_unique<Decoder>(std::make_shared<const GgufFile>(GgufFile::open(*path)));
+        prompts_ = testing::reference_prompts(GetParam());
+        ASSERT_FALSE(prompts_.empty());
+    }
+
+    // Logits of every position of `ids` in one batch: [ids][vocab].
+    std::vector<float> all_logits(const std::vector<int32_t>& ids) {
+        KvCache cache(model_->spec(), ids.size() + 32);
+        TokenBatch batch;
+        for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], 0, i, true);
+        std::vector<float> logits;
+        model_->forward(batch, cache, pool_, logits);
+        return logits;
+    }
+
+    std::unique_ptr<Decoder> model_;
+    std::vector<testing::ReferencePrompt> prompts_;
+    ThreadPool pool_{2};
+};
+
+TEST_P(ArchitectureFixture, LogitsMatchTransformersAtEveryPosition) {
+    const size_t vocab = model_->spec().vocab_size;
+    const float tolerance = logit_tolerance(GetParam());
+    for (const auto& prompt : prompts_) {
+        const auto logits = all_logits(prompt.ids);
+        ASSERT_EQ(logits.size(), prompt.ids.size() * vocab);
+        for (size_t p = 0; p < prompt.ids.size(); ++p) {
+            const float* row = logits.data() + p * vocab;
+            const auto& expected = prompt.positions[p];
+            for (size_t k = 0; k < expected.top_ids.size(); ++k) {
+                EXPECT_NEAR(row[expected.top_ids[k]], expected.top_logits[k], tolerance)
+                    << "position " << p << ", rank " << k << " (token " << expected.top_ids[k]
+                    << ")";
+            }
+            EXPECT_NEAR(testing::log_sum_exp(row, vocab), expected.logsumexp, kLogSumExpTolerance)
+                << "position " << p;
+            if (expected.top_logits[0] - expected.top_logits[1] > kCertainMargin) {
+                EXPECT_EQ(std::max_element(row, row + vocab) - row, expected.top_ids[0])
+                    << "position " << p;
+            }
+        }
+    }
+}
+
+TEST_P(ArchitectureFixture, GreedyTokensMatchTransformersUpToTheFirstSmallMargin) {
+    for (const auto& prompt : prompts_) {
+        const size_t steps = prompt.certain_greedy_steps(kCertainMargin);
+        KvCache cache(model_->spec(), prompt.ids.size() + prompt.greedy.size());
+        std::vector<float> logits;
+        model_->forward(prompt.ids, cache, pool_, logits);
+        std::vector<int32_t> generated;
+        for (size_t step = 0; step < steps; ++step) {
+            const auto next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                                   logits.begin());
+            generated.push_back(next);
+            model_->forward(std::vector<int32_t>{next}, cache, pool_, logits);
+        }
+        EXPECT_EQ(generated,
+                  std::vector<int32_t>(prompt.greedy.begin(), prompt.greedy.begin() + steps));
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedFixtures, ArchitectureFixture,
+                         ::testing::ValuesIn(testing::architecture_fixture_names()),
+                         [](const auto& info) {
+                             std::string name = info.param;
+                             std::replace(name.begin(), name.end(), '-', '_');
+                             return name;
+                         });
+
+}  // namespace
+}  // namespace llcuda
