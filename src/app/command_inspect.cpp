@@ -9,8 +9,9 @@
 #include "core/error.hpp"
 #include "core/gguf/gguf_file.hpp"
 #include "engine/embedded_model.hpp"
-#include "model/model_spec.hpp"
 #include "model/memory_estimate.hpp"
+#include "model/model_spec.hpp"
+#include "model/spec_summary.hpp"
 #include "store/model_resolver.hpp"
 #include "store/model_store.hpp"
 
@@ -79,10 +80,12 @@ void inspect(const InspectArguments& arguments) {
         entry.first += 1;
         entry.second += tensor.byte_count;
     }
+    std::optional<ModelSpec> spec;
     std::optional<MemoryEstimate> estimate;
     std::string estimate_problem;
     try {
-        estimate = estimate_memory(file, read_model_spec(file), arguments.context_size);
+        spec = read_model_spec(file);
+        estimate = estimate_memory(file, *spec, arguments.context_size);
     } catch (const Error& error) {
         estimate_problem = error.what();
     }
@@ -106,10 +109,12 @@ void inspect(const InspectArguments& arguments) {
         }
         for (const auto& [name, entry] : by_type)
             out["types"][name] = {{"tensors", entry.first}, {"bytes", entry.second}};
+        if (spec) out["architecture"] = spec_summary_json(*spec, arguments.context_size);
         if (estimate) {
             out["memory"] = {{"context_size", arguments.context_size},
                              {"weights", estimate->weight_bytes},
                              {"kv_cache", estimate->kv_cache_bytes},
+                             {"kv_cache_without_rings", estimate->kv_cache_without_rings_bytes},
                              {"scratch", estimate->scratch_bytes},
                              {"total", estimate->total()}};
         } else {
@@ -141,11 +146,22 @@ void inspect(const InspectArguments& arguments) {
     }
     std::printf("\nparameters: %llu (%.3f B)\n", static_cast<unsigned long long>(parameters),
                 static_cast<double>(parameters) / 1e9);
+    if (spec) {
+        std::printf("\narchitecture:\n");
+        for (const auto& line : spec_summary_lines(*spec, arguments.context_size))
+            std::printf("  %s\n", line.c_str());
+    }
     if (estimate) {
         std::printf("memory to load at context %zu: %s (weights %s, KV cache %s, scratch %s)\n",
                     arguments.context_size, gib(estimate->total()).c_str(),
                     gib(estimate->weight_bytes).c_str(), gib(estimate->kv_cache_bytes).c_str(),
                     gib(estimate->scratch_bytes).c_str());
+        if (estimate->window_layers > 0) {
+            std::printf(
+                "  (the KV cache would be %s if the %zu sliding-window layers kept every "
+                "position)\n",
+                gib(estimate->kv_cache_without_rings_bytes).c_str(), estimate->window_layers);
+        }
     } else {
         std::printf("memory to load: cannot estimate: %s\n", estimate_problem.c_str());
     }

@@ -49,7 +49,7 @@ class Decoder {
     void check_batch(const TokenBatch& batch, const KvCache& cache) const;
 
     // Tokens processed per forward call when a long prompt is split (bounds the scratch memory).
-    static constexpr size_t kMaxBatch = 256;
+    static constexpr size_t kMaxBatch = kMaxCpuBatch;
 
     // The weights, for backends that copy them elsewhere.
     const LayerWeights& layer(size_t index) const { return layers_[index]; }

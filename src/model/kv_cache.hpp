@@ -1,7 +1,9 @@
 #pragma once
 // Keys and values of the CPU's layers (the first `layer_count`) for `sequences` independent
-// sequences, in float: [layer][sequence][position][kv_dim]. Each sequence owns a slot of
-// context_size positions and its own count of positions used.
+// sequences, in float: [layer][sequence][slot][kv_dim]. Each sequence owns context_size
+// positions and its own count of positions used. A sliding-window layer keeps a ring of only
+// the positions its window and one forward pass need (ModelSpec::cache_positions), so a long
+// context costs global layers alone.
 #include <algorithm>
 #include <cstddef>
 #include <vector>
@@ -13,16 +15,19 @@ namespace llcuda {
 
 class KvCache {
   public:
-    KvCache(const ModelSpec& hparams, size_t context_size)
-        : KvCache(hparams, context_size, hparams.layer_count, 1) {}
-    KvCache(const ModelSpec& hparams, size_t context_size, size_t layer_count, size_t sequences)
-        : context_size_(context_size),
-          kv_dim_(hparams.kv_dim()),
-          sequence_stride_(context_size * hparams.kv_dim()),
-          layer_stride_(sequences * sequence_stride_),
-          keys_(layer_count * layer_stride_),
-          values_(layer_count * layer_stride_),
-          used_(sequences, 0) {}
+    KvCache(const ModelSpec& spec, size_t context_size)
+        : KvCache(spec, context_size, spec.layer_count, 1) {}
+    KvCache(const ModelSpec& spec, size_t context_size, size_t layer_count, size_t sequences)
+        : context_size_(context_size), kv_dim_(spec.kv_dim()), used_(sequences, 0) {
+        size_t total = 0;
+        for (size_t l = 0; l < layer_count; ++l) {
+            slots_.push_back(spec.cache_positions(l, context_size, kMaxCpuBatch));
+            layer_offsets_.push_back(total);
+            total += sequences * slots_.back() * kv_dim_;
+        }
+        keys_.resize(total);
+        values_.resize(total);
+    }
 
     size_t context_size() const { return context_size_; }
     size_t sequences() const { return used_.size(); }
@@ -47,13 +52,14 @@ class KvCache {
 
   private:
     size_t offset(size_t layer, size_t sequence, size_t position) const {
-        return layer * layer_stride_ + sequence * sequence_stride_ + position * kv_dim_;
+        const size_t slots = slots_[layer];
+        return layer_offsets_[layer] + (sequence * slots + position % slots) * kv_dim_;
     }
 
     size_t context_size_;
     size_t kv_dim_;
-    size_t sequence_stride_;
-    size_t layer_stride_;
+    std::vector<size_t> slots_;          // positions kept per sequence, by layer
+    std::vector<size_t> layer_offsets_;  // where each layer's rows start
     std::vector<float> keys_;
     std::vector<float> values_;
     std::vector<size_t> used_;

@@ -14,8 +14,13 @@ MemoryEstimate estimate_memory(const GgufFile& file, const ModelSpec& hparams,
                                size_t context_size) {
     MemoryEstimate estimate;
     for (const auto& tensor : file.tensors()) estimate.weight_bytes += tensor.byte_count;
-    estimate.kv_cache_bytes =
-        uint64_t{2} * hparams.layer_count * context_size * hparams.kv_dim() * sizeof(float);
+    const uint64_t row_bytes = uint64_t{2} * hparams.kv_dim() * sizeof(float);  // key and value
+    for (size_t l = 0; l < hparams.layer_count; ++l) {
+        estimate.kv_cache_bytes +=
+            row_bytes * hparams.cache_positions(l, context_size, kMaxCpuBatch);
+        estimate.kv_cache_without_rings_bytes += row_bytes * context_size;
+        if (hparams.layers[l].window > 0) ++estimate.window_layers;
+    }
     // forward_batch's activations for a full batch, plus the logits.
     const uint64_t per_token = 4 * hparams.embedding_dim + 2 * hparams.q_dim() +
                                2 * hparams.kv_dim() + 2 * hparams.feed_forward_dim;

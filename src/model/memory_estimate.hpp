@@ -9,7 +9,9 @@ namespace llcuda {
 
 struct MemoryEstimate {
     uint64_t weight_bytes = 0;
-    uint64_t kv_cache_bytes = 0;
+    uint64_t kv_cache_bytes = 0;                // sliding-window layers keep a ring (KvCache)
+    uint64_t kv_cache_without_rings_bytes = 0;  // what every layer keeping all positions takes
+    size_t window_layers = 0;
     uint64_t scratch_bytes = 0;
     uint64_t total() const { return weight_bytes + kv_cache_bytes + scratch_bytes; }
 };

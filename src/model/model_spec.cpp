@@ -50,9 +50,9 @@ void read_dimensions(const MetadataReader& metadata, ModelSpec& spec) {
 
 }  // namespace
 
-size_t ModelSpec::cache_positions(size_t layer, size_t context_size) const {
+size_t ModelSpec::cache_positions(size_t layer, size_t context_size, size_t batch_tokens) const {
     const size_t window = layers.at(layer).window;
-    return window == 0 ? context_size : std::min(window, context_size);
+    return window == 0 ? context_size : std::min(window + batch_tokens - 1, context_size);
 }
 
 bool ModelSpec::any_layer(bool LayerSpec::*feature) const {

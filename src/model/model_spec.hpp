@@ -42,8 +42,10 @@ struct ModelSpec {
 
     size_t q_dim() const { return head_count * head_dim; }
     size_t kv_dim() const { return kv_head_count * head_dim; }
-    // Positions of a sequence a layer's KV cache must keep at a context size.
-    size_t cache_positions(size_t layer, size_t context_size) const;
+    // Positions of a sequence a layer's KV cache must keep at a context size, when forward passes
+    // take at most `batch_tokens` tokens: all of them for global layers, a ring of the window
+    // plus a batch for sliding-window ones (a pass writes its tokens before attending).
+    size_t cache_positions(size_t layer, size_t context_size, size_t batch_tokens) const;
     // Whether any layer uses the feature (for backends deciding what they must support).
     bool any_layer(bool LayerSpec::*feature) const;
 };

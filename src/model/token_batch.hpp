@@ -9,6 +9,10 @@
 
 namespace llcuda {
 
+// Tokens a CPU forward pass takes at most; longer prompts are split (bounds the scratch memory
+// and the ring of a sliding-window layer's KV cache).
+inline constexpr size_t kMaxCpuBatch = 256;
+
 struct TokenBatch {
     std::vector<int32_t> tokens;
     std::vector<int32_t> positions;

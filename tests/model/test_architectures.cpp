@@ -93,6 +93,27 @@ TEST_P(ArchitectureFixture, GreedyTokensMatchTransformersUpToTheFirstSmallMargin
     }
 }
 
+// Gemma 3's window layers keep a ring of window + 255 positions: a prompt of 600 tokens wraps
+// it twice. Whole 256-token passes (which write a pass's keys before attending) and one token
+// at a time must see the same window.
+TEST(SlidingWindowCache, RingGivesTheSameLogitsInWholePassesAndTokenByToken) {
+    const auto path = testing::architecture_fixture("gemma3-tiny");
+    if (!path) GTEST_SKIP() << "../shared/models/arch is absent";
+    const Decoder model(std::make_shared<const GgufFile>(GgufFile::open(*path)));
+    ThreadPool pool(2);
+    std::vector<int32_t> ids(600);
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13) % 32000);
+    KvCache whole(model.spec(), 1024), stepwise(model.spec(), 1024);
+    // 6 window layers of 263 positions and one global layer of 1024, not 7 x 1024.
+    EXPECT_EQ(whole.bytes(), (6 * 263 + 1024) * 2 * model.spec().kv_dim() * sizeof(float));
+    std::vector<float> whole_logits, step_logits;
+    model.forward(ids, whole, pool, whole_logits);
+    for (const auto id : ids) model.forward(std::vector<int32_t>{id}, stepwise, pool, step_logits);
+    ASSERT_EQ(whole_logits.size(), step_logits.size());
+    for (size_t i = 0; i < whole_logits.size(); ++i)
+        ASSERT_NEAR(whole_logits[i], step_logits[i], 1e-3f) << "logit " << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(SharedFixtures, ArchitectureFixture,
                          ::testing::ValuesIn(testing::architecture_fixture_names()),
                          [](const auto& info) {
