@@ -123,6 +123,15 @@ class Engine {
     // later matches).
     GenerationResult generate(std::string_view prompt, const GenerationOptions& options,
                               const std::function<void(std::string_view)>& on_text = {});
+    // The same from a prompt given as token ids, used exactly as given (no BOS is added).
+    GenerationResult generate(const std::vector<int32_t>& prompt_tokens,
+                              const GenerationOptions& options,
+                              const std::function<void(std::string_view)>& on_text = {});
+
+    // Teacher-forced logits: the next-token logits after each of `tokens` in a sequence of its
+    // own, [tokens.size()][vocab_size] row after row, on the engine's device (perplexity, KL
+    // divergence, tests against reference logits).
+    std::vector<float> logits(const std::vector<int32_t>& tokens);
 
     // Continuous batching: takes requests from `next` while fewer than `parallel` are running
     // (it returns false when it has none now), runs them together, and hands each result (or
@@ -159,6 +168,8 @@ class Engine {
     const ModelSummary& summary() const;
 
   private:
+    GenerationResult generate_one(BatchRequest request);
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

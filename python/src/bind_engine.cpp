@@ -1,4 +1,5 @@
 // InferenceEngine: load a model, generate text (whole or streamed), chat.
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <variant>
 
 #include "bindings.hpp"
 #include "core/error.hpp"
@@ -21,6 +23,17 @@ namespace py = pybind11;
 
 namespace llcuda::python {
 namespace {
+
+// A prompt as Python callers give it: text, or token ids used exactly as given.
+using Prompt = std::variant<std::string, std::vector<int32_t>>;
+
+GenerationResult generate_from(Engine& engine, const Prompt& prompt,
+                               const GenerationOptions& options,
+                               const std::function<void(std::string_view)>& on_text = {}) {
+    if (const auto* text = std::get_if<std::string>(&prompt))
+        return engine.generate(*text, options, on_text);
+    return engine.generate(std::get<std::vector<int32_t>>(prompt), options, on_text);
+}
 
 struct InferResult {
     std::string text;
@@ -64,12 +77,12 @@ GenerationOptions make_options(size_t max_tokens, float temperature, int top_k, 
 // piece without holding the GIL, and dropping the iterator cancels the generation.
 class TextStream {
   public:
-    TextStream(Engine& engine, std::string prompt, GenerationOptions options) {
+    TextStream(Engine& engine, Prompt prompt, GenerationOptions options) {
         options.should_stop = [this] { return cancelled_.load(); };
         worker_ =
             std::thread([this, &engine, prompt = std::move(prompt), options = std::move(options)] {
                 try {
-                    engine.generate(prompt, options, [this](std::string_view text) {
+                    generate_from(engine, prompt, options, [this](std::string_view text) {
                         std::lock_guard lock(mutex_);
                         pieces_.emplace_back(text);
                         ready_.notify_one();
@@ -155,14 +168,27 @@ class InferenceEngine {
         return *engine_;
     }
 
-    InferResult infer(const std::string& prompt, const GenerationOptions& options) {
+    InferResult infer(const Prompt& prompt, const GenerationOptions& options) {
         auto& engine_ref = engine();
         GenerationResult result;
         {
             py::gil_scoped_release release;
-            result = engine_ref.generate(prompt, options);
+            result = generate_from(engine_ref, prompt, options);
         }
         return to_result(result);
+    }
+
+    py::array_t<float> logits(const std::vector<int32_t>& tokens) {
+        auto& engine_ref = engine();
+        std::vector<float> values;
+        {
+            py::gil_scoped_release release;
+            values = engine_ref.logits(tokens);
+        }
+        const auto vocab = static_cast<py::ssize_t>(engine_ref.summary().vocab_size);
+        py::array_t<float> array({static_cast<py::ssize_t>(tokens.size()), vocab});
+        std::copy(values.begin(), values.end(), array.mutable_data());
+        return array;
     }
 
     bool loaded() const { return engine_ != nullptr; }
@@ -215,10 +241,13 @@ void bind_engine(py::module_& module) {
             py::arg("kv_type") = "f16",
             "Load a GGUF file or a model-store name; an empty name loads the embedded stories260K.")
         .def_property_readonly("loaded", &InferenceEngine::loaded)
+        .def("logits", &InferenceEngine::logits, py::arg("token_ids"),
+             "Teacher-forced logits: a float32 array [len(token_ids), vocab_size], row i the "
+             "next-token logits after token_ids[:i + 1].")
         .def(
             "infer",
-            [](InferenceEngine& self, const std::string& prompt, size_t max_tokens,
-               float temperature, int top_k, float top_p, float min_p, float repeat_penalty,
+            [](InferenceEngine& self, const Prompt& prompt, size_t max_tokens, float temperature,
+               int top_k, float top_p, float min_p, float repeat_penalty,
                std::optional<uint64_t> seed, std::vector<std::string> stop) {
                 return self.infer(prompt, make_options(max_tokens, temperature, top_k, top_p, min_p,
                                                        repeat_penalty, seed, std::move(stop)));
@@ -227,11 +256,12 @@ void bind_engine(py::module_& module) {
             py::arg("top_k") = 40, py::arg("top_p") = 0.95f, py::arg("min_p") = 0.05f,
             py::arg("repeat_penalty") = 1.0f, py::arg("seed") = py::none(),
             py::arg("stop") = std::vector<std::string>{},
-            "Generate from a prompt; the GIL is released while the model runs.")
+            "Generate from a prompt (text, or a list of token ids used exactly); the GIL is "
+            "released while the model runs. The result's tokens are the generated ids.")
         .def(
             "stream",
-            [](InferenceEngine& self, const std::string& prompt, size_t max_tokens,
-               float temperature, int top_k, float top_p, float min_p, float repeat_penalty,
+            [](InferenceEngine& self, const Prompt& prompt, size_t max_tokens, float temperature,
+               int top_k, float top_p, float min_p, float repeat_penalty,
                std::optional<uint64_t> seed, std::vector<std::string> stop) {
                 return std::make_unique<TextStream>(
                     self.engine(), prompt,

@@ -7,6 +7,7 @@
 
 #include "backend/cpu/thread_pool.hpp"
 #include "core/error.hpp"
+#include "llcuda/engine.hpp"
 #include "model/architecture_fixtures.hpp"
 #include "model/decoder.hpp"
 #include "model/kv_cache.hpp"
@@ -90,6 +91,34 @@ TEST_P(ArchitectureFixture, GreedyTokensMatchTransformersUpToTheFirstSmallMargin
         }
         EXPECT_EQ(generated,
                   std::vector<int32_t>(prompt.greedy.begin(), prompt.greedy.begin() + steps));
+    }
+}
+
+// Through the public API, as users run it: the tokenizer loads, a prompt given as ids is used
+// exactly, and teacher-forced logits come back for every position.
+TEST_P(ArchitectureFixture, EngineGeneratesTheReferenceTokensFromIds) {
+    EngineOptions options;
+    options.model_path = *testing::architecture_fixture(GetParam());
+    options.threads = 2;
+    options.context_size = 128;
+    Engine engine(options);
+    for (const auto& prompt : prompts_) {
+        const size_t steps = prompt.certain_greedy_steps(kCertainMargin);
+        GenerationOptions generation;
+        generation.max_tokens = steps;
+        generation.sampling.temperature = 0.0f;
+        if (steps > 0) {
+            const auto result = engine.generate(prompt.ids, generation);
+            EXPECT_EQ(result.prompt_tokens, prompt.ids);
+            EXPECT_EQ(result.tokens,
+                      std::vector<int32_t>(prompt.greedy.begin(), prompt.greedy.begin() + steps));
+        }
+        const auto logits = engine.logits(prompt.ids);
+        const size_t vocab = model_->spec().vocab_size;
+        ASSERT_EQ(logits.size(), prompt.ids.size() * vocab);
+        const auto& last = prompt.positions.back();
+        EXPECT_NEAR(logits[(prompt.ids.size() - 1) * vocab + last.top_ids[0]], last.top_logits[0],
+                    logit_tolerance(GetParam()));
     }
 }
 

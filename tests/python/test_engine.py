@@ -71,3 +71,23 @@ def test_errors_carry_the_engine_message():
         fresh.infer("x", temperature=-1)
     with pytest.raises(llcuda.LlcudaError, match="ctx-size"):
         fresh.infer("word " * 200)
+
+
+def test_a_prompt_of_token_ids_is_used_exactly(engine, expected_greedy):
+    ids, _ = expected_greedy
+    from_ids = engine.infer([1] + ids[:10], max_tokens=20, temperature=0)
+    assert from_ids.tokens == ids[10:30]
+    pieces = list(engine.stream([1] + ids[:10], max_tokens=20, temperature=0))
+    assert "".join(pieces) == from_ids.text
+
+
+def test_logits_are_teacher_forced_for_every_position(engine, expected_greedy):
+    import numpy
+
+    ids, _ = expected_greedy
+    logits = engine.logits([1] + ids[:30])
+    assert logits.shape == (31, 512) and logits.dtype == numpy.float32
+    # Greedy decoding picked each next token as the argmax after the tokens before it.
+    assert list(numpy.argmax(logits, axis=1)) == ids[:31]
+    with pytest.raises(llcuda.LlcudaError, match="at least one token"):
+        engine.logits([])
