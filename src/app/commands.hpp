@@ -14,5 +14,6 @@ void register_bench_command(CLI::App& app);
 void register_synth_command(CLI::App& app);
 void register_batch_command(CLI::App& app);
 void register_serve_command(CLI::App& app);
+void register_perplexity_command(CLI::App& app);
 
 }  // namespace llcuda

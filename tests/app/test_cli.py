@@ -217,6 +217,57 @@ class BenchAndSynth(unittest.TestCase):
 
 
 
+class PerplexityCommand(unittest.TestCase):
+    TEXT = ("Once upon a time, there was a little girl named Lily. She loved to play outside. " * 40)
+
+    def test_perplexity_and_kl_divergence_against_a_base(self):
+        with tempfile.TemporaryDirectory() as folder:
+            text = os.path.join(folder, "text.txt")
+            with open(text, "w", encoding="utf-8") as out:
+                out.write(self.TEXT)
+            base = os.path.join(folder, "base.bin")
+            saved = llcuda("perplexity", "-f", text, "-c", "64", "--chunks", "3",
+                           "--kl-divergence-base", base)
+            self.assertEqual(saved.returncode, 0, saved.stderr)
+            self.assertRegex(saved.stdout, r"perplexity: [0-9.]+ \+/- [0-9.]+ over 3 chunks of 64 tokens \(93 scored\)")
+            same = llcuda("perplexity", "-f", text, "-c", "64", "--chunks", "3",
+                          "--kl-divergence-base", base, "--kl-divergence")
+            self.assertEqual(same.returncode, 0, same.stderr)
+            self.assertIn("mean KL divergence: 0.000000", same.stdout)
+            self.assertIn("top-1 agreement with the base: 100.000%", same.stdout)
+            quantized = os.path.join(folder, "q8.gguf")
+            self.assertEqual(llcuda("quantize", MODEL, quantized, "Q8_0").returncode, 0)
+            compared = llcuda("perplexity", "-m", quantized, "-f", text, "-c", "64", "--chunks", "3",
+                              "--kl-divergence-base", base, "--kl-divergence")
+            self.assertEqual(compared.returncode, 0, compared.stderr)
+            divergence = float(compared.stdout.split("mean KL divergence: ")[1].split()[0])
+            self.assertGreater(divergence, 0.0)
+            self.assertLess(divergence, 0.01)
+            other_context = llcuda("perplexity", "-f", text, "-c", "32", "--kl-divergence-base", base,
+                                   "--kl-divergence")
+            self.assertNotEqual(other_context.returncode, 0)
+            self.assertIn("same vocabulary and -c needed", other_context.stderr)
+
+    def test_bad_inputs_are_named(self):
+        with tempfile.TemporaryDirectory() as folder:
+            short = os.path.join(folder, "short.txt")
+            with open(short, "w", encoding="utf-8") as out:
+                out.write("Once upon a time")
+            result = llcuda("perplexity", "-f", short, "-c", "64")
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn("fewer than one chunk of 64 (-c)", result.stderr)
+            missing = llcuda("perplexity", "-f", os.path.join(folder, "absent.txt"))
+            self.assertIn("is not a regular file", missing.stderr)
+            garbage = os.path.join(folder, "garbage.bin")
+            with open(garbage, "wb") as out:
+                out.write(b"not logits at all")
+            with open(short, "w", encoding="utf-8") as out:
+                out.write(self.TEXT)
+            result = llcuda("perplexity", "-f", short, "-c", "64", "--kl-divergence-base", garbage,
+                            "--kl-divergence")
+            self.assertIn("is not a file of base logits", result.stderr)
+
+
 if __name__ == "__main__":
     LLCUDA = sys.argv.pop(1)
     unittest.main(verbosity=2)
