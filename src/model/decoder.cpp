@@ -23,6 +23,7 @@ Decoder::Decoder(std::shared_ptr<const GgufFile> file)
                 layers_[l].*weight.vector = vector(weight.name, weight.columns);
             }
         });
+        split_fused_weights(spec, layers_[l]);
     }
     output_norm_ = vector("output_norm.weight", spec.embedding_dim);
     output_tied_ = file_->find_tensor("output.weight") == nullptr;

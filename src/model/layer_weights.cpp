@@ -25,9 +25,13 @@ void for_each_weight(const ModelSpec& spec, size_t layer,
                .vector = member});
     };
     vector("attn_norm", "weight", dim, &LayerWeights::attention_norm);
-    matrix("attn_q", dim, spec.q_dim(), &LayerWeights::query);
-    matrix("attn_k", dim, spec.kv_dim(), &LayerWeights::key);
-    matrix("attn_v", dim, spec.kv_dim(), &LayerWeights::value);
+    if (spec.fused_qkv) {
+        matrix("attn_qkv", dim, spec.q_dim() + 2 * spec.kv_dim(), &LayerWeights::fused_qkv);
+    } else {
+        matrix("attn_q", dim, spec.q_dim(), &LayerWeights::query);
+        matrix("attn_k", dim, spec.kv_dim(), &LayerWeights::key);
+        matrix("attn_v", dim, spec.kv_dim(), &LayerWeights::value);
+    }
     if (features.qkv_bias) {
         vector("attn_q", "bias", spec.q_dim(), &LayerWeights::query_bias);
         vector("attn_k", "bias", spec.kv_dim(), &LayerWeights::key_bias);
@@ -41,11 +45,34 @@ void for_each_weight(const ModelSpec& spec, size_t layer,
     if (features.post_attention_norm)
         vector("post_attention_norm", "weight", dim, &LayerWeights::post_attention_norm);
     vector("ffn_norm", "weight", dim, &LayerWeights::ffn_norm);
-    matrix("ffn_gate", dim, ffn, &LayerWeights::ffn_gate);
-    matrix("ffn_up", dim, ffn, &LayerWeights::ffn_up);
+    if (spec.fused_gate_up) {
+        matrix("ffn_up", dim, 2 * ffn, &LayerWeights::fused_gate_up);
+    } else {
+        matrix("ffn_gate", dim, ffn, &LayerWeights::ffn_gate);
+        matrix("ffn_up", dim, ffn, &LayerWeights::ffn_up);
+    }
     matrix("ffn_down", ffn, dim, &LayerWeights::ffn_down);
     if (features.post_ffn_norm)
         vector("post_ffw_norm", "weight", dim, &LayerWeights::post_ffn_norm);
+}
+
+WeightMatrix row_view(const WeightMatrix& matrix, size_t first, size_t count) {
+    WeightMatrix view = matrix;
+    view.data = matrix.row(first);
+    view.rows = count;
+    return view;
+}
+
+void split_fused_weights(const ModelSpec& spec, LayerWeights& layer) {
+    if (spec.fused_qkv) {
+        layer.query = row_view(layer.fused_qkv, 0, spec.q_dim());
+        layer.key = row_view(layer.fused_qkv, spec.q_dim(), spec.kv_dim());
+        layer.value = row_view(layer.fused_qkv, spec.q_dim() + spec.kv_dim(), spec.kv_dim());
+    }
+    if (spec.fused_gate_up) {
+        layer.ffn_gate = row_view(layer.fused_gate_up, 0, spec.feed_forward_dim);
+        layer.ffn_up = row_view(layer.fused_gate_up, spec.feed_forward_dim, spec.feed_forward_dim);
+    }
 }
 
 std::vector<WeightDescription> model_weights(const ModelSpec& spec, bool tied_output) {

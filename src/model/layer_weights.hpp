@@ -22,7 +22,15 @@ struct LayerWeights {
     std::vector<float> ffn_norm;
     WeightMatrix ffn_gate, ffn_up, ffn_down;
     std::vector<float> post_ffn_norm;  // LayerSpec::post_ffn_norm
+    // The stored matrices of fused layouts (ModelSpec::fused_qkv, fused_gate_up), of which the
+    // matrices above are row views.
+    WeightMatrix fused_qkv, fused_gate_up;
 };
+
+// Rows [first, first + count) of a matrix, as a matrix of its own (no copy).
+WeightMatrix row_view(const WeightMatrix& matrix, size_t first, size_t count);
+// Points query/key/value and ffn_gate/ffn_up at the rows of the fused matrices they come from.
+void split_fused_weights(const ModelSpec& spec, LayerWeights& layer);
 
 struct WeightDescription {
     std::string name;                              // "blk.3.attn_q.weight"

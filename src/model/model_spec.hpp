@@ -38,6 +38,11 @@ struct ModelSpec {
     float embedding_scale = 1.0f;  // the looked-up embedding is multiplied by it (Gemma: sqrt(dim))
     Activation activation = Activation::SwiGLU;
     float final_softcap = 0.0f;  // logits = cap * tanh(logits / cap) when > 0
+    // Tensor layout (Phi-3): Q, K and V stacked in one attn_qkv matrix, and the gate above the
+    // up projection in one ffn_up matrix of twice the width. Loading splits them into row views,
+    // so the forward pass and the backends see the usual separate matrices.
+    bool fused_qkv = false;
+    bool fused_gate_up = false;
     std::vector<LayerSpec> layers;
 
     size_t q_dim() const { return head_count * head_dim; }

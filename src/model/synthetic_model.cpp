@@ -114,11 +114,13 @@ const std::vector<ModelShape>& known_model_shapes() {
         {"gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 1000000.0f, 32768, true, 256, 512},
         {"gemma3-4b", "gemma3", 2560, 34, 8, 4, 10240, 262208, 1000000.0f, 131072, true, 256, 1024,
          8.0f},
+        {"phi3-mini", "phi3", 3072, 32, 32, 32, 8192, 32064, 10000.0f, 4096, false, 0, 2047},
         {"tiny", "llama", 256, 4, 8, 4, 768, 512, 10000.0f, 2048, false},
         // Odd sizes for tests: head dimensions and widths that are not powers of two.
         {"tiny-qwen2", "qwen2", 96, 3, 6, 2, 160, 512, 1000000.0f, 2048, false},
         {"tiny-qwen3", "qwen3", 96, 3, 6, 2, 160, 512, 1000000.0f, 2048, true, 32},
         {"tiny-gemma3", "gemma3", 128, 7, 4, 2, 352, 512, 1000000.0f, 2048, true, 64, 8},
+        {"tiny-phi3", "phi3", 96, 3, 6, 6, 160, 512, 10000.0f, 2048, false},
     };
     return shapes;
 }

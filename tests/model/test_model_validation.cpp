@@ -52,7 +52,7 @@ TEST(ModelValidation, ReportsWhatIsWrong) {
                           if (key == "general.architecture") value = GgufValue::string("gpt-j");
                       }),
                       "architecture 'gpt-j' is not supported (general.architecture; known: "
-                      "llama, mistral, qwen2, qwen3, gemma3)");
+                      "llama, mistral, qwen2, qwen3, gemma3, phi3)");
     for (const float epsilon :
          {std::nanf(""), -1e-5f, 0.0f, std::numeric_limits<float>::infinity()}) {
         expect_load_error(modified_model([&](const std::string& key, GgufValue& value) {

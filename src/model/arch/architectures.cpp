@@ -10,12 +10,13 @@
 namespace llcuda {
 
 std::span<const Architecture> known_architectures() {
-    static constexpr std::array<Architecture, 5> kArchitectures{{
+    static constexpr std::array<Architecture, 6> kArchitectures{{
         {"llama", describe_llama},
         {"mistral", describe_llama},
         {"qwen2", describe_qwen2},
         {"qwen3", describe_qwen3},
         {"gemma3", describe_gemma3},
+        {"phi3", describe_phi3},
     }};
     return kArchitectures;
 }

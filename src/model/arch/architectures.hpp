@@ -21,6 +21,7 @@ void describe_llama(const MetadataReader& metadata, ModelSpec& spec);
 void describe_qwen2(const MetadataReader& metadata, ModelSpec& spec);
 void describe_qwen3(const MetadataReader& metadata, ModelSpec& spec);
 void describe_gemma3(const MetadataReader& metadata, ModelSpec& spec);
+void describe_phi3(const MetadataReader& metadata, ModelSpec& spec);
 
 // Shared pieces of the descriptions.
 // RoPE from "<arch>.rope.*": rotated dimensions, frequency base, linear scaling.
