@@ -7,8 +7,8 @@
 
 #include "core/error.hpp"
 #include "core/gguf/gguf_file.hpp"
-#include "engine/tokenizer.hpp"
 #include "model/decoder.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     try {
@@ -16,8 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             llcuda::GgufFile::from_memory({data, size}, "fuzz-input"));
         for (const auto& [key, value] : file->metadata()) (void)value.to_display_string();
         try {
-            llcuda::Tokenizer tokenizer(llcuda::read_vocabulary(*file));
-            (void)tokenizer.decode(tokenizer.encode("Hello wörld 🦙 <s>", true, true));
+            const auto tokenizer = llcuda::load_tokenizer(*file);
+            (void)tokenizer->decode(tokenizer->encode("Hello wörld 🦙 <s>", true, true));
         } catch (const llcuda::Error&) {
         }
         llcuda::Decoder model(file);

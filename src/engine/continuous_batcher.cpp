@@ -14,8 +14,8 @@
 #include "engine/logprobs.hpp"
 #include "engine/sampler.hpp"
 #include "engine/stop_string_filter.hpp"
-#include "engine/utf8_stream.hpp"
 #include "model/token_batch.hpp"
+#include "tokenizer/streaming_detokenizer.hpp"
 
 namespace llcuda {
 namespace {
@@ -153,7 +153,7 @@ class Sequence {
     size_t slot_;
     Sampler sampler_;
     StopStringFilter stop_filter_;
-    std::optional<StreamingDetokenizer<Tokenizer>> detokenizer_;
+    std::optional<StreamingDetokenizer> detokenizer_;
     std::vector<int32_t> history_;
     GenerationResult result_;
     bool greedy_ = true;
@@ -240,9 +240,18 @@ std::vector<Pass> plan_step(const ModelRunner& runner, size_t step_tokens,
 
 std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view prompt,
                                    const GenerationOptions& options) {
-    auto tokens = tokenizer.encode(prompt, options.add_bos && tokenizer.vocabulary().add_bos,
-                                   options.parse_special);
-    if (tokens.empty()) tokens.push_back(tokenizer.bos_id());
+    auto tokens = tokenizer.encode(prompt, options.add_bos, options.parse_special);
+    if (tokens.empty()) {
+        // Generation needs a token to start from: BOS, or EOS in vocabularies without one.
+        const int32_t start =
+            tokenizer.bos_id() != kNoToken ? tokenizer.bos_id() : tokenizer.eos_id();
+        if (start == kNoToken) {
+            throw Error(
+                "the prompt is empty and the vocabulary has neither tokenizer.ggml.bos_token_id "
+                "nor tokenizer.ggml.eos_token_id to start from");
+        }
+        tokens.push_back(start);
+    }
     return tokens;
 }
 

@@ -12,9 +12,9 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/tokenizer.hpp"
 #include "llcuda/engine.hpp"
 #include "model/model_runner.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace llcuda {
 

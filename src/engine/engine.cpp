@@ -11,9 +11,9 @@
 #include "engine/continuous_batcher.hpp"
 #include "engine/embedded_model.hpp"
 #include "engine/placement.hpp"
-#include "engine/tokenizer.hpp"
 #include "model/decoder.hpp"
 #include "model/model_runner.hpp"
+#include "tokenizer/tokenizer.hpp"
 
 namespace llcuda {
 namespace {
@@ -44,7 +44,8 @@ struct Engine::Impl {
     Impl(const EngineOptions& options)
         : file(open_model_file(options.model_path)),
           model(file),
-          tokenizer(read_vocabulary(*file)),
+          tokenizer_owner(load_tokenizer(*file)),
+          tokenizer(*tokenizer_owner),
           context(context_size(options)),
           kv_type(parse_kv_type(options.kv_type)),
           placement(decide_placement(
@@ -151,7 +152,8 @@ struct Engine::Impl {
 
     std::shared_ptr<const GgufFile> file;
     Decoder model;
-    Tokenizer tokenizer;
+    std::unique_ptr<const Tokenizer> tokenizer_owner;
+    const Tokenizer& tokenizer;
     size_t context;
     DType kv_type;
     Placement placement;
@@ -204,8 +206,8 @@ std::string Engine::render_chat(std::string_view messages_json, bool add_generat
 
 std::string Engine::token_text(int32_t token) const {
     const auto& tokenizer = impl_->tokenizer;
-    // Any previous token other than BOS: the piece keeps the space it starts with.
-    return tokenizer.token_bytes(token, tokenizer.bos_id() == 0 ? 1 : 0);
+    // As inside a text: the piece keeps the space it starts with.
+    return tokenizer.token_bytes(token, false);
 }
 
 std::string Engine::detokenize(const std::vector<int32_t>& tokens) const {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "engine/utf8_stream.hpp"
+#include "tokenizer/utf8_stream.hpp"
 
 namespace llcuda {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/utf8_stream.hpp"
+#include "tokenizer/utf8_stream.hpp"
 
 namespace llcuda {
 namespace {

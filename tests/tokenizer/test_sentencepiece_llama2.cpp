@@ -9,7 +9,7 @@
 
 #include "core/gguf/gguf_file.hpp"
 #include "core/gguf/gguf_writer.hpp"
-#include "engine/tokenizer.hpp"
+#include "tokenizer/sentencepiece_tokenizer.hpp"
 
 namespace llcuda {
 namespace {
@@ -40,13 +40,13 @@ class Llama2Tokenizer : public ::testing::Test {
         writer.set("tokenizer.ggml.unknown_token_id",
                    GgufValue::u32(cases_["unknown"].get<uint32_t>()));
         bytes_ = writer.serialize();
-        tokenizer_ = std::make_unique<Tokenizer>(
+        tokenizer_ = std::make_unique<SentencePieceTokenizer>(
             read_vocabulary(GgufFile::from_memory(bytes_, "llama2-vocab")));
     }
 
     nlohmann::json cases_;
     std::vector<uint8_t> bytes_;
-    std::unique_ptr<Tokenizer> tokenizer_;
+    std::unique_ptr<SentencePieceTokenizer> tokenizer_;
 };
 
 TEST_F(Llama2Tokenizer, MatchesSentencePiece) {
