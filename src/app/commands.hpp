@@ -15,5 +15,6 @@ void register_synth_command(CLI::App& app);
 void register_batch_command(CLI::App& app);
 void register_serve_command(CLI::App& app);
 void register_perplexity_command(CLI::App& app);
+void register_tokenize_command(CLI::App& app);
 
 }  // namespace llcuda

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     llcuda::register_synth_command(app);
     llcuda::register_batch_command(app);
     llcuda::register_perplexity_command(app);
+    llcuda::register_tokenize_command(app);
 #ifdef LLCUDA_HAVE_SERVER
     llcuda::register_serve_command(app);
 #endif
