@@ -124,7 +124,8 @@ constexpr size_t kMaxOutput = size_t{64} << 20;
 
 class Renderer {
   public:
-    explicit Renderer(const Json& variables) {
+    Renderer(const Json& variables, const RenderBudget& budget)
+        : budget_(budget), deadline_(std::chrono::steady_clock::now() + budget.max_time) {
         scopes_.emplace_back();
         for (const auto& [key, value] : variables.items()) scopes_.back()[key] = Value{value};
     }
@@ -138,6 +139,22 @@ class Renderer {
   private:
     [[noreturn]] void fail(size_t line, const std::string& what) const {
         throw Error(fmt::format("chat template, line {}: {}", line, what));
+    }
+
+    // Units of work; the clock is read every 4096 steps (reading it is the costlier part).
+    void step(size_t line, uint64_t count = 1) {
+        const uint64_t before = steps_;
+        steps_ += count;
+        if (steps_ > budget_.max_steps) fail(line, over_budget("steps"));
+        if ((before >> 12) != (steps_ >> 12) && std::chrono::steady_clock::now() > deadline_)
+            fail(line, over_budget("time"));
+    }
+
+    std::string over_budget(const char* which) const {
+        return fmt::format(
+            "rendering ran out of its {} budget (at most {} steps and {} ms per render); the "
+            "template does too much work, e.g. nested loops",
+            which, budget_.max_steps, budget_.max_time.count());
     }
 
     Value* lookup(const std::string& name) {
@@ -158,6 +175,7 @@ class Renderer {
     }
 
     void render_node(const Node& node, std::string& out) {
+        step(node.line);
         switch (node.kind) {
             case Node::Kind::Text:
                 out += node.text;
@@ -203,6 +221,7 @@ class Renderer {
             fail(node.line, "the for loop's value cannot be iterated");
         }
         std::vector<Json> selected;
+        step(node.line, items.size());
         for (const auto& item : items) {
             if (!node.condition) {
                 selected.push_back(item);
@@ -217,6 +236,7 @@ class Renderer {
         if (selected.empty()) return render_body(node.else_body, out);
         const auto length = static_cast<int64_t>(selected.size());
         for (int64_t i = 0; i < length; ++i) {
+            step(node.line);  // an empty body still costs a turn
             scopes_.emplace_back();
             bind_targets(node, selected[static_cast<size_t>(i)]);
             Json loop = {{"index0", i},
@@ -247,6 +267,7 @@ class Renderer {
     }
 
     Value evaluate(const Expr& e) {
+        step(e.line);
         switch (e.kind) {
             case Expr::Kind::Literal:
                 return Value{e.value};
@@ -375,6 +396,7 @@ class Renderer {
             if (step == 0) fail(e.line, "range() step must not be 0");
             if ((stop - start) / step > kMaxItems)
                 fail(e.line, fmt::format("range() of more than {} items", kMaxItems));
+            this->step(e.line, static_cast<uint64_t>(std::max<int64_t>(0, (stop - start) / step)));
             Json list = Json::array();
             for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) list.push_back(i);
             return Value{std::move(list)};
@@ -711,6 +733,9 @@ class Renderer {
         return Value{a - std::floor(a / b) * b};
     }
 
+    RenderBudget budget_;
+    std::chrono::steady_clock::time_point deadline_;
+    uint64_t steps_ = 0;
     std::vector<std::map<std::string, Value>> scopes_;
 };
 
@@ -722,8 +747,8 @@ std::string to_python_json(const Json& value, int indent) {
     return out;
 }
 
-std::string render(const Body& body, const Json& variables) {
-    return Renderer(variables).run(body);
+std::string render(const Body& body, const Json& variables, const RenderBudget& budget) {
+    return Renderer(variables, budget).run(body);
 }
 
 }  // namespace llcuda::jinja

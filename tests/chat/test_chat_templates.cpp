@@ -3,6 +3,8 @@
 // features they rely on and clear errors for what is not supported.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include "chat/chat_template.hpp"
 #include "chat/jinja_parser.hpp"
 #include "chat/jinja_renderer.hpp"
@@ -266,6 +268,42 @@ TEST(Jinja, ErrorsNameTheLineAndTheProblem) {
               std::string::npos);
     const auto template_error = error_of([] { ChatTemplate("{% raw %}", "", ""); });
     EXPECT_NE(template_error.find("--chat-template"), std::string::npos) << template_error;
+}
+
+TEST(Jinja, NestedLoopsRunOutOfTheWorkBudgetNamingStepsAndTime) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto error = error_of([] {
+        render(
+            "{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor "
+            "%}");
+    });
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    EXPECT_NE(error.find("line 1"), std::string::npos) << error;
+    EXPECT_NE(error.find("budget (at most 5000000 steps and 2000 ms per render)"),
+              std::string::npos)
+        << error;
+    // Many cheap steps run out of the step budget.
+    const auto many = error_of([] {
+        jinja::render(
+            jinja::parse_template("{% for i in range(1000) %}{% for j in range(1000) "
+                                  "%}{% endfor %}{% endfor %}"),
+            Json::object(),
+            jinja::RenderBudget{.max_steps = 100000, .max_time = std::chrono::milliseconds(60000)});
+    });
+    EXPECT_NE(many.find("ran out of its steps budget"), std::string::npos) << many;
+    // Work that steps do not measure well (long strings) is stopped by the clock.
+    const auto slow = error_of([] {
+        jinja::render(jinja::parse_template("{% for i in range(1000000) %}{{ i }}{% endfor %}"),
+                      Json::object(),
+                      jinja::RenderBudget{.max_steps = uint64_t{1} << 62,
+                                          .max_time = std::chrono::milliseconds(1)});
+    });
+    EXPECT_NE(slow.find("time budget"), std::string::npos) << slow;
+    // An ordinary conversation is far inside the budget.
+    Json messages = Json::array();
+    for (int i = 0; i < 200; ++i)
+        messages.push_back({{"role", i % 2 ? "assistant" : "user"}, {"content", "words"}});
+    EXPECT_NO_THROW(ChatTemplate(kLlama3, "<s>", "</s>").render(messages, true));
 }
 
 }  // namespace
