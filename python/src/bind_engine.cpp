@@ -297,10 +297,13 @@ void bind_engine(py::module_& module) {
             "template (a plain 'role: content' transcript when the model has none).")
         .def(
             "tokenize",
-            [](InferenceEngine& self, const std::string& text, bool add_bos) {
-                return self.engine().tokenize(text, add_bos);
+            [](InferenceEngine& self, const std::string& text, bool add_special,
+               bool parse_special) {
+                return self.engine().tokenize(text, add_special, parse_special);
             },
-            py::arg("text"), py::arg("add_bos") = true)
+            py::arg("text"), py::arg("add_special") = true, py::arg("parse_special") = false,
+            "Token ids of `text`: add_special adds BOS/EOS where the model asks for them; "
+            "parse_special reads special-token text (<|eot_id|>) as those tokens.")
         .def("detokenize", [](InferenceEngine& self, const std::vector<int32_t>& tokens) {
             return self.engine().detokenize(tokens);
         });
