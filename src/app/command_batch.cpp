@@ -173,7 +173,8 @@ void register_batch_command(CLI::App& app) {
     command
         ->add_option("-s,--seed", arguments->generation.sampling.seed,
                      "Seed for items without their own (fixed, so reruns agree)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(non_negative());
     add_engine_options(*command, arguments->engine);
     command->add_option("--summary", arguments->summary_path,
                         "Also write the summary (counts, tokens/s, latency percentiles) as JSON");

@@ -31,12 +31,20 @@ void run(RunArguments& arguments) {
     const auto& summary = engine.summary();
     if (arguments.verbose) print_placement(summary);
 
-    std::fputs(arguments.prompt.c_str(), stdout);
+    // The prompt is echoed with the first text, so that a run that fails (a prompt longer than
+    // the context, ...) prints nothing on stdout.
+    bool echoed = false;
+    auto echo_prompt = [&] {
+        if (!echoed) std::fputs(arguments.prompt.c_str(), stdout);
+        echoed = true;
+    };
     const auto result =
-        engine.generate(arguments.prompt, arguments.generation, [](std::string_view text) {
+        engine.generate(arguments.prompt, arguments.generation, [&](std::string_view text) {
+            echo_prompt();
             std::fwrite(text.data(), 1, text.size(), stdout);
             std::fflush(stdout);
         });
+    echo_prompt();
     std::fputs("\n", stdout);
     std::fflush(stdout);
     std::fprintf(stderr,
@@ -62,13 +70,15 @@ void register_run_command(CLI::App& app) {
     command->add_option("-p,--prompt", arguments->prompt,
                         "Prompt text (default: empty, start from BOS)");
     add_sampling_options(*command, arguments->generation);
-    command->add_option_function<uint64_t>(
-        "-s,--seed",
-        [arguments](uint64_t seed) {
-            arguments->generation.sampling.seed = seed;
-            arguments->seed_given = true;
-        },
-        "Random seed (default: random, printed at the end)");
+    command
+        ->add_option_function<uint64_t>(
+            "-s,--seed",
+            [arguments](uint64_t seed) {
+                arguments->generation.sampling.seed = seed;
+                arguments->seed_given = true;
+            },
+            "Random seed (default: random, printed at the end)")
+        ->check(non_negative());
     add_engine_options(*command, arguments->engine);
     command->add_flag("--special", arguments->generation.parse_special,
                       "Parse control tokens such as <s> in the prompt");

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "app/commands.hpp"
+#include "app/engine_options.hpp"
 #include "core/gguf/gguf_writer.hpp"
 #include "engine/embedded_model.hpp"
 #include "model/synthetic_model.hpp"
@@ -49,8 +50,11 @@ void register_synth_command(CLI::App& app) {
     command->add_option("--tokenizer-from", arguments->tokenizer_from,
                         "GGUF whose tokenizer to copy (default: the embedded model's), padded "
                         "with unused tokens to the shape's vocabulary");
-    command->add_option("--seed", arguments->model.seed, "Random seed")->capture_default_str();
-    command->add_option("-t,--threads", arguments->model.threads, "Threads (default: all cores)");
+    command->add_option("--seed", arguments->model.seed, "Random seed")
+        ->capture_default_str()
+        ->check(non_negative());
+    command->add_option("-t,--threads", arguments->model.threads, "Threads (default: all cores)")
+        ->check(non_negative());
     command->callback([arguments] { synth(*arguments); });
 }
 

@@ -4,10 +4,22 @@
 
 namespace llcuda {
 
+CLI::Validator non_negative() {
+    return CLI::Validator(
+        [](std::string& value) {
+            return !value.empty() && value[0] == '-' ? "must be zero or more, not " + value
+                                                     : std::string();
+        },
+        "NUMBER >= 0");
+}
+
 void add_engine_options(CLI::App& command, EngineOptions& options) {
-    command.add_option("-c,--ctx-size", options.context_size,
-                       "Context size in tokens (default: model's, max 4096)");
-    command.add_option("-t,--threads", options.threads, "CPU threads (default: all cores)");
+    command
+        .add_option("-c,--ctx-size", options.context_size,
+                    "Context size in tokens (default: model's, max 4096)")
+        ->check(non_negative());
+    command.add_option("-t,--threads", options.threads, "CPU threads (default: all cores)")
+        ->check(non_negative());
     command.add_option("--device", options.device,
                        "cpu, cuda or cuda:N (default: cpu, or cuda when --gpu-layers asks)");
     command.add_option("-g,--gpu-layers,--n-gpu-layers", options.gpu_layers,

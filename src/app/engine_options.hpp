@@ -9,6 +9,9 @@ namespace llcuda {
 
 void add_engine_options(CLI::App& command, EngineOptions& options);
 
+// Refuses "-3" for an unsigned option, which CLI11 would otherwise wrap to a huge count.
+CLI::Validator non_negative();
+
 // Generation length, sampling (all but the seed, whose default differs by command) and stop
 // strings.
 void add_sampling_options(CLI::App& command, GenerationOptions& options);

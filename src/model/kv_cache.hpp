@@ -4,10 +4,13 @@
 // positions and its own count of positions used. A sliding-window layer keeps a ring of only
 // the positions its window and one forward pass need (ModelSpec::cache_positions), so a long
 // context costs global layers alone.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstddef>
 #include <vector>
 
+#include "core/system_memory.hpp"
 #include "model/model_spec.hpp"
 #include "model/token_batch.hpp"
 
@@ -25,6 +28,11 @@ class KvCache {
             layer_offsets_.push_back(total);
             total += sequences * slots_.back() * kv_dim_;
         }
+        check_memory_available(uint64_t{2} * total * sizeof(float),
+                               fmt::format("the CPU KV cache of {} layers for {} sequence(s) of {} "
+                                           "tokens",
+                                           layer_count, sequences, context_size),
+                               "use a smaller -c/--ctx-size or --parallel");
         keys_.resize(total);
         values_.resize(total);
     }

@@ -11,30 +11,12 @@
 #include "core/quant/quant.hpp"
 #include "model/layer_weights.hpp"
 #include "model/model_spec.hpp"
+#include "model/quant_mix.hpp"
 
 namespace llcuda {
 namespace {
 
 constexpr uint32_t kTokenTypeUnused = 5;
-
-// Layers that Q4_K_M keeps in Q6_K for attn_v and ffn_down: the first and last eighth, and
-// every third layer in between.
-bool more_bits(size_t layer, size_t layers) {
-    return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
-}
-
-DType type_for(const std::string& mix, const std::string& tensor, size_t layer, size_t layers) {
-    if (mix != "Q4_K_M") {
-        const auto type = dtype_from_name(mix);
-        if (!type)
-            throw Error(fmt::format("unknown type '{}': use a GGUF type name or Q4_K_M", mix));
-        return *type;
-    }
-    if (tensor == "output") return DType::Q6_K;
-    if ((tensor == "attn_v" || tensor == "ffn_down") && more_bits(layer, layers))
-        return DType::Q6_K;
-    return DType::Q4_K;
-}
 
 // Weights uniform in +-scale from a counter-based generator: rows are independent, so threads
 // can fill them in any order and the file is the same for a given seed.
@@ -162,11 +144,8 @@ void build_synthetic_model(const SyntheticModelOptions& options, const GgufFile&
         set("rope.scaling.type", GgufValue::string("linear"));
         set("rope.scaling.factor", GgufValue::f32(shape.rope_scaling));
     }
-    constexpr uint32_t kFileTypeQ4_K_M = 15;  // llama_ftype
-    const auto file_type = options.type == "Q4_K_M"
-                               ? std::optional<uint32_t>(kFileTypeQ4_K_M)
-                               : file_type_written_for(type_for(options.type, "", 0, 1));
-    if (file_type) writer.set("general.file_type", GgufValue::u32(*file_type));
+    const auto target = QuantTarget::parse(options.type);
+    writer.set("general.file_type", GgufValue::u32(target.file_type()));
     copy_tokenizer(tokenizer_source, shape.vocab_size, writer);
 
     // The tensors are those the architecture's spec asks for (layer_weights.hpp's list).
@@ -175,7 +154,8 @@ void build_synthetic_model(const SyntheticModelOptions& options, const GgufFile&
     ThreadPool pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count());
     uint64_t tensor_index = 0;
     auto add_matrix = [&](const WeightDescription& weight, size_t layer) {
-        const DType type = type_for(options.type, weight.role, layer, shape.layers);
+        const DType type =
+            type_fitting_rows(target.type_for(weight.role, layer, shape.layers), weight.columns);
         const float scale = 1.0f / std::sqrt(static_cast<float>(weight.columns));
         writer.add_tensor(weight.name, type, {weight.columns, weight.rows},
                           random_matrix(type, weight.rows, weight.columns, scale,

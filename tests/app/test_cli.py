@@ -50,7 +50,7 @@ class RunCommand(unittest.TestCase):
         self.assertNotIn("internal error", result.stderr)
 
     def test_bad_input_gets_clear_errors(self):
-        self.assert_fails(["run", "--bogus"], "--bogus", code=109)
+        self.assert_fails(["run", "--bogus"], "--bogus", code=1)
         self.assert_fails(["run", "-m", "/nonexistent/model.gguf"], "is neither a file nor a model in the store")
         self.assert_fails(["run", "--device", "tpu"], "unknown device 'tpu'")
         self.assert_fails(["run", "--device", "cuda:7"], "cannot use cuda:7")
@@ -59,7 +59,7 @@ class RunCommand(unittest.TestCase):
         self.assert_fails(["run", "--gpu-layers", "lots"], "not a number of layers")
         self.assert_fails(["run", "--gpu-layers", "2"], "cannot use cuda:0")  # no GPU in CI
         self.assert_fails(["run", "--kv-type", "q4_0"], "use f16 or q8_0")
-        self.assert_fails(["bench", "-r", "0"], "--repetitions", code=105)
+        self.assert_fails(["bench", "-r", "0"], "--repetitions", code=1)
         self.assert_fails(["synth", "--shape", "gpt5", "-o", "/tmp/x.gguf"], "unknown model shape")
         self.assert_fails(["run", "-p", "word " * 5000], "--ctx-size")
         self.assert_fails(["run", "-m", REPO + "/CMakeLists.txt"], "not a GGUF file")
@@ -127,7 +127,7 @@ class QuantizeCommand(unittest.TestCase):
             path = os.path.join(directory, "q8.gguf")
             result = llcuda("quantize", MODEL, path, "Q8_0")
             self.assertEqual(result.returncode, 0, result.stderr)
-            self.assertIn("kept blk.0.ffn_down.weight (rows of 172)", result.stdout)
+            self.assertIn("blk.0.ffn_down.weight: rows of 172 are not whole Q8_0 blocks of 32, so F16", result.stdout)
             info = json.loads(llcuda("inspect", "--json", path).stdout)
             self.assertEqual(info["metadata"]["general.file_type"], 7)
             self.assertIn("Q8_0", info["types"])
@@ -266,6 +266,66 @@ class PerplexityCommand(unittest.TestCase):
             result = llcuda("perplexity", "-f", short, "-c", "64", "--kl-divergence-base", garbage,
                             "--kl-divergence")
             self.assertIn("is not a file of base logits", result.stderr)
+
+
+class BadArguments(unittest.TestCase):
+    """Absurd options and inputs end in an error naming the word, exit 1, never a hang."""
+
+    def test_thread_counts_are_bounded(self):
+        negative = llcuda("run", "-t", "-3", "-n", "2")
+        self.assertEqual(negative.returncode, 1)
+        self.assertIn("--threads: must be zero or more, not -3", negative.stderr)
+        huge = llcuda("run", "-t", "100000", "-n", "2", timeout=30)
+        self.assertEqual(huge.returncode, 1)
+        self.assertIn("-t/--threads 100000 is more than", huge.stderr)
+
+    def test_negative_seed_is_refused(self):
+        result = llcuda("run", "-s", "-1", "-n", "2")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("--seed: must be zero or more, not -1", result.stderr)
+
+    def test_a_fifo_is_not_opened_and_waited_on(self):
+        with tempfile.TemporaryDirectory() as folder:
+            fifo = os.path.join(folder, "model.gguf")
+            os.mkfifo(fifo)
+            result = llcuda("run", "-m", fifo, "-n", "2", timeout=20)
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("is not a regular file", result.stderr)
+
+    def test_usage_errors_exit_1_and_name_the_word(self):
+        unknown = llcuda("chat")
+        self.assertEqual(unknown.returncode, 1)
+        self.assertIn("'chat' is not a command (commands: run,", unknown.stderr)
+        bad_option = llcuda("run", "--bogus")
+        self.assertEqual(bad_option.returncode, 1)
+        self.assertIn("--bogus", bad_option.stderr)
+        bad_value = llcuda("run", "-n", "abc")
+        self.assertEqual(bad_value.returncode, 1)
+        self.assertIn("abc", bad_value.stderr)
+        self.assertEqual(llcuda("--help").returncode, 0)
+
+    def test_a_failed_run_prints_nothing_on_stdout(self):
+        result = llcuda("run", "-p", "Once upon a time " * 100, "-c", "32", "-n", "2")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stdout, "")
+        self.assertIn("context", result.stderr)
+
+    def test_quantize_falls_back_per_tensor_and_offers_mixes(self):
+        with tempfile.TemporaryDirectory() as folder:
+            # stories260K's rows of 64 and 172 are not whole 256-element K-quant blocks.
+            out = os.path.join(folder, "q4km.gguf")
+            result = llcuda("quantize", MODEL, out, "Q4_K_M")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn("are not whole Q4_K blocks of 256, so Q5_0", result.stdout)
+            self.assertIn("are not whole Q6_K blocks of 256, so F16", result.stdout)
+            run = llcuda("run", "-m", out, "-n", "8", "--temp", "0")
+            self.assertEqual(run.returncode, 0, run.stderr)
+            self.assertTrue(run.stdout.startswith("Once upon a time"), run.stdout)
+            again = llcuda("quantize", out, os.path.join(folder, "again.gguf"), "Q4_K_M")
+            self.assertEqual(again.returncode, 1)
+            self.assertIn("nothing written", again.stderr)
+            unknown = llcuda("quantize", MODEL, os.path.join(folder, "x.gguf"), "Q7_K")
+            self.assertIn("Q3_K_M Q4_K_M Q5_K_M", unknown.stderr)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "backend/cpu/thread_pool.hpp"
+#include "core/error.hpp"
 
 namespace llcuda {
 namespace {
@@ -31,6 +32,18 @@ TEST(ThreadPool, RethrowsAWorkersException) {
     std::atomic<size_t> total{0};  // still usable afterwards
     pool.parallel_for(10, [&](size_t begin, size_t end) { total += end - begin; });
     EXPECT_EQ(total.load(), 10u);
+}
+
+// A wrapped negative count or a typo must not start thousands of threads (which exhausted the
+// machine's thread limit when it was allowed).
+TEST(ThreadPool, RefusesCountsBeyondTheLimitNamingTheOption) {
+    try {
+        ThreadPool pool(ThreadPool::max_thread_count() + 1);
+        FAIL() << "a pool beyond the limit was created";
+    } catch (const Error& error) {
+        EXPECT_NE(std::string(error.what()).find("-t/--threads"), std::string::npos);
+    }
+    EXPECT_NO_THROW(ThreadPool(ThreadPool::default_thread_count()));
 }
 
 }  // namespace

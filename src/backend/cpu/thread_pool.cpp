@@ -1,22 +1,46 @@
 #include "backend/cpu/thread_pool.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <system_error>
 #include <utility>
+
+#include "core/error.hpp"
 
 namespace llcuda {
 
-ThreadPool::ThreadPool(size_t thread_count) {
-    const size_t extra = thread_count > 1 ? thread_count - 1 : 0;
-    for (size_t i = 0; i < extra; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+size_t ThreadPool::max_thread_count() {
+    return std::max<size_t>(kMinimumThreadLimit, 4 * default_thread_count());
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::ThreadPool(size_t thread_count) {
+    if (thread_count > max_thread_count()) {
+        throw Error(fmt::format(
+            "-t/--threads {} is more than {} (4 per hardware thread, of which there are {}); "
+            "more threads than cores only slow the work down",
+            thread_count, max_thread_count(), default_thread_count()));
+    }
+    const size_t extra = thread_count > 1 ? thread_count - 1 : 0;
+    try {
+        for (size_t i = 0; i < extra; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
+    } catch (const std::system_error& error) {
+        stop_workers();  // a constructor that throws gets no destructor
+        throw Error(fmt::format("cannot start {} CPU threads ({}); use a smaller -t/--threads",
+                                thread_count, error.what()));
+    }
+}
+
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
     }
     work_ready_.notify_all();
     for (auto& worker : workers_) worker.join();
+    workers_.clear();
 }
 
 size_t ThreadPool::default_thread_count() {

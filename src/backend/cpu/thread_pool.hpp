@@ -24,9 +24,15 @@ class ThreadPool {
     void parallel_for(size_t count, const std::function<void(size_t, size_t)>& body);
 
     static size_t default_thread_count();
+    // The most threads a pool takes: 4 per hardware thread, at least kMinimumThreadLimit.
+    // Beyond it a count is a mistake (a negative number wrapped, a typo) and would exhaust the
+    // process's thread limit.
+    static size_t max_thread_count();
+    static constexpr size_t kMinimumThreadLimit = 64;
 
   private:
     void worker_loop(size_t worker_index);
+    void stop_workers();
     void run_share(size_t share_index);
 
     std::vector<std::thread> workers_;
