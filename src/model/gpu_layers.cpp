@@ -47,43 +47,28 @@ class WeightArena {
 
 size_t matrix_bytes(const WeightMatrix& m) { return m.rows * m.row_stride_bytes; }
 
-// The CUDA layers compute Llama's block; a feature of another architecture that they do not
-// have yet is an error naming it, never a run that skips it.
-void check_gpu_supports(const ModelSpec& spec, size_t first_layer) {
-    std::string missing;
-    auto need = [&](bool used, const char* feature) {
-        if (used) missing += (missing.empty() ? "" : ", ") + std::string(feature);
-    };
-    bool window = false, rope_differs = false;
-    for (size_t l = first_layer; l < spec.layer_count; ++l) {
-        const auto& layer = spec.layers[l];
-        window = window || layer.window > 0;
-        const auto& first = spec.layers[first_layer].rope;
-        rope_differs = rope_differs || layer.rope.freq_base != first.freq_base ||
-                       layer.rope.position_scale != first.position_scale;
-        need(layer.qkv_bias && l == first_layer, "Q/K/V biases");
-        need(layer.qk_norm && l == first_layer, "QK-norm");
-        need(layer.post_attention_norm && l == first_layer, "post-attention norm");
-        need(layer.post_ffn_norm && l == first_layer, "post-FFN norm");
-    }
-    need(window, "sliding-window attention");
-    need(rope_differs, "per-layer RoPE bases");
-    need(spec.activation != Activation::SwiGLU, "GeGLU");
-    need(spec.embedding_scale != 1.0f, "embedding scale");
-    need(spec.final_softcap > 0.0f, "logit soft-capping");
-    if (!missing.empty()) {
+// The CUDA layers compute every feature of the LayerSpec and ModelSpec; one they do not have is
+// an error naming it, never a run that skips it. What is left: heads wider than the attention
+// kernels take.
+void check_gpu_supports(const ModelSpec& spec) {
+    if (spec.head_dim > cuda::kMaxAttentionHeadDim) {
         throw Error(fmt::format(
-            "architecture '{}' needs {} on the GPU, which the CUDA backend does not have yet; "
-            "run it with --device cpu (or --gpu-layers 0)",
-            spec.architecture, missing));
+            "architecture '{}' has heads of {} values; the CUDA attention kernels take at most "
+            "{}; run it with --device cpu (or --gpu-layers 0)",
+            spec.architecture, spec.head_dim, cuda::kMaxAttentionHeadDim));
     }
 }
 
 struct GpuLayer {
     const float* attention_norm = nullptr;
     cuda::DeviceMatrix query, key, value, attention_output;
+    cuda::HeadPrologue prologue;  // biases and QK-norm between the Q/K/V products and RoPE
+    const float* post_attention_norm = nullptr;
     const float* ffn_norm = nullptr;
     cuda::DeviceMatrix ffn_gate, ffn_up, ffn_down;
+    const float* post_ffn_norm = nullptr;
+    cuda::DeviceRope rope;       // this layer's base and scale (Gemma 3's differ by layer)
+    cuda::AttentionShape shape;  // with the layer's scale and window
     DeviceBuffer key_cache, value_cache;
 };
 
@@ -145,12 +130,11 @@ struct GpuLayers::Impl {
     std::vector<GpuLayer> layers;  // layers first_layer.. only
     cuda::DeviceMatrix token_embedding, output;
     const float* output_norm = nullptr;
-    cuda::DeviceRope rope;
     size_t row_bytes = 0;
 
-    DeviceBuffer x, normed, queries, keys, values, attended, gate, up, logits_device, inputs_device,
-        argmax_device, attention_scratch, top_values_device, top_ids_device, top_scratch,
-        argmax_scratch;
+    DeviceBuffer x, normed, projected, queries, keys, values, attended, gate, up, logits_device,
+        inputs_device, argmax_device, attention_scratch, top_values_device, top_ids_device,
+        top_scratch, argmax_scratch;
     std::unique_ptr<cuda::GpuMatmul> matmul;
     PinnedBuffer host_io;  // tokens, positions, cache rows and outputs in; greedy tokens out
     std::vector<float> logits;
@@ -165,7 +149,7 @@ struct GpuLayers::Impl {
 
 GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
     : model(model_), hp(model_.spec()), options(options_), host_io(host_io_bytes(options_)) {
-    check_gpu_supports(hp, options.first_layer);
+    check_gpu_supports(hp);
     CUDA_CHECK(cudaSetDevice(options.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     // Every step copies all of the inputs, used or not.
@@ -176,8 +160,10 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
     // First pass: sizes.
     for (size_t l = options.first_layer; l < hp.layer_count; ++l) {
         const auto& w = model.layer(l);
-        arena.reserve(w.attention_norm.size() * sizeof(float));
-        arena.reserve(w.ffn_norm.size() * sizeof(float));
+        for (const auto* v :
+             {&w.attention_norm, &w.ffn_norm, &w.query_bias, &w.key_bias, &w.value_bias,
+              &w.query_norm, &w.key_norm, &w.post_attention_norm, &w.post_ffn_norm})
+            arena.reserve(v->size() * sizeof(float));
         for (const auto* m :
              {&w.query, &w.key, &w.value, &w.attention_output, &w.ffn_gate, &w.ffn_up, &w.ffn_down})
             arena.reserve(matrix_bytes(*m));
@@ -193,9 +179,12 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
         d.data = arena.upload(m.data, matrix_bytes(m));
         return d;
     };
-    auto upload_vector = [&](const std::vector<float>& v) {
+    // Absent vectors (features the layer lacks) stay null.
+    auto upload_vector = [&](const std::vector<float>& v) -> const float* {
+        if (v.empty()) return nullptr;
         return reinterpret_cast<const float*>(arena.upload(v.data(), v.size() * sizeof(float)));
     };
+    const float* freq_factors = upload_vector(model.rope_freq_factors());
 
     row_bytes = cuda::kv_row_bytes(options.kv_type, hp.kv_dim());
     layers.resize(hp.layer_count - options.first_layer);
@@ -211,6 +200,16 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
         g.ffn_gate = upload_matrix(w.ffn_gate);
         g.ffn_up = upload_matrix(w.ffn_up);
         g.ffn_down = upload_matrix(w.ffn_down);
+        g.prologue = {upload_vector(w.query_bias), upload_vector(w.key_bias),
+                      upload_vector(w.value_bias), upload_vector(w.query_norm),
+                      upload_vector(w.key_norm),   hp.rms_epsilon};
+        g.post_attention_norm = upload_vector(w.post_attention_norm);
+        g.post_ffn_norm = upload_vector(w.post_ffn_norm);
+        const auto& features = hp.layers[l];
+        g.rope = {features.rope.style, features.rope.rotated_dims, features.rope.freq_base,
+                  features.rope.position_scale, freq_factors};
+        g.shape = {hp.head_count, hp.kv_head_count, hp.head_dim, features.attention_scale,
+                   features.window};
         const size_t rows = options.sequences * options.context_size;
         g.key_cache = DeviceBuffer(rows * row_bytes, options.device);
         g.value_cache = DeviceBuffer(rows * row_bytes, options.device);
@@ -219,18 +218,16 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
     output = upload_matrix(model.output());
     if (embed_here)
         token_embedding = output_is_embedding ? output : upload_matrix(model.token_embedding());
-    rope.style = model.rope(options.first_layer).style;
-    rope.rotated_dims = model.rope(options.first_layer).rotated_dims;
-    rope.freq_base = model.rope(options.first_layer).freq_base;
-    rope.position_scale = model.rope(options.first_layer).position_scale;
-    if (!model.rope_freq_factors().empty())
-        rope.freq_factors = upload_vector(model.rope_freq_factors());
 
     const size_t n = options.max_batch;
     const int device = options.device;
     auto floats = [&](size_t count) { return DeviceBuffer(count * sizeof(float), device); };
     x = floats(n * hp.embedding_dim);
     normed = floats(n * std::max(hp.embedding_dim, hp.q_dim()));
+    // The output products' results before their post norms (only where layers have them).
+    const bool post_norms =
+        hp.any_layer(&LayerSpec::post_attention_norm) || hp.any_layer(&LayerSpec::post_ffn_norm);
+    projected = floats(post_norms ? n * hp.embedding_dim : 0);
     queries = floats(n * hp.q_dim());
     keys = floats(n * hp.kv_dim());
     values = floats(n * hp.kv_dim());
@@ -262,7 +259,7 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
                                                matrices.size());
     scratch_bytes = matmul->scratch_bytes();
     for (const auto* b :
-         {&x, &normed, &queries, &keys, &values, &attended, &gate, &up, &logits_device,
+         {&x, &normed, &projected, &queries, &keys, &values, &attended, &gate, &up, &logits_device,
           &attention_scratch, &top_values_device, &top_ids_device, &top_scratch, &argmax_scratch})
         scratch_bytes += b->bytes();
 }
@@ -279,6 +276,7 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
     const size_t dim = hp.embedding_dim;
     float* x_ = x.as<float>();
     float* normed_ = normed.as<float>();
+    float* projected_ = projected.as<float>();
     float* queries_ = queries.as<float>();
     float* keys_ = keys.as<float>();
     float* values_ = values.as<float>();
@@ -287,26 +285,35 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
     float* up_ = up.as<float>();
     const auto* positions = inputs(kPositions);
     const auto* rows = inputs(kCacheRows);
-    const cuda::AttentionShape shape{hp.head_count, hp.kv_head_count, hp.head_dim};
 
-    if (options.first_layer == 0)
+    if (options.first_layer == 0) {
         cuda::dequantize_rows(token_embedding, inputs(kTokens), count, x_, false, stream);
+        if (hp.embedding_scale != 1.0f) cuda::scale(x_, count * dim, hp.embedding_scale, stream);
+    }
     // Kernels are fused where a decode step would otherwise pay a launch for little work:
-    // RMSNorm, attention and SwiGLU also quantize their output for the next product, Q/K/V and
-    // gate/up share launches, RoPE and the KV store are one kernel (or part of the Q/K/V
-    // products), and the residual adds happen in the output projections.
+    // RMSNorm, attention and the gated activation also quantize their output for the next
+    // product, Q/K/V and gate/up share launches, RoPE and the KV store are one kernel (or part of
+    // the Q/K/V products) with the biases and QK-norm before RoPE, and the residual adds happen
+    // in the output projections (or, after a post norm, in the norm's kernel).
     void* blocks = dim % 32 == 0 ? matmul->activation_blocks_for(count) : nullptr;
     const bool blocks_written = blocks != nullptr;
-    const bool fuse_swiglu = blocks_written && hp.feed_forward_dim % 32 == 0;
+    const bool fuse_activation = blocks_written && hp.feed_forward_dim % 32 == 0;
+    const bool gelu = hp.activation == Activation::GeGLU;
     // Each product names the next one's weights, which memory starts fetching early (the head
     // names the first layer's, read by the next decode step).
     auto attention_inputs = [](const GpuLayer& layer) {
         return cuda::NextWeights{{&layer.query, &layer.key, &layer.value}, 3};
     };
-    // Decode passes rotate and store the keys and values in the Q, K and V products where they
-    // can (see cuda::QkvRopeStore).
-    const bool rope_in_products = options.rope_fusion && blocks_written &&
-                                  cuda::qkv_rope_store_possible(rope, options.kv_type, hp.head_dim);
+    // The output products add into x, or write `projected` for a post norm that adds it.
+    auto output_product = [&](const cuda::DeviceMatrix& weights, const float* post_norm,
+                              const cuda::NextWeights& next) {
+        if (post_norm == nullptr) {
+            matmul->multiply(weights, x_, true, next);
+            return;
+        }
+        matmul->multiply(weights, projected_, false, next);
+        cuda::rms_norm_add(projected_, post_norm, x_, count, dim, hp.rms_epsilon, stream);
+    };
     for (size_t l = 0; l < layers.size(); ++l) {
         auto& layer = layers[l];
         cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream,
@@ -314,14 +321,21 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
         matmul->set_input(normed_, count, dim, blocks_written);
         const cuda::MatvecJob qkv[] = {
             {&layer.query, queries_}, {&layer.key, keys_}, {&layer.value, values_}};
-        if (rope_in_products && is_quantized(layer.query.type) && is_quantized(layer.key.type) &&
-            is_quantized(layer.value.type)) {
+        // Decode passes rotate and store the keys and values in the Q, K and V products where
+        // nothing sits between the products and RoPE (see cuda::QkvRopeStore); biases and
+        // QK-norm go with RoPE into rope_and_store_kv's launch instead.
+        const bool rope_in_products =
+            options.rope_fusion && blocks_written && layer.prologue.empty() &&
+            cuda::qkv_rope_store_possible(layer.rope, options.kv_type, hp.head_dim) &&
+            is_quantized(layer.query.type) && is_quantized(layer.key.type) &&
+            is_quantized(layer.value.type);
+        if (rope_in_products) {
             const cuda::QkvRopeStore rope_store{queries_,
                                                 keys_,
                                                 values_,
                                                 positions,
                                                 rows,
-                                                rope,
+                                                layer.rope,
                                                 hp.head_dim,
                                                 layer.key_cache.get(),
                                                 layer.value_cache.get()};
@@ -329,28 +343,34 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
         } else {
             matmul->multiply_each(qkv, 3, {{&layer.attention_output}, 1});
             cuda::rope_and_store_kv(
-                queries_, keys_, values_, count, shape, positions, rope,
-                {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream);
+                queries_, keys_, values_, count, layer.shape, positions, layer.rope,
+                {options.kv_type, rows, layer.key_cache.get(), layer.value_cache.get()}, stream,
+                layer.prologue);
         }
         const bool attended_blocks = cuda::attention(
             queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,
-            rows, count, shape, attended_, attention_scratch.as<float>(), stream, blocks,
+            rows, count, layer.shape, attended_, attention_scratch.as<float>(), stream, blocks,
             short_context ? cuda::kShortAttentionRows : SIZE_MAX, options.row_parallel_attention);
         matmul->set_input(attended_, count, hp.q_dim(), attended_blocks);
-        matmul->multiply(layer.attention_output, x_, true, {{&layer.ffn_gate, &layer.ffn_up}, 2});
+        output_product(layer.attention_output, layer.post_attention_norm,
+                       {{&layer.ffn_gate, &layer.ffn_up}, 2});
 
         cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream, blocks);
         matmul->set_input(normed_, count, dim, blocks_written);
         const cuda::MatvecJob gate_up[] = {{&layer.ffn_gate, gate_}, {&layer.ffn_up, up_}};
         matmul->multiply_each(gate_up, 2, {{&layer.ffn_down}, 1});
-        if (fuse_swiglu)
+        if (fuse_activation && gelu)
+            cuda::geglu_quantize(gate_, up_, count, hp.feed_forward_dim, blocks, stream);
+        else if (fuse_activation)
             cuda::swiglu_quantize(gate_, up_, count, hp.feed_forward_dim, blocks, stream);
+        else if (gelu)
+            cuda::geglu(gate_, up_, count * hp.feed_forward_dim, stream);
         else
             cuda::swiglu(gate_, up_, count * hp.feed_forward_dim, stream);
-        matmul->set_input(gate_, count, hp.feed_forward_dim, fuse_swiglu);
+        matmul->set_input(gate_, count, hp.feed_forward_dim, fuse_activation);
         const bool last = l + 1 == layers.size();
-        matmul->multiply(layer.ffn_down, x_, true,
-                         last ? cuda::NextWeights{{&output}, 1} : attention_inputs(layers[l + 1]));
+        output_product(layer.ffn_down, layer.post_ffn_norm,
+                       last ? cuda::NextWeights{{&output}, 1} : attention_inputs(layers[l + 1]));
     }
     // Only the output tokens' logits are needed. The head goes through the matrix-vector
     // kernel 8 rows at a time: a GEMM would need the whole head expanded to F16.
@@ -370,6 +390,8 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
             output, logits_ + begin * hp.vocab_size, false,
             last && !layers.empty() ? attention_inputs(layers[0]) : cuda::NextWeights{});
     }
+    if (hp.final_softcap > 0.0f)
+        cuda::softcap(logits_, outputs * hp.vocab_size, hp.final_softcap, stream);
     cuda::argmax(logits_, outputs, hp.vocab_size, argmax_device.as<int32_t>(), argmax_scratch.get(),
                  stream);
 }

@@ -1,8 +1,10 @@
 #pragma once
-// The last layers of a Llama model, its final norm and output head on one GPU. Weights are
+// The last layers of a model of any architecture in model/arch/, its final norm and output head
+// on one GPU, computing what the CPU Decoder computes from the same ModelSpec. Weights are
 // copied to the device as stored (quantized blocks stay quantized), the KV cache lives there in
-// F16 or Q8_0, and a decode step is replayed from a captured CUDA graph: the host only writes
-// the token and position before it and reads the greedy token (or the logits) after it.
+// F16 or Q8_0 (all positions of every layer, sliding-window ones too: the window is a bound on
+// what attention reads), and a decode step is replayed from a captured CUDA graph: the host only
+// writes the token and position before it and reads the greedy token (or the logits) after it.
 #include <cstddef>
 #include <cstdint>
 #include <memory>

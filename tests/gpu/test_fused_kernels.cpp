@@ -1,7 +1,8 @@
 // The fused kernels of the decode step give exactly the bits of the kernels they replace, on
-// fresh random inputs: RMSNorm, SwiGLU and attention that also quantize their output, RoPE with the
-// KV store (F16 and Q8_0, tokens in scattered cache rows), matrix-vector launches that serve
-// several matrices or add into their output, and Q, K and V products that do RoPE and the store.
+// fresh random inputs: RMSNorm, SwiGLU, GeGLU and attention that also quantize their output, RoPE
+// with the KV store (F16 and Q8_0, tokens in scattered cache rows), matrix-vector launches that
+// serve several matrices or add into their output, and Q, K and V products that do RoPE and the
+// store.
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -107,6 +108,16 @@ TEST(FusedKernels, SwigluWritesTheBlocksQuantizeWould) {
                           nullptr);
     expect_same_bytes<float>(gate, fused_gate, tokens * size, "swiglu values");
     expect_same_bytes<uint8_t>(blocks, fused_blocks, block_bytes, "int8 blocks");
+
+    // GeGLU (Gemma 3) likewise.
+    const auto geglu_gate = to_device(gate_values), fused_geglu_gate = to_device(gate_values);
+    const auto geglu_blocks = zeroed(block_bytes), fused_geglu_blocks = zeroed(block_bytes);
+    cuda::geglu(geglu_gate.as<float>(), up.as<float>(), tokens * size, nullptr);
+    cuda::quantize_activations(geglu_gate.as<float>(), tokens, size, geglu_blocks.get(), nullptr);
+    cuda::geglu_quantize(fused_geglu_gate.as<float>(), up.as<float>(), tokens, size,
+                         fused_geglu_blocks.get(), nullptr);
+    expect_same_bytes<float>(geglu_gate, fused_geglu_gate, tokens * size, "geglu values");
+    expect_same_bytes<uint8_t>(geglu_blocks, fused_geglu_blocks, block_bytes, "geglu int8 blocks");
 }
 
 void check_rope_and_store(size_t head_dim);

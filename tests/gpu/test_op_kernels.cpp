@@ -1,6 +1,8 @@
 // The non-matrix ops on the GPU against the CPU reference ops (backend/cpu) on fresh random
-// inputs: RMSNorm, RoPE (both styles, frequency factors), SwiGLU, add, argmax, the KV cache
-// store in F16 and Q8_0, and causal attention with grouped heads over cached rows.
+// inputs: RMSNorm (alone and as a post norm with its residual add), RoPE (both styles, frequency
+// factors), SwiGLU, GeGLU, add, scaling, soft-capping, argmax, the KV cache store in F16 and
+// Q8_0 (also after biases and QK-norm), and causal attention with grouped heads over cached rows
+// (global and sliding-window, with the architecture's score scale).
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
@@ -142,6 +144,44 @@ TEST(OpKernels, SwigluAddArgmax) {
 
 // Top-k on the device equals a CPU sort (larger first, smaller index on ties) for several rows
 // at once, odd vocabulary sizes, and k from 1 to the largest the vocabulary allows.
+// Gemma 3's ops on odd sizes: GeGLU, the post norm with its residual add, the embedding scale
+// and soft-capping.
+TEST(OpKernels, GegluPostNormAddScaleSoftcap) {
+    const size_t count = 4099;
+    auto gate = random_floats(count, 3.0f, 40);
+    const auto up = random_floats(count, 1.0f, 41);
+    const auto gate_device = to_device(gate), up_device = to_device(up);
+    geglu_in_place(gate.data(), up.data(), count);
+    cuda::geglu(gate_device.as<float>(), up_device.as<float>(), count, nullptr);
+    expect_close(to_host<float>(gate_device, count), gate, 1e-5f);
+
+    for (const size_t size : {size_t{64}, size_t{1000}, size_t{2309}}) {
+        const size_t tokens = 3;
+        const auto source = random_floats(tokens * size, 2.0f, 42);
+        const auto weight = random_floats(size, 1.0f, 43);
+        auto x = random_floats(tokens * size, 1.0f, 44);
+        const auto source_device = to_device(source), weight_device = to_device(weight),
+                   x_device = to_device(x);
+        std::vector<float> normed(size);
+        for (size_t t = 0; t < tokens; ++t) {
+            rms_norm(source.data() + t * size, weight.data(), normed.data(), size, 1e-6f);
+            add_in_place(x.data() + t * size, normed.data(), size);
+        }
+        cuda::rms_norm_add(source_device.as<float>(), weight_device.as<float>(),
+                           x_device.as<float>(), tokens, size, 1e-6f, nullptr);
+        expect_close(to_host<float>(x_device, x.size()), x, 1e-5f);
+    }
+
+    auto values = random_floats(count, 20.0f, 45);
+    const auto values_device = to_device(values);
+    scale_in_place(values.data(), count, 8.0f);
+    cuda::scale(values_device.as<float>(), count, 8.0f, nullptr);
+    expect_close(to_host<float>(values_device, count), values, 0.0f);
+    softcap_in_place(values.data(), count, 30.0f);
+    cuda::softcap(values_device.as<float>(), count, 30.0f, nullptr);
+    expect_close(to_host<float>(values_device, count), values, 1e-6f);
+}
+
 TEST(OpKernels, TopKEqualsACpuSort) {
     for (const size_t vocab : {size_t{32001}, size_t{128256}, size_t{5}}) {
         const size_t rows = 3;
@@ -190,6 +230,8 @@ std::vector<float> cache_rounding(DType type, const std::vector<float>& values, 
 
 struct AttentionCase {
     size_t heads, kv_heads, head_dim;
+    float scale = 0.0f;  // 0: 1 / sqrt(head_dim)
+    size_t window = 0;   // 0: global
 };
 
 class AttentionKernels : public ::testing::TestWithParam<std::tuple<DType, AttentionCase>> {};
@@ -239,7 +281,8 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     // One block per head and token; the decode path that splits the rows over blocks, with a
     // thread per row (F16) and with warps walking the rows; and decode in one pass (told the
     // context is short: it is right at any length, here 257 rows, two of its rounds).
-    const cuda::AttentionShape attention_shape{shape.heads, shape.kv_heads, shape.head_dim};
+    const cuda::AttentionShape attention_shape{shape.heads, shape.kv_heads, shape.head_dim,
+                                               shape.scale, shape.window};
     DeviceBuffer out(tokens * q_dim * sizeof(float), 0),
         split_out(tokens * q_dim * sizeof(float), 0), one_pass_out(split_out.bytes(), 0),
         warp_split_out(split_out.bytes(), 0);
@@ -266,21 +309,29 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     const auto k = cache_rounding(type, keys, kv_dim);
     const auto v = cache_rounding(type, values, kv_dim);
     const size_t group = shape.heads / shape.kv_heads;
+    const float scale =
+        shape.scale != 0.0f ? shape.scale : 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
     for (size_t t = 0; t < tokens; ++t) {
-        const size_t visible = cached + t + 1;
+        // The Decoder's window: the last `window` positions up to the token's own.
+        const size_t last = cached + t;
+        const size_t first_visible =
+            shape.window > 0 && last + 1 > shape.window ? last + 1 - shape.window : 0;
+        const size_t visible = last + 1 - first_visible;
         for (size_t h = 0; h < shape.heads; ++h) {
             const size_t kv = (h / group) * shape.head_dim;
             std::vector<float> scores(visible);
             for (size_t p = 0; p < visible; ++p) {
                 float dot = 0;
                 for (size_t i = 0; i < shape.head_dim; ++i)
-                    dot += queries[t * q_dim + h * shape.head_dim + i] * k[p * kv_dim + kv + i];
-                scores[p] = dot / std::sqrt(static_cast<float>(shape.head_dim));
+                    dot += queries[t * q_dim + h * shape.head_dim + i] *
+                           k[(first_visible + p) * kv_dim + kv + i];
+                scores[p] = dot * scale;
             }
             softmax_in_place(scores.data(), visible);
             for (size_t i = 0; i < shape.head_dim; ++i) {
                 double expected = 0;
-                for (size_t p = 0; p < visible; ++p) expected += scores[p] * v[p * kv_dim + kv + i];
+                for (size_t p = 0; p < visible; ++p)
+                    expected += scores[p] * v[(first_visible + p) * kv_dim + kv + i];
                 ASSERT_NEAR(gpu[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
                     << "token " << t << " head " << h << " value " << i;
                 ASSERT_NEAR(gpu_split[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
@@ -294,16 +345,126 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     }
 }
 
+// Qwen 2's biases and Qwen 3's and Gemma 3's QK-norm before RoPE, in rope_and_store_kv's launch,
+// against the CPU's add_bias_in_place, rms_norm_each_in_place and apply_rope, then the cache's
+// rounding: F16 and Q8_0 (blocks within a head, and straddling 16-value heads), both RoPE styles,
+// tokens in scattered cache rows.
+TEST(OpKernels, RopeAndStoreAfterBiasesAndQkNormEqualsTheCpu) {
+    const size_t tokens = 5, heads = 4, kv_heads = 2, context = 40;
+    const std::vector<int32_t> positions = {0, 7, 3, 1000, 12};
+    const std::vector<int32_t> cache_rows = {3, 39, 17, 0, 22};
+    const auto positions_device = to_device(positions), rows_device = to_device(cache_rows);
+    for (const size_t head_dim : {size_t{12}, size_t{16}, size_t{32}, size_t{128}}) {
+        const size_t q_dim = heads * head_dim, kv_dim = kv_heads * head_dim;
+        const auto queries = random_floats(tokens * q_dim, 1.0f, 50);
+        const auto keys = random_floats(tokens * kv_dim, 1.0f, 51);
+        const auto values = random_floats(tokens * kv_dim, 1.0f, 52);
+        const auto query_bias = random_floats(q_dim, 1.0f, 53);
+        const auto key_bias = random_floats(kv_dim, 1.0f, 54);
+        const auto value_bias = random_floats(kv_dim, 1.0f, 55);
+        const auto query_norm = random_floats(head_dim, 1.0f, 56);
+        const auto key_norm = random_floats(head_dim, 1.0f, 57);
+        const auto query_bias_device = to_device(query_bias), key_bias_device = to_device(key_bias),
+                   value_bias_device = to_device(value_bias),
+                   query_norm_device = to_device(query_norm), key_norm_device = to_device(key_norm);
+        for (const bool biases : {false, true}) {
+            for (const bool norms : {false, true}) {
+                if (!biases && !norms) continue;  // the Llama case: test_fused_kernels
+                for (const auto style : {RopeStyle::Normal, RopeStyle::NeoX}) {
+                    for (const DType type : {DType::F16, DType::Q8_0}) {
+                        if (type == DType::Q8_0 && kv_dim % 32 != 0) continue;
+                        RopeParams params;
+                        params.style = style;
+                        params.rotated_dims = head_dim;
+                        params.freq_base = 1000000.0f;
+                        auto q = queries, k = keys, v = values;
+                        if (biases) {
+                            add_bias_in_place(q.data(), query_bias.data(), tokens, q_dim);
+                            add_bias_in_place(k.data(), key_bias.data(), tokens, kv_dim);
+                            add_bias_in_place(v.data(), value_bias.data(), tokens, kv_dim);
+                        }
+                        if (norms) {
+                            rms_norm_each_in_place(q.data(), query_norm.data(), tokens * heads,
+                                                   head_dim, 1e-6f);
+                            rms_norm_each_in_place(k.data(), key_norm.data(), tokens * kv_heads,
+                                                   head_dim, 1e-6f);
+                        }
+                        for (size_t t = 0; t < tokens; ++t) {
+                            apply_rope(q.data() + t * q_dim, heads, head_dim, positions[t], params);
+                            apply_rope(k.data() + t * kv_dim, kv_heads, head_dim, positions[t],
+                                       params);
+                        }
+                        cuda::HeadPrologue prologue;
+                        if (biases) {
+                            prologue.query_bias = query_bias_device.as<float>();
+                            prologue.key_bias = key_bias_device.as<float>();
+                            prologue.value_bias = value_bias_device.as<float>();
+                        }
+                        if (norms) {
+                            prologue.query_norm = query_norm_device.as<float>();
+                            prologue.key_norm = key_norm_device.as<float>();
+                        }
+                        prologue.epsilon = 1e-6f;
+                        const size_t row = cuda::kv_row_bytes(type, kv_dim);
+                        DeviceBuffer key_cache(context * row, 0), value_cache(context * row, 0);
+                        const auto q_device = to_device(queries), k_device = to_device(keys),
+                                   v_device = to_device(values);
+                        cuda::rope_and_store_kv(
+                            q_device.as<float>(), k_device.as<float>(), v_device.as<float>(),
+                            tokens, {heads, kv_heads, head_dim}, positions_device.as<int32_t>(),
+                            {style, head_dim, params.freq_base, 1.0f, nullptr},
+                            {type, rows_device.as<int32_t>(), key_cache.get(), value_cache.get()},
+                            nullptr, prologue);
+                        const std::string what =
+                            "head_dim " + std::to_string(head_dim) + (biases ? " biases" : "") +
+                            (norms ? " norms" : "") + " " + std::string(dtype_name(type));
+                        SCOPED_TRACE(what);
+                        expect_close(to_host<float>(q_device, q.size()), q, 2e-4f);
+                        // The cache holds the CPU's keys and values after the cache's rounding
+                        // (Q8_0: within one step of the block's scale).
+                        const auto key_bytes = to_host<uint8_t>(key_cache, context * row);
+                        const auto value_bytes = to_host<uint8_t>(value_cache, context * row);
+                        const float step = type == DType::Q8_0 ? 4e-2f : 2e-3f;
+                        std::vector<float> stored(kv_dim);
+                        for (size_t t = 0; t < tokens; ++t) {
+                            const size_t r = static_cast<size_t>(cache_rows[t]);
+                            dequantize_row(type, key_bytes.data() + r * row, stored.data(), kv_dim);
+                            for (size_t i = 0; i < kv_dim; ++i)
+                                ASSERT_NEAR(stored[i], k[t * kv_dim + i],
+                                            step * (1.0f + std::fabs(k[t * kv_dim + i])))
+                                    << "key " << t << "," << i;
+                            dequantize_row(type, value_bytes.data() + r * row, stored.data(),
+                                           kv_dim);
+                            for (size_t i = 0; i < kv_dim; ++i)
+                                ASSERT_NEAR(stored[i], v[t * kv_dim + i],
+                                            step * (1.0f + std::fabs(v[t * kv_dim + i])))
+                                    << "value " << t << "," << i;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, AttentionKernels,
     ::testing::Combine(::testing::Values(DType::F16, DType::Q8_0),
+                       // Gemma 3's: a window of 8 (tiny), of 100 (over a split's chunk) and
+                       // of 300 (longer than the context: all rows), query scale 1/sqrt(32)
+                       // or 0.3; Qwen 3's 16-value heads.
                        ::testing::Values(AttentionCase{8, 4, 8}, AttentionCase{6, 2, 48},
-                                         AttentionCase{32, 8, 128}, AttentionCase{4, 4, 256})),
+                                         AttentionCase{32, 8, 128}, AttentionCase{4, 4, 256},
+                                         AttentionCase{4, 2, 32, 0.17677669f, 8},
+                                         AttentionCase{8, 4, 64, 0.3f, 100},
+                                         AttentionCase{4, 2, 256, 0.0625f, 300},
+                                         AttentionCase{4, 2, 16})),
     [](const auto& info) {
         const auto& shape = std::get<1>(info.param);
         return std::string(dtype_name(std::get<0>(info.param))) + "_" +
                std::to_string(shape.heads) + "x" + std::to_string(shape.kv_heads) + "x" +
-               std::to_string(shape.head_dim);
+               std::to_string(shape.head_dim) +
+               (shape.window > 0 ? "_window" + std::to_string(shape.window) : "");
     });
 
 }  // namespace

@@ -100,6 +100,24 @@ struct AttentionShape {
     size_t head_count = 0;
     size_t kv_head_count = 0;
     size_t head_dim = 0;
+    float scale = 0.0f;  // multiplies q.k (LayerSpec::attention_scale); 0: 1 / sqrt(head_dim)
+    size_t window = 0;   // a query sees its last `window` positions (sliding window); 0: all
+};
+
+// What Q, K and V get between their products and RoPE, in the kernel that rotates them: the
+// products' biases (Qwen 2), then a per-head RMSNorm of queries and keys with head_dim weights
+// (Qwen 3, Gemma 3). Null pointers are steps the layer does not have.
+struct HeadPrologue {
+    const float* query_bias = nullptr;  // [head_count * head_dim]
+    const float* key_bias = nullptr;    // [kv_head_count * head_dim]
+    const float* value_bias = nullptr;  // [kv_head_count * head_dim]
+    const float* query_norm = nullptr;  // [head_dim]
+    const float* key_norm = nullptr;    // [head_dim]
+    float epsilon = 0.0f;
+    bool empty() const {
+        return query_bias == nullptr && key_bias == nullptr && value_bias == nullptr &&
+               query_norm == nullptr && key_norm == nullptr;
+    }
 };
 
 // rope_and_store_kv done by the quantized Q, K and V products of a decode step (matvec_group),
@@ -121,12 +139,16 @@ struct QkvRopeStore {
 bool qkv_rope_store_possible(const DeviceRope& rope, DType kv_type, size_t head_dim);
 
 // rope on the queries and keys, then store_kv, in one launch (the decode step's three).
-// `keys` is rotated in place too.
-void rope_and_store_kv(float* queries, float* keys, const float* values, size_t tokens,
+// `keys` is rotated in place too. With a non-empty prologue, each head first gets its biases and
+// norm (in place: `values` too gets its bias), as the CPU's add_bias_in_place and
+// rms_norm_each_in_place would, in the same launch.
+void rope_and_store_kv(float* queries, float* keys, float* values, size_t tokens,
                        const AttentionShape& shape, const int32_t* positions,
-                       const DeviceRope& params, const KvCacheView& cache, cudaStream_t stream);
+                       const DeviceRope& params, const KvCacheView& cache, cudaStream_t stream,
+                       const HeadPrologue& prologue = {});
 
-// Causal attention of each query token over its sequence's positions 0..positions[t] (online
+// Causal attention of each query token over its sequence's positions 0..positions[t] (the last
+// shape.window of them in a sliding-window layer; scores times shape.scale) (online
 // softmax; no score matrix is stored). The token itself is at cache row cache_rows[t], so its
 // sequence starts at row cache_rows[t] - positions[t]. queries and out:
 // [tokens][head_count * head_dim].
@@ -144,6 +166,7 @@ bool attention(const float* queries, const void* key_cache, const void* value_ca
                const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
                void* activation_blocks = nullptr, size_t most_visible = SIZE_MAX,
                bool rows_in_parallel = true);
+constexpr size_t kMaxAttentionHeadDim = 256;
 constexpr size_t kAttentionSplits = 16;
 constexpr size_t kMaxSplitTokens = 8;
 constexpr size_t kShortAttentionRows = 256;
@@ -154,7 +177,18 @@ void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream);
 // quantize_activations would (size a multiple of 32).
 void swiglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
                      void* activation_blocks, cudaStream_t stream);
+// geglu (gelu_tanh(gate) * up, Gemma) as swiglu and swiglu_quantize are for SwiGLU.
+void geglu(float* gate, const float* up, size_t count, cudaStream_t stream);
+void geglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
+                    void* activation_blocks, cudaStream_t stream);
 void add(float* destination, const float* source, size_t count, cudaStream_t stream);
+// x[t] += rms_norm(source[t]) * weight for `tokens` rows of `size`: a post-attention or post-FFN
+// norm and the residual add after it (Gemma 3), in one launch.
+void rms_norm_add(const float* source, const float* weight, float* x, size_t tokens, size_t size,
+                  float epsilon, cudaStream_t stream);
+// values[i] *= factor (embedding scale); values[i] = cap * tanh(values[i] / cap) (soft-capping).
+void scale(float* values, size_t count, float factor, cudaStream_t stream);
+void softcap(float* values, size_t count, float cap, cudaStream_t stream);
 
 // For each of `rows` rows of `count` values: the index of the largest value (the first one on
 // ties), written to result[row].

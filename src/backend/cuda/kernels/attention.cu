@@ -23,7 +23,7 @@ namespace llcuda::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kMaxHeadDim = 256;
+constexpr int kMaxHeadDim = static_cast<int>(kMaxAttentionHeadDim);
 constexpr int kRowThreads = 256;  // row_parallel_attention_kernel's; at least kMaxHeadDim
 
 // Element `i` of cache row `row` (kv_dim values, F16 or Q8_0 blocks).
@@ -48,8 +48,8 @@ template <DType T, int kPerLane>
 __global__ void attention_kernel(const float* queries, const uint8_t* keys, const uint8_t* values,
                                  size_t row_bytes, const int32_t* positions,
                                  const int32_t* cache_rows, int head_count, int kv_head_count,
-                                 int head_dim, float sqrt_head_dim, float* out, int splits,
-                                 float* partial) {
+                                 int head_dim, float score_scale, int window, float* out,
+                                 int splits, float* partial) {
     begin_after_previous_kernel();
     const int head = blockIdx.x;
     const int token = blockIdx.y;
@@ -57,9 +57,12 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
     const int lane = threadIdx.x;
     const int warp = threadIdx.y;
     const int kv_offset = (head / (head_count / kv_head_count)) * head_dim;
-    const int visible = positions[token] + 1;
+    int visible = positions[token] + 1;
     // The token's sequence occupies cache rows first.. (its slot); position p is row first + p.
-    const size_t first = static_cast<size_t>(cache_rows[token] - positions[token]);
+    // A sliding window starts `skipped` positions later.
+    const int skipped = window > 0 && visible > window ? visible - window : 0;
+    visible -= skipped;
+    const size_t first = static_cast<size_t>(cache_rows[token] - positions[token] + skipped);
     keys += first * row_bytes;
     values += first * row_bytes;
     const float* query = queries + (static_cast<size_t>(token) * head_count + head) * head_dim;
@@ -84,7 +87,7 @@ __global__ void attention_kernel(const float* queries, const uint8_t* keys, cons
             const int i = lane + 32 * k;
             if (i < head_dim) partial += q[k] * kv_at<T>(keys, row_bytes, row, kv_offset + i);
         }
-        const float score = warp_sum(partial) / sqrt_head_dim;
+        const float score = warp_sum(partial) * score_scale;
         const float new_max = fmaxf(running_max, score);
         const float correction = expf(running_max - new_max);
         const float weight = expf(score - new_max);
@@ -220,8 +223,8 @@ __global__ void __launch_bounds__(kRowThreads)
     row_parallel_attention_kernel(const float* queries, const __half* keys, const __half* values,
                                   int kv_dim, const int32_t* positions, const int32_t* cache_rows,
                                   int head_count, int kv_head_count, int head_dim,
-                                  float sqrt_head_dim, float* out, ActivationBlock* blocks,
-                                  int splits, float* partial) {
+                                  float score_scale, int window, float* out,
+                                  ActivationBlock* blocks, int splits, float* partial) {
     constexpr int kThreads = kRowThreads;
     constexpr int kKeyLoads = 8;    // key vectors a thread has in flight
     constexpr int kValueLoads = 8;  // value vectors a thread has in flight
@@ -240,8 +243,10 @@ __global__ void __launch_bounds__(kRowThreads)
     const int lane_row = t / vectors;  // rows lane_row, lane_row + rows_per_pass, ...
     const bool sums_values = lane_row < rows_per_pass;
     begin_after_previous_kernel();
-    const int visible = positions[token] + 1;
-    const size_t first = static_cast<size_t>(cache_rows[token] - positions[token]);
+    int visible = positions[token] + 1;
+    const int skipped = window > 0 && visible > window ? visible - window : 0;  // sliding window
+    visible -= skipped;
+    const size_t first = static_cast<size_t>(cache_rows[token] - positions[token] + skipped);
     keys += first * kv_dim + kv_offset;
     values += first * kv_dim + kv_offset;
     const size_t out_offset = (static_cast<size_t>(token) * head_count + head) * head_dim;
@@ -291,7 +296,7 @@ __global__ void __launch_bounds__(kRowThreads)
                            query[8 * (v0 + k) + e + 1] * key_values[e + 1];
             }
         }
-        const float score = t < rows ? dot / sqrt_head_dim : -FLT_MAX;
+        const float score = t < rows ? dot * score_scale : -FLT_MAX;
         const float new_max = fmaxf(running_max, block_reduce<true>(score, reduce_scratch));
         const float weight = t < rows ? expf(score - new_max) : 0.0f;
         weights[t] = weight;
@@ -348,7 +353,9 @@ void launch(const float* queries, const void* keys, const void* values, const in
                     static_cast<unsigned>(splits));
     const dim3 block(32, kWarps);
     const size_t row_bytes = kv_row_bytes(T, shape.kv_head_count * shape.head_dim);
-    const float sqrt_head_dim = sqrtf(static_cast<float>(shape.head_dim));
+    const float score_scale =
+        shape.scale != 0.0f ? shape.scale : 1.0f / sqrtf(static_cast<float>(shape.head_dim));
+    const int window = static_cast<int>(shape.window);
     const auto* k = static_cast<const uint8_t*>(keys);
     const auto* v = static_cast<const uint8_t*>(values);
     const int heads = static_cast<int>(shape.head_count);
@@ -356,13 +363,13 @@ void launch(const float* queries, const void* keys, const void* values, const in
     const int dim = static_cast<int>(shape.head_dim);
     auto run = [&](auto kernel) {
         launch_kernel(kernel, grid, block, 0, stream, queries, k, v, row_bytes, positions,
-                      cache_rows, heads, kv_heads, dim, sqrt_head_dim, out, splits, partial);
+                      cache_rows, heads, kv_heads, dim, score_scale, window, out, splits, partial);
     };
     if (rows_in_parallel)
         launch_kernel(row_parallel_attention_kernel, grid, kRowThreads, 0, stream, queries,
                       static_cast<const __half*>(keys), static_cast<const __half*>(values),
-                      kv_heads * dim, positions, cache_rows, heads, kv_heads, dim, sqrt_head_dim,
-                      out, splits == 1 ? blocks : nullptr, splits, partial);
+                      kv_heads * dim, positions, cache_rows, heads, kv_heads, dim, score_scale,
+                      window, out, splits == 1 ? blocks : nullptr, splits, partial);
     else if (shape.head_dim <= 32)
         run(attention_kernel<T, 1>);
     else if (shape.head_dim <= 64)

@@ -1,5 +1,6 @@
-// RMSNorm, RoPE, SwiGLU, residual add and argmax: the small ops between the matrix products.
-// RMSNorm and SwiGLU can also write their output's int8 blocks for the next matrix product.
+// RMSNorm, RoPE, SwiGLU and GeGLU, residual adds (plain or after a norm), scaling, soft-capping
+// and argmax: the small ops between the matrix products. RMSNorm and the gated activations can
+// also write their output's int8 blocks for the next matrix product.
 #include <cfloat>
 #include <cstdint>
 
@@ -108,22 +109,63 @@ __device__ __forceinline__ float swiglu_value(float gate, float up) {
     return gate * (1.0f / (1.0f + expf(-gate))) * up;
 }
 
-__global__ void swiglu_kernel(float* gate, const float* up, size_t count) {
+// The CPU's gelu_tanh (cpu_ops.cpp), same constants and order.
+__device__ __forceinline__ float geglu_value(float gate, float up) {
+    constexpr float kSqrtTwoOverPi = 0.7978845608028654f;
+    return 0.5f * gate * (1.0f + tanhf(kSqrtTwoOverPi * (gate + 0.044715f * gate * gate * gate))) *
+           up;
+}
+
+// The gated activations: swiglu_value or geglu_value.
+template <bool kGelu>
+__device__ __forceinline__ float gated_value(float gate, float up) {
+    return kGelu ? geglu_value(gate, up) : swiglu_value(gate, up);
+}
+
+template <bool kGelu>
+__global__ void gated_kernel(float* gate, const float* up, size_t count) {
     begin_after_previous_kernel();
     const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i >= count) return;
-    gate[i] = swiglu_value(gate[i], up[i]);
+    gate[i] = gated_value<kGelu>(gate[i], up[i]);
 }
 
 // One warp per 32 values: the row's int8 block as well.
-__global__ void swiglu_quantize_kernel(float* gate, const float* up, size_t total,
-                                       ActivationBlock* blocks) {
+template <bool kGelu>
+__global__ void gated_quantize_kernel(float* gate, const float* up, size_t total,
+                                      ActivationBlock* blocks) {
     begin_after_previous_kernel();
     const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i / 32 >= total / 32) return;
-    const float value = swiglu_value(gate[i], up[i]);
+    const float value = gated_value<kGelu>(gate[i], up[i]);
     gate[i] = value;
     quantize_warp_block(value, blocks[i / 32]);
+}
+
+// One block per row: x += weight * (scale * source), the CPU's rms_norm then add_in_place.
+__global__ void rms_norm_add_kernel(const float* source, const float* weight, float* x, size_t size,
+                                    float epsilon) {
+    begin_after_previous_kernel();
+    const float* row = source + blockIdx.x * size;
+    float* destination = x + blockIdx.x * size;
+    float squares = 0.0f;
+    for (size_t i = threadIdx.x; i < size; i += blockDim.x) squares += row[i] * row[i];
+    const float mean = block_sum(squares) / static_cast<float>(size);
+    const float scale = 1.0f / sqrtf(mean + epsilon);
+    for (size_t i = threadIdx.x; i < size; i += blockDim.x)
+        destination[i] += weight[i] * (scale * row[i]);
+}
+
+__global__ void scale_kernel(float* values, size_t count, float factor) {
+    begin_after_previous_kernel();
+    const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < count) values[i] *= factor;
+}
+
+__global__ void softcap_kernel(float* values, size_t count, float cap) {
+    begin_after_previous_kernel();
+    const size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (i < count) values[i] = cap * tanhf(values[i] / cap);
 }
 
 __global__ void add_kernel(float* destination, const float* source, size_t count) {
@@ -255,7 +297,7 @@ void rope(float* heads, size_t tokens, size_t head_count, size_t head_dim, const
 
 void swiglu(float* gate, const float* up, size_t count, cudaStream_t stream) {
     if (count == 0) return;
-    launch_kernel(swiglu_kernel, blocks_for(count), kThreads, 0, stream, gate, up, count);
+    launch_kernel(gated_kernel<false>, blocks_for(count), kThreads, 0, stream, gate, up, count);
     check_launch("swiglu");
 }
 
@@ -264,9 +306,45 @@ void swiglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
     require_whole_activation_blocks(size);
     const size_t total = tokens * size;
     if (total == 0) return;
-    launch_kernel(swiglu_quantize_kernel, blocks_for(total), kThreads, 0, stream, gate, up, total,
-                  static_cast<ActivationBlock*>(activation_blocks));
+    launch_kernel(gated_quantize_kernel<false>, blocks_for(total), kThreads, 0, stream, gate, up,
+                  total, static_cast<ActivationBlock*>(activation_blocks));
     check_launch("swiglu_quantize");
+}
+
+void geglu(float* gate, const float* up, size_t count, cudaStream_t stream) {
+    if (count == 0) return;
+    launch_kernel(gated_kernel<true>, blocks_for(count), kThreads, 0, stream, gate, up, count);
+    check_launch("geglu");
+}
+
+void geglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
+                    void* activation_blocks, cudaStream_t stream) {
+    require_whole_activation_blocks(size);
+    const size_t total = tokens * size;
+    if (total == 0) return;
+    launch_kernel(gated_quantize_kernel<true>, blocks_for(total), kThreads, 0, stream, gate, up,
+                  total, static_cast<ActivationBlock*>(activation_blocks));
+    check_launch("geglu_quantize");
+}
+
+void rms_norm_add(const float* source, const float* weight, float* x, size_t tokens, size_t size,
+                  float epsilon, cudaStream_t stream) {
+    if (tokens == 0) return;
+    launch_kernel(rms_norm_add_kernel, static_cast<unsigned>(tokens), kThreads, 0, stream, source,
+                  weight, x, size, epsilon);
+    check_launch("rms_norm_add");
+}
+
+void scale(float* values, size_t count, float factor, cudaStream_t stream) {
+    if (count == 0) return;
+    launch_kernel(scale_kernel, blocks_for(count), kThreads, 0, stream, values, count, factor);
+    check_launch("scale");
+}
+
+void softcap(float* values, size_t count, float cap, cudaStream_t stream) {
+    if (count == 0) return;
+    launch_kernel(softcap_kernel, blocks_for(count), kThreads, 0, stream, values, count, cap);
+    check_launch("softcap");
 }
 
 void add(float* destination, const float* source, size_t count, cudaStream_t stream) {

@@ -1,6 +1,7 @@
 // Writing keys and values into the KV cache (F16, or Q8_0 in GGUF's block layout), alone or
-// fused with the RoPE rotation of the queries and keys that precedes it in every layer: a
-// decode step then spends one launch where it spent four.
+// fused with the RoPE rotation of the queries and keys that precedes it in every layer (and with
+// the biases and QK-norm some architectures put before RoPE): a decode step then spends one
+// launch where it spent four.
 #include <cuda_fp16.h>
 #include <fmt/format.h>
 
@@ -68,28 +69,77 @@ void store_one(const float* source, size_t tokens, size_t kv_dim, const int32_t*
     }
 }
 
+// The sum of `value` over the block (blockDim.x a multiple of 32, at most 1024), for every
+// thread.
+__device__ float head_sum(float value) {
+    __shared__ float partial[32];
+    const int lane = threadIdx.x % 32;
+    const int warp = threadIdx.x / 32;
+    value = warp_sum(value);
+    if (lane == 0) partial[warp] = value;
+    __syncthreads();
+    value = lane < static_cast<int>(blockDim.x / 32) ? partial[lane] : 0.0f;
+    value = warp_sum(value);
+    __syncthreads();  // partial is reused
+    return value;
+}
+
+// A head's prologue in place: its bias added, then its RMSNorm (either may be null), as the CPU's
+// add_bias_in_place then rms_norm (weight * (scale * x)). Ends with the block synchronised, so
+// that the rotation may read any element.
+__device__ void prepare_head(float* head, const float* bias, const float* norm, size_t head_dim,
+                             float epsilon) {
+    if (bias == nullptr && norm == nullptr) return;  // the same for the whole block
+    float squares = 0.0f;
+    for (size_t i = threadIdx.x; i < head_dim; i += blockDim.x) {
+        const float value = bias != nullptr ? head[i] + bias[i] : head[i];
+        head[i] = value;
+        squares += value * value;
+    }
+    if (norm != nullptr) {
+        const float mean = head_sum(squares) / static_cast<float>(head_dim);
+        const float scale = 1.0f / sqrtf(mean + epsilon);
+        for (size_t i = threadIdx.x; i < head_dim; i += blockDim.x)
+            head[i] = norm[i] * (scale * head[i]);
+    }
+    __syncthreads();
+}
+
 // One block per head and token: a query head is rotated in place; a KV head's key is rotated,
-// then its key and value are stored (Q8_0 blocks lie within a head: head_dim % 32 == 0).
-__global__ void rope_and_store_kernel(float* queries, float* keys, const float* values,
+// then its key and value are stored (Q8_0 blocks lie within a head: head_dim % 32 == 0). The
+// prologue's biases and norms come first. Without kStore, queries and keys are only rotated and
+// values only get their bias, for store_kv to follow.
+template <bool kStore>
+__global__ void rope_and_store_kernel(float* queries, float* keys, float* values,
                                       AttentionShape shape, const int32_t* positions,
-                                      DeviceRope params, KvCacheView cache) {
+                                      DeviceRope params, KvCacheView cache, HeadPrologue prologue) {
     begin_after_previous_kernel();
     const size_t head = blockIdx.x;
     const size_t token = blockIdx.y;
     const int position = positions[token];
     const size_t pairs = params.rotated_dims / 2;
     const size_t kv_dim = shape.kv_head_count * shape.head_dim;
+    auto bias_of = [&](const float* bias, size_t offset) {
+        return bias != nullptr ? bias + offset : nullptr;
+    };
     if (head < shape.head_count) {
         float* query = queries + (token * shape.head_count + head) * shape.head_dim;
+        prepare_head(query, bias_of(prologue.query_bias, head * shape.head_dim),
+                     prologue.query_norm, shape.head_dim, prologue.epsilon);
         for (size_t pair = threadIdx.x; pair < pairs; pair += blockDim.x)
             rope_rotate_pair(query, pair, position, params);
         return;
     }
     const size_t offset = (head - shape.head_count) * shape.head_dim;
     float* key = keys + token * kv_dim + offset;
-    const float* value = values + token * kv_dim + offset;
+    float* value = values + token * kv_dim + offset;
+    prepare_head(key, bias_of(prologue.key_bias, offset), prologue.key_norm, shape.head_dim,
+                 prologue.epsilon);
+    prepare_head(value, bias_of(prologue.value_bias, offset), nullptr, shape.head_dim,
+                 prologue.epsilon);
     for (size_t pair = threadIdx.x; pair < pairs; pair += blockDim.x)
         rope_rotate_pair(key, pair, position, params);
+    if (!kStore) return;
     __syncthreads();  // the rotated key is read by other threads below
     const int row = cache.rows[token];
     if (cache.type == DType::F16) {
@@ -138,13 +188,27 @@ void store_kv(const float* keys, const float* values, size_t tokens, size_t kv_d
     check_launch("store_kv");
 }
 
-void rope_and_store_kv(float* queries, float* keys, const float* values, size_t tokens,
+void rope_and_store_kv(float* queries, float* keys, float* values, size_t tokens,
                        const AttentionShape& shape, const int32_t* positions,
-                       const DeviceRope& params, const KvCacheView& cache, cudaStream_t stream) {
+                       const DeviceRope& params, const KvCacheView& cache, cudaStream_t stream,
+                       const HeadPrologue& prologue) {
     if (tokens == 0) return;
     const size_t kv_dim = shape.kv_head_count * shape.head_dim;
     kv_row_bytes(cache.type, kv_dim);  // validates the shape
-    if (cache.type == DType::Q8_0 && shape.head_dim % 32 != 0) {
+    const dim3 grid(static_cast<unsigned>(shape.head_count + shape.kv_head_count),
+                    static_cast<unsigned>(tokens));
+    const bool whole_blocks = cache.type != DType::Q8_0 || shape.head_dim % 32 == 0;
+    if (!whole_blocks && !prologue.empty()) {
+        // Q8_0 blocks would straddle heads: the heads are prepared and rotated here, and the
+        // rows stored whole.
+        launch_kernel(rope_and_store_kernel<false>, grid, 128, 0, stream, queries, keys, values,
+                      shape, positions, params, cache, prologue);
+        store_kv(keys, values, tokens, kv_dim, cache.rows, cache.type, cache.keys, cache.values,
+                 stream);
+        check_launch("rope_and_store_kv");
+        return;
+    }
+    if (!whole_blocks) {
         // Q8_0 blocks would straddle heads: the unfused kernels handle whole rows.
         rope(queries, tokens, shape.head_count, shape.head_dim, positions, params, stream);
         rope(keys, tokens, shape.kv_head_count, shape.head_dim, positions, params, stream);
@@ -152,10 +216,8 @@ void rope_and_store_kv(float* queries, float* keys, const float* values, size_t 
                  stream);
         return;
     }
-    const dim3 grid(static_cast<unsigned>(shape.head_count + shape.kv_head_count),
-                    static_cast<unsigned>(tokens));
-    launch_kernel(rope_and_store_kernel, grid, 128, 0, stream, queries, keys, values, shape,
-                  positions, params, cache);
+    launch_kernel(rope_and_store_kernel<true>, grid, 128, 0, stream, queries, keys, values, shape,
+                  positions, params, cache, prologue);
     check_launch("rope_and_store_kv");
 }
 
