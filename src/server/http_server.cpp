@@ -12,6 +12,7 @@
 #include "core/json_text.hpp"
 #include "server/metrics.hpp"
 #include "server/request_scheduler.hpp"
+#include "server/tokenize_endpoints.hpp"
 
 namespace llcuda {
 namespace {
@@ -43,6 +44,8 @@ struct HttpServer::Impl {
 
     void routes();
     void completion(const httplib::Request& req, httplib::Response& res, bool chat);
+    void tokenizer_endpoint(const httplib::Request& req, httplib::Response& res,
+                            json (*respond)(const Engine&, const json&));
     void respond_whole(httplib::Response& res, const CompletionRequest& request,
                        const std::shared_ptr<RequestChannel>& channel, size_t prompt_tokens,
                        const std::string& endpoint);
@@ -153,10 +156,35 @@ void HttpServer::Impl::routes() {
     server.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
         completion(req, res, false);
     });
+    server.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+        tokenizer_endpoint(req, res, tokenize_response);
+    });
+    server.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
+        tokenizer_endpoint(req, res, detokenize_response);
+    });
     server.Post("/v1/chat/completions",
                 [this](const httplib::Request& req, httplib::Response& res) {
                     completion(req, res, true);
                 });
+}
+
+// /tokenize and /detokenize: the tokenizer alone, answered at once (no generation slot).
+void HttpServer::Impl::tokenizer_endpoint(const httplib::Request& req, httplib::Response& res,
+                                          json (*respond)(const Engine&, const json&)) {
+    try {
+        const Engine* loaded = engine.load();
+        if (loaded == nullptr) throw ApiError(503, "the model is still loading; retry shortly");
+        const auto body = json::parse(req.body, nullptr, false);
+        if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
+        send_json(res, 200, respond(*loaded, body));
+        metrics.count_request(req.path, 200);
+    } catch (const ApiError& error) {
+        send_error(res, error.status(), error.what(), error.param());
+        metrics.count_request(req.path, error.status());
+    } catch (const Error& error) {
+        send_error(res, 400, error.what());
+        metrics.count_request(req.path, 400);
+    }
 }
 
 void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response& res, bool chat) {

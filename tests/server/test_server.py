@@ -55,6 +55,21 @@ class ServerTest(unittest.TestCase):
                      "llcuda_active_sequences", "llcuda_kv_cache_slots 4", "llcuda_gpu_memory_held_bytes"):
             self.assertIn(name, text)
 
+    def test_tokenize_and_detokenize_like_llama_server(self):
+        status, _, body = self.server.request("POST", "/tokenize", {"content": "Once upon</s>"})
+        self.assertEqual(status, 200, body)
+        tokens = body["tokens"]
+        self.assertEqual(tokens[:2], [403, 407])
+        self.assertEqual(tokens[-1], 2)  # parse_special is on by default, as in llama-server
+        status, _, body = self.server.request(
+            "POST", "/tokenize", {"content": "Once", "add_special": True, "with_pieces": True})
+        self.assertEqual(body["tokens"], [{"id": 1, "piece": ""}, {"id": 403, "piece": " Once"}])
+        status, _, body = self.server.request("POST", "/detokenize", {"tokens": tokens[:2]})
+        self.assertEqual((status, body), (200, {"content": "Once upon"}))
+        self.assert_error(400, self.server.request("POST", "/detokenize", {"tokens": [99999]}),
+                          "99999")
+        self.assert_error(400, self.server.request("POST", "/tokenize", {"content": 3}), "content")
+
     def test_completion_and_its_stream_agree(self):
         status, _, body = self.complete(max_tokens=24, temperature=0)
         self.assertEqual(status, 200, body)
