@@ -230,6 +230,21 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
     request.prompt = std::string(prompt);
     request.options = options;
     request.on_text = on_text;
+    return generate_one(std::move(request));
+}
+
+GenerationResult Engine::generate(const std::vector<int32_t>& prompt_tokens,
+                                  const GenerationOptions& options,
+                                  const std::function<void(std::string_view)>& on_text) {
+    if (prompt_tokens.empty()) throw Error("a prompt given as token ids needs at least one id");
+    BatchRequest request;
+    request.prompt_tokens = prompt_tokens;
+    request.options = options;
+    request.on_text = on_text;
+    return generate_one(std::move(request));
+}
+
+GenerationResult Engine::generate_one(BatchRequest request) {
     bool taken = false;
     GenerationResult result;
     std::exception_ptr error;
@@ -246,6 +261,38 @@ GenerationResult Engine::generate(std::string_view prompt, const GenerationOptio
         });
     if (error) std::rethrow_exception(error);
     return result;
+}
+
+std::vector<float> Engine::logits(const std::vector<int32_t>& tokens) {
+    auto& engine = *impl_;
+    std::lock_guard lock(engine.generate_mutex);
+    if (tokens.empty()) throw Error("logits() needs at least one token");
+    if (tokens.size() > engine.runner.context_size()) {
+        throw Error(
+            fmt::format("{} tokens do not fit the {}-token context; use a larger "
+                        "--ctx-size",
+                        tokens.size(), engine.runner.context_size()));
+    }
+    auto& runner = engine.runner;
+    runner.clear();
+    // Every token is an output; GPU passes take at most one output per sequence slot.
+    const size_t per_pass = runner.gpu_layers() > 0 ? runner.sequences()
+                                                    : std::min(runner.ubatch_size(), tokens.size());
+    const size_t vocab = runner.vocab_size();
+    std::vector<float> logits;
+    logits.reserve(tokens.size() * vocab);
+    for (size_t begin = 0; begin < tokens.size(); begin += per_pass) {
+        TokenBatch batch;
+        const size_t end = std::min(tokens.size(), begin + per_pass);
+        for (size_t i = begin; i < end; ++i) batch.add(tokens[i], 0, i, true);
+        runner.forward(batch, true);
+        for (size_t o = 0; o < batch.outputs.size(); ++o) {
+            const auto row = runner.logits(o);
+            logits.insert(logits.end(), row.begin(), row.end());
+        }
+    }
+    runner.clear();
+    return logits;
 }
 
 }  // namespace llcuda
