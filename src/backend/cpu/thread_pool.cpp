@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <system_error>
 #include <utility>
 
@@ -34,9 +35,9 @@ ThreadPool::ThreadPool(size_t thread_count) {
 ThreadPool::~ThreadPool() { stop_workers(); }
 
 void ThreadPool::stop_workers() {
+    stopping_ = true;
     {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
+        std::lock_guard lock(mutex_);  // a worker between its check and its wait sees it
     }
     work_ready_.notify_all();
     for (auto& worker : workers_) worker.join();
@@ -60,20 +61,50 @@ void ThreadPool::run_share(size_t share_index) {
     }
 }
 
+namespace {
+
+// How long a thread spins before it sleeps: long enough to span the gaps between the calls of
+// one forward pass, short enough not to hold a core that an idle engine should give back.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+
+inline void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
+template <typename Done>
+void ThreadPool::wait_for(std::condition_variable& wake, std::atomic<size_t>& sleepers, Done done) {
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
+    for (size_t round = 0; !done(); ++round) {
+        relax();
+        if (round % 64 == 63 && std::chrono::steady_clock::now() > spin_until) {
+            std::unique_lock lock(mutex_);
+            ++sleepers;  // seq_cst: a notify() after this sees it, one before it made done() true
+            wake.wait(lock, done);
+            --sleepers;
+            return;
+        }
+    }
+}
+
+void ThreadPool::notify(std::condition_variable& wake, std::atomic<size_t>& sleepers) {
+    if (sleepers.load() == 0) return;
+    { std::lock_guard lock(mutex_); }
+    wake.notify_all();
+}
+
 void ThreadPool::worker_loop(size_t worker_index) {
     size_t seen_generation = 0;
     while (true) {
-        {
-            std::unique_lock lock(mutex_);
-            work_ready_.wait(lock, [&] { return stopping_ || generation_ != seen_generation; });
-            if (stopping_) return;
-            seen_generation = generation_;
-        }
+        wait_for(work_ready_, workers_asleep_,
+                 [&] { return stopping_.load() || generation_.load() != seen_generation; });
+        if (stopping_) return;
+        seen_generation = generation_.load();
         run_share(worker_index);
-        {
-            std::lock_guard lock(mutex_);
-            if (--pending_ == 0) work_done_.notify_one();
-        }
+        if (pending_.fetch_sub(1) == 1) notify(work_done_, callers_asleep_);
     }
 }
 
@@ -82,19 +113,16 @@ void ThreadPool::parallel_for(size_t count, const std::function<void(size_t, siz
         if (count > 0) body(0, count);
         return;
     }
-    {
-        std::lock_guard lock(mutex_);
-        body_ = &body;
-        count_ = count;
-        pending_ = workers_.size();
-        first_error_ = nullptr;
-        ++generation_;
-    }
-    work_ready_.notify_all();
+    body_ = &body;
+    count_ = count;
+    first_error_ = nullptr;
+    pending_ = workers_.size();
+    generation_.fetch_add(1);  // publishes body_ and count_ to the workers
+    notify(work_ready_, workers_asleep_);
     run_share(0);
-    std::unique_lock lock(mutex_);
-    work_done_.wait(lock, [&] { return pending_ == 0; });
+    wait_for(work_done_, callers_asleep_, [&] { return pending_.load() == 0; });
     body_ = nullptr;
+    std::lock_guard lock(mutex_);
     if (first_error_) std::rethrow_exception(std::exchange(first_error_, nullptr));
 }
 
