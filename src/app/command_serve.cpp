@@ -4,10 +4,13 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -25,8 +28,56 @@ struct ServeArguments {
     EngineOptions engine;
     ServerOptions server;
     std::string chat_template_path, store;
-    size_t timeout_seconds = 600;
+    size_t timeout_seconds = 600, read_timeout_seconds = 30, shutdown_grace_seconds = 10;
     bool verbose = false;
+};
+
+// After the grace period the generations are told to stop and do at the next token; this is
+// how long that may take before the process exits without them (a stuck forward pass or
+// render must not keep a stopped server alive).
+constexpr std::chrono::seconds kExitAfterStop{5};
+
+// Waits for SIGINT or SIGTERM on its own thread and stops the server; if the serving thread
+// has not finished kExitAfterStop after that, ends the process.
+class SignalWatcher {
+  public:
+    SignalWatcher(HttpServer& server, sigset_t signals)
+        : thread_([this, &server, signals] { watch(server, signals); }) {}
+    // The serving thread finished on its own (the model failed to load, or it stopped).
+    void finished() {
+        {
+            std::lock_guard lock(mutex_);
+            finished_ = true;
+        }
+        done_.notify_all();
+        pthread_kill(thread_.native_handle(), SIGTERM);  // ends a sigwait with no signal sent
+        thread_.join();
+    }
+
+  private:
+    void watch(HttpServer& server, sigset_t signals) {
+        int received = 0;
+        sigwait(&signals, &received);
+        {
+            std::lock_guard lock(mutex_);
+            if (finished_) return;
+        }
+        std::fprintf(stderr, "llcuda serve: stopping (signal %d)\n", received);
+        server.stop();
+        std::unique_lock lock(mutex_);
+        if (!done_.wait_for(lock, kExitAfterStop, [&] { return finished_; })) {
+            std::fprintf(stderr,
+                         "llcuda serve: requests still running %lld s after stopping; exiting "
+                         "without them\n",
+                         static_cast<long long>(kExitAfterStop.count()));
+            std::_Exit(1);
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable done_;
+    bool finished_ = false;
+    std::thread thread_;
 };
 
 std::string read_text(const std::string& path) {
@@ -44,6 +95,8 @@ void serve(ServeArguments& arguments) {
     if (!arguments.chat_template_path.empty())
         arguments.engine.chat_template = read_text(arguments.chat_template_path);
     arguments.server.timeout = std::chrono::seconds(arguments.timeout_seconds);
+    arguments.server.read_timeout = std::chrono::seconds(arguments.read_timeout_seconds);
+    arguments.server.shutdown_grace = std::chrono::seconds(arguments.shutdown_grace_seconds);
     arguments.engine.model_path = resolve_model_argument(
         arguments.engine.model_path, ModelStore::root_or_default(arguments.store));
 
@@ -56,12 +109,7 @@ void serve(ServeArguments& arguments) {
 
     HttpServer server(arguments.server);
     std::thread http([&server] { server.run(); });
-    std::thread watcher([&server, signals] {
-        int received = 0;
-        sigwait(&signals, &received);
-        std::fprintf(stderr, "llcuda serve: stopping (signal %d)\n", received);
-        server.stop();
-    });
+    SignalWatcher watcher(server, signals);
     std::fprintf(stderr, "llcuda serve: listening on http://%s:%d (loading the model)\n",
                  arguments.server.host.c_str(), server.port());
     std::unique_ptr<Engine> engine;
@@ -70,8 +118,7 @@ void serve(ServeArguments& arguments) {
     } catch (...) {
         server.stop();
         http.join();
-        pthread_kill(watcher.native_handle(), SIGTERM);
-        watcher.join();
+        watcher.finished();
         throw;
     }
     const auto& summary = engine->summary();
@@ -88,8 +135,7 @@ void serve(ServeArguments& arguments) {
     std::fflush(stderr);
     http.join();
     server.detach();  // the generation thread ends before the engine it uses is freed
-    pthread_kill(watcher.native_handle(), SIGTERM);
-    watcher.join();
+    watcher.finished();
 }
 
 }  // namespace
@@ -136,6 +182,17 @@ void register_serve_command(CLI::App& app) {
         ->add_option("--timeout", arguments->timeout_seconds,
                      "Seconds a request may take before it is cut off")
         ->capture_default_str();
+    command
+        ->add_option("--read-timeout", arguments->read_timeout_seconds,
+                     "Seconds a request's bytes may stop coming before it is answered 400")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{1}, size_t{3600}));
+    command
+        ->add_option("--shutdown-grace", arguments->shutdown_grace_seconds,
+                     "Seconds generations in flight may finish after SIGTERM; then they end "
+                     "with an error")
+        ->capture_default_str()
+        ->check(CLI::Range(size_t{0}, size_t{3600}));
     command->add_option("--chat-template", arguments->chat_template_path,
                         "Jinja chat template file replacing the model's");
     add_engine_options(*command, arguments->engine);

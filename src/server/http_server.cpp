@@ -7,10 +7,14 @@
 #include <ctime>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/json_text.hpp"
+#include "server/bearer_key.hpp"
 #include "server/metrics.hpp"
+#include "server/persistent_connection_server.hpp"
+#include "server/request_framing.hpp"
 #include "server/request_scheduler.hpp"
 #include "server/tokenize_endpoints.hpp"
 
@@ -37,29 +41,50 @@ void send_error(httplib::Response& res, int status, const std::string& message,
 
 std::string sse(const json& value) { return "data: " + json_text(value) + "\n\n"; }
 
+// Why a generation ended before its natural end, as the error its client gets: a cut never
+// reaches a client as a finish_reason, which would make it look like a complete answer.
+ApiError cut_short(const RequestChannel& channel, std::chrono::seconds timeout) {
+    if (const auto reason = channel.abort_reason()) return ApiError(503, *reason);
+    if (channel.timed_out())
+        return ApiError(
+            504, fmt::format("the request took longer than {} s (--timeout)", timeout.count()));
+    return ApiError(500, "the generation was cancelled");
+}
+
+using BodyHandler =
+    std::function<void(const httplib::Request&, const std::string& body, httplib::Response&)>;
+
 }  // namespace
 
 struct HttpServer::Impl {
     explicit Impl(const ServerOptions& options_) : options(options_) {}
 
     void routes();
-    void completion(const httplib::Request& req, httplib::Response& res, bool chat);
-    void tokenizer_endpoint(const httplib::Request& req, httplib::Response& res,
-                            json (*respond)(const Engine&, const json&));
-    void respond_whole(httplib::Response& res, const CompletionRequest& request,
+    void get(const std::string& path, httplib::Server::Handler handler);
+    void post(const std::string& path, BodyHandler handler);
+    httplib::Server::HandlerResponse check_request(const httplib::Request& req,
+                                                   httplib::Response& res);
+    void completion(const httplib::Request& req, const std::string& body_text,
+                    httplib::Response& res, bool chat);
+    void tokenizer_endpoint(const httplib::Request& req, const std::string& body_text,
+                            httplib::Response& res, json (*respond)(const Engine&, const json&));
+    void respond_whole(const httplib::Request& req, httplib::Response& res,
+                       const CompletionRequest& request,
                        const std::shared_ptr<RequestChannel>& channel, size_t prompt_tokens,
                        const std::string& endpoint);
     void respond_stream(httplib::Response& res, const CompletionRequest& request,
                         const std::shared_ptr<RequestChannel>& channel, size_t prompt_tokens,
                         const std::string& endpoint);
     void record_result(const GenerationResult& result);
+    void drain_then_stop();
     GaugeValues gauges() const;
 
     ServerOptions options;
-    httplib::Server server;
+    PersistentConnectionServer server;
     int bound_port = 0;
     std::atomic<Engine*> engine{nullptr};
     std::unique_ptr<RequestScheduler> scheduler;
+    std::atomic<bool> stopping{false};
     ServerMetrics metrics;
 };
 
@@ -84,6 +109,69 @@ void HttpServer::Impl::record_result(const GenerationResult& result) {
                                 result.tokens.size());
 }
 
+void HttpServer::Impl::get(const std::string& path, httplib::Server::Handler handler) {
+    metrics.add_endpoint(path);
+    server.Get(path, std::move(handler));
+}
+
+// POST bodies are read through a content reader: httplib's own body reading parses a body
+// sent as application/x-www-form-urlencoded (curl's default) and refuses one over 8 KB with a
+// false 413. The API takes JSON whatever the Content-Type says.
+void HttpServer::Impl::post(const std::string& path, BodyHandler handler) {
+    metrics.add_endpoint(path);
+    server.Post(path, [this, path, handler](const httplib::Request& req, httplib::Response& res,
+                                            const httplib::ContentReader& reader) {
+        if (req.is_multipart_form_data()) {
+            server.close_after_response(req, res);
+            send_error(res, 415,
+                       "the request body is multipart/form-data; send the JSON object itself "
+                       "(Content-Type: application/json)");
+            return metrics.count_request(path, 415);
+        }
+        std::string body;
+        if (!reader([&](const char* data, size_t size) {
+                body.append(data, size);
+                return true;
+            })) {
+            if (res.status < 400) res.status = 400;  // the error handler says what
+            return;
+        }
+        handler(req, body, res);
+    });
+}
+
+// Before the body is read: the framing headers, then the key.
+httplib::Server::HandlerResponse HttpServer::Impl::check_request(const httplib::Request& req,
+                                                                 httplib::Response& res) {
+    const auto header = [&](const char* name) -> const std::string* {
+        const auto found = req.headers.find(name);
+        return found == req.headers.end() ? nullptr : &found->second;
+    };
+    const auto framing = framing_error(header("Content-Length"), header("Transfer-Encoding"),
+                                       {.max_body_bytes = options.max_body_bytes,
+                                        .max_discarded_bytes = 16 * options.max_body_bytes});
+    if (framing) {
+        server.close_after_response(req, res);
+        send_error(res, framing->status(), framing->what());
+        metrics.count_request(req.path, framing->status());
+        return httplib::Server::HandlerResponse::Handled;
+    }
+    if (options.api_key.empty() || req.path == "/health")
+        return httplib::Server::HandlerResponse::Unhandled;
+    const auto verdict = check_bearer_key(req.get_header_value("Authorization"), options.api_key);
+    if (verdict == BearerCheck::Accepted) return httplib::Server::HandlerResponse::Unhandled;
+    // The body is not read: what follows on the connection is not a request.
+    if (header("Content-Length") != nullptr || header("Transfer-Encoding") != nullptr)
+        server.close_after_response(req, res);
+    send_error(res, 401,
+               verdict == BearerCheck::Missing ? "missing API key: send 'Authorization: Bearer KEY'"
+               : verdict == BearerCheck::Malformed
+                   ? "malformed Authorization header: expected 'Bearer KEY'"
+                   : "invalid API key");
+    metrics.count_request(req.path, 401);
+    return httplib::Server::HandlerResponse::Handled;
+}
+
 void HttpServer::Impl::routes() {
     server.new_task_queue = [threads = options.http_threads] {
         return new httplib::ThreadPool(threads);
@@ -95,32 +183,33 @@ void HttpServer::Impl::routes() {
         int yes = 1;
         setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     });
-    server.set_read_timeout(60, 0);
+    server.set_request_read_timeout(options.read_timeout);
     server.set_write_timeout(60, 0);
 
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-        if (options.api_key.empty() || req.path == "/health")
-            return httplib::Server::HandlerResponse::Unhandled;
-        const auto header = req.get_header_value("Authorization");
-        if (header == "Bearer " + options.api_key)
-            return httplib::Server::HandlerResponse::Unhandled;
-        send_error(res, 401,
-                   header.empty() ? "missing API key: send 'Authorization: Bearer KEY'"
-                                  : "invalid API key");
-        metrics.count_request(req.path, 401);
-        return httplib::Server::HandlerResponse::Handled;
+        return check_request(req, res);
     });
-    // Errors httplib produces itself (no route, body too large) get OpenAI error objects too.
+    // Errors httplib produces itself (no route, body too large, a request it could not read)
+    // get OpenAI error objects too.
     server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;
-        if (res.status == 404)
+        if (res.status == 404) {
             send_error(res, 404, fmt::format("no route for {} {}", req.method, req.path));
-        else if (res.status == 413)
+        } else if (res.status == 413) {
             send_error(res, 413,
                        fmt::format("the request body is larger than {} bytes (--max-body-bytes)",
                                    options.max_body_bytes));
-        else
+        } else if (res.status == 400) {
+            // httplib could not read the request: what follows on the connection is unknown.
+            server.close_after_response(req, res);
+            send_error(res, 400,
+                       fmt::format("the request could not be read: a malformed request line or "
+                                   "header, or a body shorter than its Content-Length (no bytes "
+                                   "came for {} s, --read-timeout)",
+                                   options.read_timeout.count()));
+        } else {
             send_error(res, res.status, fmt::format("HTTP error {}", res.status));
+        }
         metrics.count_request(req.path, res.status);
     });
     server.set_exception_handler(
@@ -135,14 +224,15 @@ void HttpServer::Impl::routes() {
             metrics.count_request(req.path, 500);
         });
 
-    server.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    get("/health", [this](const httplib::Request&, httplib::Response& res) {
+        if (stopping.load()) return send_json(res, 503, {{"status", "stopping"}});
         if (engine.load() == nullptr) return send_json(res, 503, {{"status", "loading"}});
         send_json(res, 200, {{"status", "ok"}});
     });
-    server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics.render(gauges()), "text/plain; version=0.0.4");
     });
-    server.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
+    get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {
         json data = json::array();
         if (engine.load() != nullptr) {
             data.push_back({{"id", options.model_name},
@@ -153,28 +243,30 @@ void HttpServer::Impl::routes() {
         send_json(res, 200, {{"object", "list"}, {"data", data}});
         metrics.count_request(req.path, 200);
     });
-    server.Post("/v1/completions", [this](const httplib::Request& req, httplib::Response& res) {
-        completion(req, res, false);
-    });
-    server.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
-        tokenizer_endpoint(req, res, tokenize_response);
-    });
-    server.Post("/detokenize", [this](const httplib::Request& req, httplib::Response& res) {
-        tokenizer_endpoint(req, res, detokenize_response);
-    });
-    server.Post("/v1/chat/completions",
-                [this](const httplib::Request& req, httplib::Response& res) {
-                    completion(req, res, true);
-                });
+    post("/v1/completions", [this](const httplib::Request& req, const std::string& body,
+                                   httplib::Response& res) { completion(req, body, res, false); });
+    post("/tokenize",
+         [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+             tokenizer_endpoint(req, body, res, tokenize_response);
+         });
+    post("/detokenize",
+         [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+             tokenizer_endpoint(req, body, res, detokenize_response);
+         });
+    post("/v1/chat/completions",
+         [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
+             completion(req, body, res, true);
+         });
 }
 
 // /tokenize and /detokenize: the tokenizer alone, answered at once (no generation slot).
-void HttpServer::Impl::tokenizer_endpoint(const httplib::Request& req, httplib::Response& res,
+void HttpServer::Impl::tokenizer_endpoint(const httplib::Request& req, const std::string& body_text,
+                                          httplib::Response& res,
                                           json (*respond)(const Engine&, const json&)) {
     try {
         const Engine* loaded = engine.load();
         if (loaded == nullptr) throw ApiError(503, "the model is still loading; retry shortly");
-        const auto body = json::parse(req.body, nullptr, false);
+        const auto body = json::parse(body_text, nullptr, false);
         if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
         send_json(res, 200, respond(*loaded, body));
         metrics.count_request(req.path, 200);
@@ -187,13 +279,23 @@ void HttpServer::Impl::tokenizer_endpoint(const httplib::Request& req, httplib::
     }
 }
 
-void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response& res, bool chat) {
+void HttpServer::Impl::completion(const httplib::Request& req, const std::string& body_text,
+                                  httplib::Response& res, bool chat) {
     const std::string endpoint = req.path;
     try {
         Engine* loaded = engine.load();
+        if (stopping.load()) throw ApiError(503, "the server is shutting down");
         if (loaded == nullptr) throw ApiError(503, "the model is still loading; retry shortly");
-        const auto body = json::parse(req.body, nullptr, false);
-        if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
+        const auto body = json::parse(body_text, nullptr, false);
+        if (body.is_discarded()) {
+            const auto type = req.get_header_value("Content-Type");
+            throw ApiError(400, type.empty() || type.starts_with("application/json")
+                                    ? "the request body is not valid JSON"
+                                    : fmt::format("the request body is not valid JSON (it was "
+                                                  "sent as Content-Type: {}; the API takes a "
+                                                  "JSON object whatever the Content-Type)",
+                                                  type.substr(0, 80)));
+        }
         const auto request = parse_completion_request(body, chat, options.limits);
         std::string prompt = request.prompt;
         if (chat) {
@@ -231,7 +333,7 @@ void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response
         if (request.stream)
             respond_stream(res, request, channel, prompt_tokens, endpoint);
         else
-            respond_whole(res, request, channel, prompt_tokens, endpoint);
+            respond_whole(req, res, request, channel, prompt_tokens, endpoint);
     } catch (const ApiError& error) {
         send_error(res, error.status(), error.what(), error.param());
         metrics.count_request(endpoint, error.status());
@@ -241,22 +343,35 @@ void HttpServer::Impl::completion(const httplib::Request& req, httplib::Response
     }
 }
 
-void HttpServer::Impl::respond_whole(httplib::Response& res, const CompletionRequest& request,
+void HttpServer::Impl::respond_whole(const httplib::Request& req, httplib::Response& res,
+                                     const CompletionRequest& request,
                                      const std::shared_ptr<RequestChannel>& channel,
                                      size_t prompt_tokens, const std::string& endpoint) {
     std::vector<ChoiceResult> choices(request.choices);
     size_t finished = 0;
     std::string failure;
+    bool cut = false;
+    auto next_check = std::chrono::steady_clock::now();
     while (finished < request.choices) {
-        const auto event = channel->pop(std::chrono::milliseconds(200));
-        if (!event) continue;  // the deadline ends generation; its result still arrives
+        // The deadline ends generation and its result still arrives; a client that went away
+        // ends it here, as a stream's does (checked by time: text events keep coming).
+        if (std::chrono::steady_clock::now() >= next_check) {
+            if (PersistentConnectionServer::client_gone(req)) {
+                channel->cancel();
+                metrics.count_request(endpoint, 499);
+                return;
+            }
+            next_check = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+        }
+        const auto event = channel->pop(std::chrono::milliseconds(100));
+        if (!event) continue;
         if (event->kind == ChannelEvent::Kind::Text) continue;
         ++finished;
         if (event->kind == ChannelEvent::Kind::Failed) {
             failure = event->error;
             continue;
         }
-        record_result(event->result);
+        if (event->result.finish_reason == "cancelled") cut = true;
         auto& choice = choices[event->choice];
         choice.text = event->result.text;
         choice.finish_reason = event->result.finish_reason;
@@ -269,10 +384,7 @@ void HttpServer::Impl::respond_whole(httplib::Response& res, const CompletionReq
             });
         }
     }
-    if (channel->timed_out()) {
-        throw ApiError(504, fmt::format("the request took longer than {} s (--timeout)",
-                                        options.timeout.count()));
-    }
+    if (cut || channel->timed_out()) throw cut_short(*channel, options.timeout);
     if (!failure.empty()) throw ApiError(500, failure);
     send_json(
         res, 200,
@@ -317,14 +429,17 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
                     chunk = sse(stream_chunk(request, state->id, state->created, options.model_name,
                                              choice, event->text, "", !state->started[choice]));
                     state->started[choice] = true;
+                } else if (event->kind == ChannelEvent::Kind::Finished &&
+                           event->result.finish_reason == "cancelled") {
+                    ++state->finished;
+                    const auto error = cut_short(*channel, options.timeout);
+                    chunk = sse(error_body(error.status(), error.what()));
                 } else if (event->kind == ChannelEvent::Kind::Finished) {
                     ++state->finished;
-                    record_result(event->result);
                     state->completion_tokens += event->result.tokens.size();
-                    const std::string reason =
-                        channel->timed_out() ? "length" : event->result.finish_reason;
                     chunk = sse(stream_chunk(request, state->id, state->created, options.model_name,
-                                             choice, "", reason, !state->started[choice]));
+                                             choice, "", event->result.finish_reason,
+                                             !state->started[choice]));
                     state->started[choice] = true;
                 } else {
                     ++state->finished;
@@ -372,7 +487,9 @@ HttpServer::~HttpServer() { stop(); }
 int HttpServer::port() const { return impl_->bound_port; }
 
 void HttpServer::attach(Engine& engine) {
-    impl_->scheduler = std::make_unique<RequestScheduler>(engine, impl_->options.max_queue);
+    impl_->scheduler = std::make_unique<RequestScheduler>(
+        engine, impl_->options.max_queue,
+        [impl = impl_.get()](const GenerationResult& result) { impl->record_result(result); });
     if (impl_->options.model_name.empty())
         impl_->options.model_name =
             std::filesystem::path(engine.summary().source).filename().string();
@@ -386,9 +503,23 @@ void HttpServer::detach() {
     impl_->scheduler.reset();
 }
 
-void HttpServer::stop() {
-    if (impl_->scheduler) impl_->scheduler->shutdown();
-    if (impl_->server.is_running()) impl_->server.stop();
+void HttpServer::stop() { impl_->drain_then_stop(); }
+
+// New generations are refused at once; those in flight get --shutdown-grace to finish, then
+// end with an error (503, or an SSE error event), never a normal-looking finish.
+void HttpServer::Impl::drain_then_stop() {
+    stopping = true;
+    if (engine.load() != nullptr && scheduler) {
+        scheduler->refuse_new();
+        const auto until = std::chrono::steady_clock::now() + options.shutdown_grace;
+        while (!scheduler->idle() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        scheduler->shutdown(
+            fmt::format("the server is shutting down; the generation did not finish within {} s "
+                        "(--shutdown-grace)",
+                        options.shutdown_grace.count()));
+    }
+    if (server.is_running()) server.stop();
 }
 
 }  // namespace llcuda

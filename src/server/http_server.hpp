@@ -22,6 +22,10 @@ struct ServerOptions {
     size_t max_body_bytes = size_t{1} << 20;
     size_t max_prompt_tokens = 0;  // 0: the context size less one
     std::chrono::seconds timeout{600};
+    // A read of a request that gets no bytes for this long is answered 400 (--read-timeout).
+    std::chrono::seconds read_timeout{30};
+    // How long generations in flight may finish after SIGTERM (--shutdown-grace).
+    std::chrono::seconds shutdown_grace{10};
     size_t http_threads = 64;
     ServerLimits limits;
 };
@@ -37,6 +41,8 @@ class HttpServer {
     // Serves requests with this engine from now on (until then: 503 "loading").
     void attach(Engine& engine);
     void run();  // blocks until stop()
+    // Refuses new generations, gives those in flight --shutdown-grace, ends the rest with an
+    // error, and stops listening; returns when that is done (run() returns soon after).
     void stop();
     // Waits for the generation thread to finish and lets go of the engine (before it is freed).
     void detach();

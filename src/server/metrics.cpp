@@ -20,9 +20,28 @@ std::string Histogram::render(const std::string& name, const std::string& help) 
     return out;
 }
 
-void ServerMetrics::count_request(const std::string& endpoint, int status) {
+std::string prometheus_label_value(const std::string& value) {
+    std::string out;
+    out.reserve(value.size());
+    for (const char c : value) {
+        if (c == '\\' || c == '"')
+            out += {'\\', c};
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+void ServerMetrics::add_endpoint(const std::string& route) {
     std::lock_guard lock(mutex_);
-    ++requests_[{endpoint, status}];
+    endpoints_.insert(route);
+}
+
+void ServerMetrics::count_request(const std::string& path, int status) {
+    std::lock_guard lock(mutex_);
+    ++requests_[{endpoints_.contains(path) ? path : "other", status}];
 }
 
 void ServerMetrics::count_tokens(size_t prompt, size_t generated) {
@@ -46,8 +65,8 @@ std::string ServerMetrics::render(const GaugeValues& gauges) const {
         "# HELP llcuda_requests_total HTTP requests by endpoint and status.\n"
         "# TYPE llcuda_requests_total counter\n";
     for (const auto& [key, count] : requests_)
-        out += fmt::format("llcuda_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n", key.first,
-                           key.second, count);
+        out += fmt::format("llcuda_requests_total{{endpoint=\"{}\",status=\"{}\"}} {}\n",
+                           prometheus_label_value(key.first), key.second, count);
     out += fmt::format(
         "# HELP llcuda_prompt_tokens_total Prompt tokens processed.\n"
         "# TYPE llcuda_prompt_tokens_total counter\nllcuda_prompt_tokens_total {}\n"

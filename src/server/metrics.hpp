@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -31,15 +32,22 @@ struct GaugeValues {
     bool ready = false;
 };
 
+// A label value as the text format wants it: backslash, double quote and newline escaped.
+std::string prometheus_label_value(const std::string& value);
+
 class ServerMetrics {
   public:
-    void count_request(const std::string& endpoint, int status);
+    // The routes counted by name; every other path (clients choose paths, so there is no
+    // bound on them) is counted as the one endpoint "other".
+    void add_endpoint(const std::string& route);
+    void count_request(const std::string& path, int status);
     void count_tokens(size_t prompt, size_t generated);
     void observe_latency(double first_token_seconds, double decode_seconds, size_t tokens);
     std::string render(const GaugeValues& gauges) const;
 
   private:
     mutable std::mutex mutex_;
+    std::set<std::string> endpoints_;
     std::map<std::pair<std::string, int>, uint64_t> requests_;
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
     Histogram time_to_first_token_, inter_token_;

@@ -220,7 +220,10 @@ json logprobs_json(const CompletionRequest& request, const std::vector<TokenLogp
 }
 
 std::string openai_finish_reason(const std::string& ours) {
-    return ours == "length" ? "length" : "stop";
+    if (ours == "length" || ours == "stop") return ours;
+    // A generation cut short ("cancelled") is an error for its client, never a finish reason
+    // that would make a cut look like a natural end.
+    throw Error(fmt::format("internal error: the finish reason '{}' is not one to send", ours));
 }
 
 json completion_response(const CompletionRequest& request, const std::string& id, long created,

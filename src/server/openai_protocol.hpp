@@ -57,7 +57,7 @@ nlohmann::json stream_chunk(const CompletionRequest& request, const std::string&
 nlohmann::json usage_chunk(const CompletionRequest& request, const std::string& id, long created,
                            const std::string& model, size_t prompt_tokens,
                            size_t completion_tokens);
-// OpenAI's finish reason for ours ("cancelled" does not reach clients).
+// OpenAI's finish reason for ours; "cancelled" throws (a cut short generation is an error).
 std::string openai_finish_reason(const std::string& ours);
 
 }  // namespace llcuda

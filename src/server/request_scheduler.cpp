@@ -22,30 +22,56 @@ std::optional<ChannelEvent> RequestChannel::pop(std::chrono::milliseconds wait) 
     return event;
 }
 
-RequestScheduler::RequestScheduler(Engine& engine, size_t max_queue)
-    : engine_(engine), max_queue_(max_queue), thread_([this] { loop(); }) {}
+void RequestChannel::abort(std::string reason) {
+    {
+        std::lock_guard lock(mutex_);
+        abort_reason_ = std::move(reason);
+    }
+    cancelled_ = true;
+}
+
+std::optional<std::string> RequestChannel::abort_reason() const {
+    std::lock_guard lock(mutex_);
+    return abort_reason_;
+}
+
+RequestScheduler::RequestScheduler(Engine& engine, size_t max_queue,
+                                   std::function<void(const GenerationResult&)> on_result)
+    : engine_(engine),
+      max_queue_(max_queue),
+      on_result_(std::move(on_result)),
+      thread_([this] { loop(); }) {}
 
 RequestScheduler::~RequestScheduler() {
     shutdown();
     thread_.join();
 }
 
-void RequestScheduler::shutdown() {
+void RequestScheduler::refuse_new() {
+    std::lock_guard lock(mutex_);
+    refusing_ = true;
+}
+
+bool RequestScheduler::idle() const {
+    std::lock_guard lock(mutex_);
+    return queue_.empty() && active_ == 0;
+}
+
+void RequestScheduler::shutdown(const std::string& reason) {
     {
         std::lock_guard lock(mutex_);
-        stopping_ = true;
-        for (auto& job : queue_)
-            job.channel->push(ChannelEvent::failure(job.choice, "the server is shutting down"));
+        stopping_ = refusing_ = true;
+        for (auto& job : queue_) job.channel->push(ChannelEvent::failure(job.choice, reason));
         queue_.clear();
         for (auto& job : running_)
-            if (job.channel) job.channel->cancel();
+            if (job.channel) job.channel->abort(reason);
     }
     work_.notify_all();
 }
 
 bool RequestScheduler::stopping() const {
     std::lock_guard lock(mutex_);
-    return stopping_;
+    return refusing_;
 }
 
 std::shared_ptr<RequestChannel> RequestScheduler::submit(const std::vector<int32_t>& prompt_tokens,
@@ -56,7 +82,7 @@ std::shared_ptr<RequestChannel> RequestScheduler::submit(const std::vector<int32
         std::make_shared<RequestChannel>(choices, RequestChannel::Clock::now() + timeout);
     {
         std::lock_guard lock(mutex_);
-        if (stopping_ || queue_.size() + choices > max_queue_) return nullptr;
+        if (refusing_ || queue_.size() + choices > max_queue_) return nullptr;
         for (size_t choice = 0; choice < choices; ++choice) {
             Job job;
             job.request.prompt_tokens = prompt_tokens;
@@ -129,6 +155,7 @@ void RequestScheduler::loop() {
                             event.error = failure.what();
                         }
                     } else {
+                        if (on_result_) on_result_(result);
                         event.kind = ChannelEvent::Kind::Finished;
                         event.result = std::move(result);
                     }

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,10 @@ class RequestChannel {
     std::optional<ChannelEvent> pop(std::chrono::milliseconds wait);
 
     void cancel() { cancelled_ = true; }
+    // Stops the generations because the server stops: the client hears this reason as an
+    // error, never a normal end.
+    void abort(std::string reason);
+    std::optional<std::string> abort_reason() const;
     bool should_stop() const { return cancelled_ || Clock::now() > deadline_; }
     bool timed_out() const { return Clock::now() > deadline_; }
     size_t choices() const { return choices_; }
@@ -60,7 +65,8 @@ class RequestChannel {
     size_t choices_;
     Clock::time_point deadline_;
     std::atomic<bool> cancelled_{false};
-    std::mutex mutex_;
+    std::optional<std::string> abort_reason_;  // guarded by mutex_
+    mutable std::mutex mutex_;
     std::condition_variable ready_;
     std::deque<ChannelEvent> events_;
 };
@@ -72,7 +78,10 @@ struct SchedulerStatistics {
 
 class RequestScheduler {
   public:
-    RequestScheduler(Engine& engine, size_t max_queue);
+    // on_result hears every generation that ends, finished or cut short, so that its tokens
+    // are counted whether or not a client is still there to receive them.
+    RequestScheduler(Engine& engine, size_t max_queue,
+                     std::function<void(const GenerationResult&)> on_result);
     ~RequestScheduler();
     RequestScheduler(const RequestScheduler&) = delete;
     RequestScheduler& operator=(const RequestScheduler&) = delete;
@@ -82,9 +91,13 @@ class RequestScheduler {
                                            const GenerationOptions& options, size_t choices,
                                            std::chrono::seconds timeout);
     SchedulerStatistics statistics() const;
-    // Fails every waiting request and stops the running ones, so that no HTTP thread waits on
-    // a generation that will never finish; later submits get null.
-    void shutdown();
+    // Later submits get null; what is queued or running goes on.
+    void refuse_new();
+    // True when nothing is queued or running.
+    bool idle() const;
+    // Fails every waiting request and aborts the running ones with `reason`, so that no HTTP
+    // thread waits on a generation that will never finish; later submits get null.
+    void shutdown(const std::string& reason = "the server is shutting down");
     bool stopping() const;
 
   private:
@@ -97,12 +110,14 @@ class RequestScheduler {
 
     Engine& engine_;
     size_t max_queue_;
+    std::function<void(const GenerationResult&)> on_result_;
     mutable std::mutex mutex_;
     std::condition_variable work_;
     std::deque<Job> queue_;
     std::vector<Job> running_;  // by tag
     size_t active_ = 0;
-    bool stopping_ = false;
+    bool stopping_ = false;  // the loop ends
+    bool refusing_ = false;  // submits get null
     std::thread thread_;
 };
 

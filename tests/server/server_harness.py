@@ -3,6 +3,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -13,11 +14,11 @@ TEMPLATE = ("{% for message in messages %}{{ '<|' + message['role'] + '|>' + mes
 
 
 class Server:
-    def __init__(self, llcuda, *extra, key=KEY):
+    def __init__(self, llcuda, *extra, key=KEY, template=TEMPLATE):
         self.key = key
         self.template = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"llcuda_tpl_{os.getpid()}.jinja")
         with open(self.template, "w") as f:
-            f.write(TEMPLATE)
+            f.write(template)
         # LLCUDA_TEST_SERVE_ARGS adds options, e.g. "--device cuda -m model.gguf" on a GPU machine.
         more = os.environ.get("LLCUDA_TEST_SERVE_ARGS", "").split()
         args = [llcuda, "serve", "--port", "0", "-t", "2", "--chat-template", self.template, *extra, *more]
@@ -60,12 +61,15 @@ class Server:
     def __exit__(self, *exc):
         self.close()
 
-    def request(self, method, path, body=None, key="default", raw=None, timeout=120):
+    def request(self, method, path, body=None, key="default", raw=None, timeout=120,
+                content_type="application/json", authorization=None):
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": content_type}
         key = self.key if key == "default" else key
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        if authorization is not None:
+            headers["Authorization"] = authorization
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
         connection.request(method, path, body=data, headers=headers)
         response = connection.getresponse()
@@ -99,12 +103,47 @@ class Server:
         finally:
             connection.close()
 
+    def raw(self, data, timeout=10, responses=None):
+        """Sends bytes as they are and returns what comes back until the server closes the
+        connection, `responses` responses have arrived, or `timeout` seconds pass."""
+        connection = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        connection.sendall(data)
+        received = b""
+        deadline = time.time() + timeout
+        try:
+            while time.time() < deadline:
+                if responses is not None and len(split_responses(received)) >= responses:
+                    break
+                chunk = connection.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        except socket.timeout:
+            pass
+        finally:
+            connection.close()
+        return received
+
     def metric(self, name):
         _, _, text = self.request("GET", "/metrics")
         for line in text.splitlines():
             if line.startswith(name + " "):
                 return float(line.split()[1])
         return None
+
+
+def split_responses(data):
+    """(status, body bytes) of each whole HTTP/1.1 response (Content-Length framed) in data."""
+    responses = []
+    while data.startswith(b"HTTP/1.1 ") and b"\r\n\r\n" in data:
+        head, rest = data.split(b"\r\n\r\n", 1)
+        length = re.search(rb"(?im)^content-length: *(\d+)", head)
+        size = int(length.group(1)) if length else 0
+        if len(rest) < size:
+            break
+        responses.append((int(head.split()[1]), rest[:size]))
+        data = rest[size:]
+    return responses
 
 
 def wait_until(condition, seconds=10):

@@ -6,12 +6,15 @@ requests (each with its status and an OpenAI error object, the server serving on
 Usage: test_server.py PATH_TO_LLCUDA
 """
 import concurrent.futures
+import json
+import re
 import socket
 import subprocess
 import sys
+import time
 import unittest
 
-from server_harness import KEY, Server, wait_until
+from server_harness import KEY, Server, split_responses, wait_until
 
 LLCUDA = None
 
@@ -166,6 +169,68 @@ class ServerTest(unittest.TestCase):
                           "invalid API key")
         self.assert_error(404, self.server.request("GET", "/v1/nothing"), "no route", "not_found_error")
 
+    def post_bytes(self, length, body=b""):
+        return (f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n").encode() + body
+
+    def test_bad_framing_is_answered_at_once_and_pipelined_requests_in_order(self):
+        cases = [("-5", 400, "the Content-Length header '-5' is not a byte count"),
+                 ("9" * 20, 400, "is not a byte count"), ("12abc", 400, "is not a byte count"),
+                 ("0x10", 400, "is not a byte count"),
+                 ("1" * 20, 413, "the request body is 11111111111111111111 bytes")]
+        for length, expected, message in cases:
+            started = time.time()
+            responses = split_responses(self.server.raw(self.post_bytes(length), timeout=10, responses=1))
+            self.assertLess(time.time() - started, 5, length)
+            self.assertEqual(len(responses), 1, length)
+            status, body = responses[0]
+            self.assertEqual(status, expected, body)
+            self.assertIn(message, json.loads(body)["error"]["message"])
+        # Two requests in one write: both answered, in order.
+        first, second = (json.dumps({"prompt": "Once upon a time", "max_tokens": n, "temperature": 0}).encode()
+                         for n in (2, 5))
+        data = self.post_bytes(len(first), first) + self.post_bytes(len(second), second)
+        responses = split_responses(self.server.raw(data, timeout=30, responses=2))
+        self.assertEqual([status for status, _ in responses], [200, 200], responses)
+        self.assertEqual([json.loads(body)["usage"]["completion_tokens"] for _, body in responses], [2, 5])
+        self.assert_still_serving()
+
+    def test_metrics_labels_are_escaped_and_unknown_paths_are_one_series(self):
+        self.server.raw(b'GET /q"uote\\back HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ' + KEY.encode() +
+                        b"\r\nConnection: close\r\n\r\n")
+        for i in range(3000):  # found and not, with the key and without
+            self.server.request("GET", f"/unknown/{i}", key="wrong" if i % 2 else "default")
+        _, _, text = self.server.request("GET", "/metrics")
+        series = [line for line in text.splitlines() if line.startswith("llcuda_requests_total{")]
+        label = re.compile(r'^llcuda_requests_total\{endpoint="((?:[^"\\\n]|\\["\\n])*)",status="\d{3}"\} \d+$')
+        for line in series:
+            self.assertRegex(line, label)
+        endpoints = {label.match(line).group(1) for line in series}
+        self.assertIn("other", endpoints)
+        self.assertFalse([e for e in endpoints if "unknown" in e or "uote" in e], endpoints)
+        self.assertLess(len(series), 40, series)
+        self.assertLess(len(text), 20000)
+
+    def test_a_json_body_is_accepted_whatever_its_content_type(self):
+        # Over the 8 KB that httplib allows a form body, which it refused with a false 413.
+        body = json.dumps({"prompt": "Once upon a time", "max_tokens": 3, "temperature": 0}) + " " * 9000
+        for content_type in ("application/x-www-form-urlencoded", "text/plain", ""):
+            status, _, answer = self.server.request("POST", "/v1/completions", raw=body, content_type=content_type)
+            self.assertEqual(status, 200, (content_type, answer))
+            self.assertEqual(answer["usage"]["completion_tokens"], 3)
+        self.assert_error(400, self.server.request("POST", "/v1/completions", raw="prompt=hello&max_tokens=3",
+                                                   content_type="application/x-www-form-urlencoded"),
+                          "sent as Content-Type: application/x-www-form-urlencoded")
+
+    def test_the_bearer_scheme_is_case_insensitive_and_a_malformed_header_is_named(self):
+        for header in (f"bearer {KEY}", f"BEARER  {KEY}"):
+            status, _, body = self.server.request("GET", "/v1/models", authorization=header)
+            self.assertEqual(status, 200, (header, body))
+        for header in (KEY, f"Basic {KEY}", "Bearer", f"Bearer{KEY}"):
+            self.assert_error(401, self.server.request("GET", "/v1/models", authorization=header),
+                              "malformed Authorization header: expected 'Bearer KEY'")
+        self.assert_error(401, self.server.request("GET", "/v1/models", authorization="Bearer nope"), "invalid API key")
+
     def test_a_client_that_leaves_stops_its_generation(self):
         connection = socket.create_connection(("127.0.0.1", self.server.port))
         body = '{"prompt": "Once upon a time", "max_tokens": 512, "temperature": 0.8, "stream": true}'
@@ -179,6 +244,103 @@ class ServerTest(unittest.TestCase):
         self.assertTrue(wait_until(lambda: self.server.metric("llcuda_active_sequences") == 0, 10),
                         "the generation went on after its client left")
         self.assert_still_serving()
+
+
+class SlowClientTest(unittest.TestCase):
+    def test_a_body_shorter_than_its_length_is_answered_after_the_read_timeout(self):
+        with Server(LLCUDA, "--read-timeout", "1") as server:
+            request = (f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+                       'Content-Length: 100\r\n\r\n{"prompt": ').encode()
+            started = time.time()
+            responses = split_responses(server.raw(request, timeout=15, responses=1))
+            self.assertLess(time.time() - started, 8)
+            self.assertEqual(len(responses), 1)
+            status, body = responses[0]
+            self.assertIn(status, (400, 408), body)
+            self.assertIn("shorter than its Content-Length", json.loads(body)["error"]["message"])
+            status, _, _ = server.request("GET", "/v1/models")
+            self.assertEqual(status, 200)
+
+
+# Long generations (4000 tokens of stories260K take seconds), so that there is time to leave.
+LONG = ("--parallel", "2", "-c", "4096", "--max-tokens-limit", "4000")
+LONG_BODY = {"prompt": "Once upon a time", "max_tokens": 4000, "temperature": 0.8}
+
+
+class CancellationTest(unittest.TestCase):
+    def test_clients_that_leave_stop_their_generation_and_its_tokens_are_counted(self):
+        with Server(LLCUDA, *LONG) as server:
+            for stream in (False, True):
+                before = server.metric("llcuda_generated_tokens_total")
+                connection = socket.create_connection(("127.0.0.1", server.port))
+                body = json.dumps(dict(LONG_BODY, stream=stream))
+                connection.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n"
+                                    f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+                self.assertTrue(wait_until(lambda: server.metric("llcuda_active_sequences") == 1, 5))
+                time.sleep(0.3)
+                connection.close()
+                self.assertTrue(wait_until(lambda: server.metric("llcuda_active_sequences") == 0, 3),
+                                f"stream={stream}: the generation went on after its client left")
+                generated = server.metric("llcuda_generated_tokens_total") - before
+                self.assertGreater(generated, 0, f"stream={stream}: the cancelled tokens were not counted")
+                self.assertLess(generated, 4000)
+
+
+class ShutdownTest(unittest.TestCase):
+    def test_sigterm_ends_what_the_grace_does_not_cover_with_an_error_never_a_stop(self):
+        server = Server(LLCUDA, *LONG, "--shutdown-grace", "1")
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            streamed = pool.submit(lambda: list(server.stream("/v1/completions", LONG_BODY)))
+            whole = pool.submit(server.request, "POST", "/v1/completions", LONG_BODY)
+            self.assertTrue(wait_until(lambda: server.metric("llcuda_active_sequences") == 2, 5))
+            started = time.time()
+            server.process.terminate()
+            time.sleep(0.2)
+            status, _, body = server.request("POST", "/v1/completions", dict(LONG_BODY, max_tokens=3))
+            self.assertEqual(status, 503, body)  # refused while draining
+            status, _, body = whole.result(timeout=30)
+            self.assertEqual(status, 503, body)
+            self.assertIn("--shutdown-grace", body["error"]["message"])
+            events = streamed.result(timeout=30)
+            errors = [e for e in events if isinstance(e, dict) and "error" in e]
+            self.assertEqual(len(errors), 1, events[-3:])
+            self.assertIn("shutting down", errors[0]["error"]["message"])
+            reasons = [c.get("finish_reason") for e in events if isinstance(e, dict) for c in e.get("choices", [])]
+            self.assertEqual([r for r in reasons if r], [])
+        server.process.wait(15)
+        self.assertGreaterEqual(time.time() - started, 1.0)  # the grace was given
+        server.close()
+
+    def test_sigterm_lets_a_generation_within_the_grace_finish(self):
+        server = Server(LLCUDA, *LONG, "--shutdown-grace", "30")
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            whole = pool.submit(server.request, "POST", "/v1/completions", dict(LONG_BODY, max_tokens=600))
+            self.assertTrue(wait_until(lambda: server.metric("llcuda_active_sequences") == 1, 5))
+            server.process.terminate()
+            status, _, body = whole.result(timeout=30)
+            self.assertEqual(status, 200, body)
+            self.assertEqual(body["usage"]["completion_tokens"], 600)
+        server.process.wait(15)
+        server.close()
+
+    def test_a_template_that_never_ends_is_refused_and_sigterm_still_stops_the_server(self):
+        endless = "{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor %}"
+        server = Server(LLCUDA, template=endless)
+        started = time.time()
+        status, _, body = server.request("POST", "/v1/chat/completions",
+                                         {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 3},
+                                         timeout=30)
+        self.assertLess(time.time() - started, 10)
+        self.assertEqual(status, 400, body)
+        self.assertIn("steps", body["error"]["message"])
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            for _ in range(4):
+                pool.submit(server.request, "POST", "/v1/chat/completions",
+                            {"messages": [{"role": "user", "content": "hi"}]}, timeout=30)
+            time.sleep(0.3)
+            started = time.time()
+            server.close()  # fails if the process does not exit within 20 s
+        self.assertLess(time.time() - started, 15)
 
 
 class QueueTest(unittest.TestCase):
