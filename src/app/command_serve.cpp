@@ -88,6 +88,19 @@ std::string read_text(const std::string& path) {
     return content.str();
 }
 
+// What the ready line says about chat: nothing when there is a template, else why chat
+// completions are refused (a missing template, or one that failed to parse, with its line).
+std::string chat_template_note(const Engine& engine) {
+    if (!engine.summary().chat_template.empty()) return "";
+    try {
+        // The engine keeps the reason for the refusal; rendering is how it tells it.
+        engine.render_chat(R"([{"role": "user", "content": "x"}])");
+    } catch (const Error& error) {
+        return fmt::format("; chat completions refused: {}", error.what());
+    }
+    return "";
+}
+
 void serve(ServeArguments& arguments) {
     if (arguments.server.api_key.empty()) {
         if (const char* key = std::getenv("LLCUDA_API_KEY")) arguments.server.api_key = key;
@@ -124,14 +137,13 @@ void serve(ServeArguments& arguments) {
     const auto& summary = engine->summary();
     if (arguments.verbose) print_placement(summary);
     server.attach(*engine);
-    std::fprintf(
-        stderr,
-        "llcuda serve: ready on http://%s:%d: %s on %s, %zu parallel sequences of %zu "
-        "tokens%s%s\n",
-        arguments.server.host.c_str(), server.port(), summary.source.c_str(),
-        summary.device_description.c_str(), summary.parallel, summary.context_size,
-        arguments.server.api_key.empty() ? "" : ", API key required",
-        summary.chat_template.empty() ? "; no chat template (chat completions refused)" : "");
+    std::fprintf(stderr,
+                 "llcuda serve: ready on http://%s:%d: %s on %s, %zu parallel sequences of %zu "
+                 "tokens%s%s\n",
+                 arguments.server.host.c_str(), server.port(), summary.source.c_str(),
+                 summary.device_description.c_str(), summary.parallel, summary.context_size,
+                 arguments.server.api_key.empty() ? "" : ", API key required",
+                 chat_template_note(*engine).c_str());
     std::fflush(stderr);
     http.join();
     server.detach();  // the generation thread ends before the engine it uses is freed

@@ -343,6 +343,19 @@ class ShutdownTest(unittest.TestCase):
         self.assertLess(time.time() - started, 15)
 
 
+class TemplateTest(unittest.TestCase):
+    def test_a_template_that_fails_to_parse_is_named_at_startup(self):
+        with Server(LLCUDA, template="hello {% if %}") as server:
+            log = "".join(server.log)
+            self.assertNotIn("no chat template", log)
+            self.assertIn("chat completions refused: ", log)
+            self.assertIn("line 1", log)
+            status, _, body = server.request("POST", "/v1/chat/completions",
+                                             {"messages": [{"role": "user", "content": "hi"}]})
+            self.assertEqual(status, 400, body)
+            self.assertIn("line 1", body["error"]["message"])
+
+
 class QueueTest(unittest.TestCase):
     def test_a_full_queue_answers_429_and_recovers(self):
         with Server(LLCUDA, "--parallel", "1", "--max-queue", "1") as server:
