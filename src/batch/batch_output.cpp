@@ -28,6 +28,9 @@ nlohmann::json output_id(const BatchItem& item) {
 }
 
 BatchOutput::BatchOutput(std::string output_path) : path_(std::move(output_path)) {
+    // Checked before any item runs, not found at the final rename after the whole job.
+    if (std::filesystem::is_directory(path_))
+        throw Error(fmt::format("-o {} is a directory; name the output file", path_));
     load(path_);
     load(journal_path());
     for (const auto& [id, result] : results_) recovered_ += result.value("status", "") == "ok";
@@ -60,7 +63,13 @@ void BatchOutput::load(const std::string& path) {
         const auto result = nlohmann::json::parse(line, nullptr, false);
         if (!result.is_object() || !result.contains("id") || !result.contains("status")) continue;
         const auto& id = result["id"];
-        results_[id.is_string() ? id.get<std::string>() : id.dump()] = result;
+        auto& kept = results_[id.is_string() ? id.get<std::string>() : id.dump()];
+        // An id given twice has its success and then an "invalid" line for the duplicate: the
+        // success stands, or every rerun would run that item again.
+        if (kept.is_object() && kept.value("status", "") == "ok" &&
+            result.value("status", "") != "ok")
+            continue;
+        kept = result;
     }
 }
 

@@ -114,6 +114,29 @@ class BatchCommand(unittest.TestCase):
         self.assertEqual(result.returncode, 1)
         self.assertIn("another file than the input", result.stderr)
 
+    def test_an_output_directory_is_refused_before_anything_runs(self):
+        write_lines(self.path("in.jsonl"), prompts(2))
+        os.mkdir(self.path("out"))
+        result = llcuda("batch", "-i", self.path("in.jsonl"), "-o", self.path("out"))
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("is a directory; name the output file", result.stderr)
+        self.assertNotIn("p0", result.stdout + result.stderr)
+
+    def test_a_duplicate_id_does_not_make_reruns_redo_its_first_item(self):
+        lines = prompts(2) + [prompts(1)[0]]  # p0 twice: the second is invalid
+        write_lines(self.path("in.jsonl"), lines)
+        first = llcuda("batch", "-i", self.path("in.jsonl"), "-o", self.path("out.jsonl"), "-q")
+        self.assertEqual(first.returncode, 1)  # the duplicate did not succeed
+        statuses = [record["status"] for record in read_records(self.path("out.jsonl"))]
+        self.assertEqual(statuses, ["ok", "ok", "invalid"])
+        rerun = llcuda("batch", "-i", self.path("in.jsonl"), "-o", self.path("out.jsonl"),
+                       "--summary", self.path("summary.json"), "-q")
+        self.assertEqual(rerun.returncode, 1)
+        with open(self.path("summary.json")) as f:
+            summary = json.load(f)
+        self.assertEqual(read_records(self.path("out.jsonl"))[0]["status"], "ok")
+        self.assertEqual(summary["skipped_already_done"], 2)
+
     def test_parallel_sequences_give_the_same_results_as_one_at_a_time(self):
         write_lines(self.path("in.jsonl"), prompts(30))
         one = llcuda("batch", "-i", self.path("in.jsonl"), "-o", self.path("one.jsonl"),
