@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
+
 namespace llcuda {
 
 struct HttpResponse {
@@ -31,10 +33,12 @@ struct HttpRequest {
     long stall_timeout_seconds = 60;  // abort when under 1 byte/s for this long
 };
 
-class HttpError : public std::runtime_error {
+// An Error (a failure the user can act on: no network, a refused connection), not an internal
+// one.
+class HttpError : public Error {
   public:
     explicit HttpError(const std::string& message, bool transient)
-        : std::runtime_error(message), transient_(transient) {}
+        : Error("network: " + message), transient_(transient) {}
     bool transient() const { return transient_; }  // worth retrying
 
   private:

@@ -186,6 +186,12 @@ PullResult pull_model(ModelStore& store, const HubSettings& hub, const std::stri
         record_alias(*existing);
         return {*existing, "already in the store"};
     }
+    if (!info.sha256.empty()) {
+        if (auto entry = store.add_existing_blob(info.sha256, name, info.url)) {
+            record_alias(*entry);
+            return {*entry, "already in the store under another name (same SHA-256)"};
+        }
+    }
     const std::string partial =
         store.partial_path(name + "@" + (info.sha256.empty() ? options.revision : info.sha256));
     const uint64_t already = file_size_or_zero(partial);

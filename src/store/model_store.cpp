@@ -197,6 +197,18 @@ ManifestEntry ModelStore::add_downloaded(const std::string& temporary_path,
     return entry;
 }
 
+std::optional<ManifestEntry> ModelStore::add_existing_blob(const std::string& sha256,
+                                                           const std::string& name,
+                                                           const std::string& source) {
+    check_name(name);
+    const std::string blob = blob_path(sha256);
+    FileLock lock(lock_path("store"), FileLock::Mode::Exclusive);
+    if (!fs::exists(blob)) return std::nullopt;
+    auto entry = describe(blob, sha256, name, source);
+    write_manifest(entry);
+    return entry;
+}
+
 ManifestEntry ModelStore::add_external(const std::string& path, const std::string& sha256,
                                        const std::string& name, const std::string& source) {
     check_name(name);

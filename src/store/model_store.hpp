@@ -54,6 +54,11 @@ class ModelStore {
     ManifestEntry add_downloaded(const std::string& temporary_path, const std::string& sha256,
                                  const std::string& name, const std::string& source);
     // Records a file that stays where it is (a Hugging Face cache entry).
+    // Names a blob the store already holds (the same bytes pulled under another name), without
+    // a download; nullopt when there is no blob of that SHA-256.
+    std::optional<ManifestEntry> add_existing_blob(const std::string& sha256,
+                                                   const std::string& name,
+                                                   const std::string& source);
     ManifestEntry add_external(const std::string& path, const std::string& sha256,
                                const std::string& name, const std::string& source);
 

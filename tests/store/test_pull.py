@@ -87,6 +87,21 @@ class PullTests(unittest.TestCase):
         self.assert_fails(ambiguous, "no GGUF file tagged Q4_K")
         self.assertIn("model-Q4_K_S.gguf", ambiguous.stderr)
 
+    def test_bytes_the_store_has_are_not_downloaded_again(self):
+        self.assertEqual(self.llcuda("pull", "-q", "org/model", "stories260K.gguf").returncode, 0)
+        gets = self.stats()["cdn_gets"]
+        result = self.llcuda("pull", "org/model", "model-Q4_K_M.gguf")  # the same bytes
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("already in the store under another name", result.stdout)
+        self.assertEqual(self.stats()["cdn_gets"], gets)
+        self.assertEqual(len(self.blobs()), 1)
+
+    def test_no_network_is_an_error_not_an_internal_one(self):
+        env = dict(self.env, HF_ENDPOINT="http://127.0.0.1:9")  # nothing listens on port 9
+        result = self.llcuda("pull", "--retries", "1", "org/model", "stories260K.gguf", env=env)
+        self.assert_fails(result, "network: ")
+        self.assertNotIn("internal error", result.stderr)
+
     def test_resume_after_a_cut_connection(self):
         result = self.llcuda("pull", "flaky/model", "model-Q8_0.gguf")
         self.assertEqual(result.returncode, 0, result.stderr)
