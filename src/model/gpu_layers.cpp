@@ -294,7 +294,8 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
     // RMSNorm, attention and the gated activation also quantize their output for the next
     // product, Q/K/V and gate/up share launches, RoPE and the KV store are one kernel (or part of
     // the Q/K/V products) with the biases and QK-norm before RoPE, and the residual adds happen
-    // in the output projections (or, after a post norm, in the norm's kernel).
+    // in the output projections (or, after a post norm, in the norm's kernel, which also does
+    // the next RMSNorm).
     void* blocks = dim % 32 == 0 ? matmul->activation_blocks_for(count) : nullptr;
     const bool blocks_written = blocks != nullptr;
     const bool fuse_activation = blocks_written && hp.feed_forward_dim % 32 == 0;
@@ -304,20 +305,26 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
     auto attention_inputs = [](const GpuLayer& layer) {
         return cuda::NextWeights{{&layer.query, &layer.key, &layer.value}, 3};
     };
-    // The output products add into x, or write `projected` for a post norm that adds it.
+    // The output products add into x, or write `projected` for a post norm that adds it; that
+    // norm's kernel then also does the next RMSNorm (`next_norm`, when given) into normed and its
+    // blocks, saving a launch. Returns whether it did.
     auto output_product = [&](const cuda::DeviceMatrix& weights, const float* post_norm,
-                              const cuda::NextWeights& next) {
+                              const cuda::NextWeights& next, const float* next_norm) {
         if (post_norm == nullptr) {
             matmul->multiply(weights, x_, true, next);
-            return;
+            return false;
         }
         matmul->multiply(weights, projected_, false, next);
-        cuda::rms_norm_add(projected_, post_norm, x_, count, dim, hp.rms_epsilon, stream);
+        cuda::rms_norm_add(projected_, post_norm, x_, count, dim, hp.rms_epsilon, stream, next_norm,
+                           normed_, next_norm != nullptr ? blocks : nullptr);
+        return next_norm != nullptr;
     };
+    bool attention_input_ready = false;  // the last layer's post-FFN norm wrote it
     for (size_t l = 0; l < layers.size(); ++l) {
         auto& layer = layers[l];
-        cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream,
-                       blocks);
+        if (!attention_input_ready)
+            cuda::rms_norm(x_, layer.attention_norm, normed_, count, dim, hp.rms_epsilon, stream,
+                           blocks);
         matmul->set_input(normed_, count, dim, blocks_written);
         const cuda::MatvecJob qkv[] = {
             {&layer.query, queries_}, {&layer.key, keys_}, {&layer.value, values_}};
@@ -352,10 +359,11 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
             rows, count, layer.shape, attended_, attention_scratch.as<float>(), stream, blocks,
             short_context ? cuda::kShortAttentionRows : SIZE_MAX, options.row_parallel_attention);
         matmul->set_input(attended_, count, hp.q_dim(), attended_blocks);
-        output_product(layer.attention_output, layer.post_attention_norm,
-                       {{&layer.ffn_gate, &layer.ffn_up}, 2});
-
-        cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream, blocks);
+        const bool ffn_input_ready =
+            output_product(layer.attention_output, layer.post_attention_norm,
+                           {{&layer.ffn_gate, &layer.ffn_up}, 2}, layer.ffn_norm);
+        if (!ffn_input_ready)
+            cuda::rms_norm(x_, layer.ffn_norm, normed_, count, dim, hp.rms_epsilon, stream, blocks);
         matmul->set_input(normed_, count, dim, blocks_written);
         const cuda::MatvecJob gate_up[] = {{&layer.ffn_gate, gate_}, {&layer.ffn_up, up_}};
         matmul->multiply_each(gate_up, 2, {{&layer.ffn_down}, 1});
@@ -369,8 +377,11 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
             cuda::swiglu(gate_, up_, count * hp.feed_forward_dim, stream);
         matmul->set_input(gate_, count, hp.feed_forward_dim, fuse_activation);
         const bool last = l + 1 == layers.size();
-        output_product(layer.ffn_down, layer.post_ffn_norm,
-                       last ? cuda::NextWeights{{&output}, 1} : attention_inputs(layers[l + 1]));
+        // The output head normalises only its output rows: the last layer's norm stays its own.
+        attention_input_ready =
+            output_product(layer.ffn_down, layer.post_ffn_norm,
+                           last ? cuda::NextWeights{{&output}, 1} : attention_inputs(layers[l + 1]),
+                           last ? nullptr : layers[l + 1].attention_norm);
     }
     // Only the output tokens' logits are needed. The head goes through the matrix-vector
     // kernel 8 rows at a time: a GEMM would need the whole head expanded to F16.

@@ -25,7 +25,9 @@ namespace {
 constexpr float kCertainMargin = 0.25f;
 // GPU logits against the CPU Decoder's (logits span about +-20): the GPU rounds prompt
 // activations to F16 for the tensor-core GEMM and keeps keys and values in F16 (or Q8_0), where
-// the CPU keeps floats throughout.
+// the CPU keeps floats throughout. Measured on the H200 (all layers on the GPU, worst of prompt
+// and decode): F16 0.0082 llama3, 0.0087 qwen2, 0.0094 qwen3, 0.0044 gemma3; Q8_0 0.119 gemma3
+// and 0.235 qwen3, whose 16-value heads share a 32-value block's scale in the cache.
 float logit_tolerance(DType kv_type) { return kv_type == DType::Q8_0 ? 0.25f : 0.05f; }
 
 class GpuArchitecture : public ::testing::TestWithParam<std::string> {

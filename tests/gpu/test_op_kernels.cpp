@@ -160,6 +160,7 @@ TEST(OpKernels, GegluPostNormAddScaleSoftcap) {
         const auto source = random_floats(tokens * size, 2.0f, 42);
         const auto weight = random_floats(size, 1.0f, 43);
         auto x = random_floats(tokens * size, 1.0f, 44);
+        const auto x_before = x;
         const auto source_device = to_device(source), weight_device = to_device(weight),
                    x_device = to_device(x);
         std::vector<float> normed(size);
@@ -167,9 +168,37 @@ TEST(OpKernels, GegluPostNormAddScaleSoftcap) {
             rms_norm(source.data() + t * size, weight.data(), normed.data(), size, 1e-6f);
             add_in_place(x.data() + t * size, normed.data(), size);
         }
+        // The same with the next RMSNorm in the launch, and its int8 blocks where whole.
+        const auto fused_x_device = to_device(x_before);
+        const auto next_weight = random_floats(size, 1.0f, 46);
+        const auto next_weight_device = to_device(next_weight);
+        DeviceBuffer next_out(x.size() * sizeof(float), 0);
+        const bool whole_blocks = size % 32 == 0;
+        DeviceBuffer blocks(whole_blocks ? cuda::activation_blocks_bytes(tokens, size) : 0, 0),
+            expected_blocks(blocks.bytes(), 0);
+        if (whole_blocks) {
+            cudaMemset(blocks.get(), 0, blocks.bytes());
+            cudaMemset(expected_blocks.get(), 0, expected_blocks.bytes());
+        }
         cuda::rms_norm_add(source_device.as<float>(), weight_device.as<float>(),
                            x_device.as<float>(), tokens, size, 1e-6f, nullptr);
+        cuda::rms_norm_add(source_device.as<float>(), weight_device.as<float>(),
+                           fused_x_device.as<float>(), tokens, size, 1e-6f, nullptr,
+                           next_weight_device.as<float>(), next_out.as<float>(),
+                           whole_blocks ? blocks.get() : nullptr);
         expect_close(to_host<float>(x_device, x.size()), x, 1e-5f);
+        expect_close(to_host<float>(fused_x_device, x.size()), x, 1e-5f);
+        std::vector<float> next(x.size());
+        for (size_t t = 0; t < tokens; ++t)
+            rms_norm(x.data() + t * size, next_weight.data(), next.data() + t * size, size, 1e-6f);
+        const auto next_gpu = to_host<float>(next_out, x.size());
+        expect_close(next_gpu, next, 1e-4f);
+        if (whole_blocks) {
+            cuda::quantize_activations(next_out.as<float>(), tokens, size, expected_blocks.get(),
+                                       nullptr);
+            EXPECT_EQ(to_host<uint8_t>(blocks, blocks.bytes()),
+                      to_host<uint8_t>(expected_blocks, expected_blocks.bytes()));
+        }
     }
 
     auto values = random_floats(count, 20.0f, 45);

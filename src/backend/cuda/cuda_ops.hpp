@@ -183,9 +183,12 @@ void geglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
                     void* activation_blocks, cudaStream_t stream);
 void add(float* destination, const float* source, size_t count, cudaStream_t stream);
 // x[t] += rms_norm(source[t]) * weight for `tokens` rows of `size`: a post-attention or post-FFN
-// norm and the residual add after it (Gemma 3), in one launch.
+// norm and the residual add after it (Gemma 3), in one launch. With next_weight, also the next
+// RMSNorm of the updated x into next_out (and its int8 blocks into activation_blocks when given,
+// as rms_norm would write them), saving that norm's launch.
 void rms_norm_add(const float* source, const float* weight, float* x, size_t tokens, size_t size,
-                  float epsilon, cudaStream_t stream);
+                  float epsilon, cudaStream_t stream, const float* next_weight = nullptr,
+                  float* next_out = nullptr, void* activation_blocks = nullptr);
 // values[i] *= factor (embedding scale); values[i] = cap * tanh(values[i] / cap) (soft-capping).
 void scale(float* values, size_t count, float factor, cudaStream_t stream);
 void softcap(float* values, size_t count, float cap, cudaStream_t stream);

@@ -142,9 +142,14 @@ __global__ void gated_quantize_kernel(float* gate, const float* up, size_t total
     quantize_warp_block(value, blocks[i / 32]);
 }
 
-// One block per row: x += weight * (scale * source), the CPU's rms_norm then add_in_place.
+// One block per row: x += weight * (scale * source), the CPU's rms_norm then add_in_place. With
+// next_weight, the row of x it leaves is normalised too (the next RMSNorm, out = next_weight *
+// (scale' * x), and its int8 blocks when given: size a multiple of 32, whole warps per block), so
+// that a post norm, the residual add and the next pre-norm are one launch. Rows are walked in
+// rounds of blockDim.x values so that a warp holds 32 consecutive ones.
 __global__ void rms_norm_add_kernel(const float* source, const float* weight, float* x, size_t size,
-                                    float epsilon) {
+                                    float epsilon, const float* next_weight, float* next_out,
+                                    ActivationBlock* blocks) {
     begin_after_previous_kernel();
     const float* row = source + blockIdx.x * size;
     float* destination = x + blockIdx.x * size;
@@ -152,8 +157,24 @@ __global__ void rms_norm_add_kernel(const float* source, const float* weight, fl
     for (size_t i = threadIdx.x; i < size; i += blockDim.x) squares += row[i] * row[i];
     const float mean = block_sum(squares) / static_cast<float>(size);
     const float scale = 1.0f / sqrtf(mean + epsilon);
-    for (size_t i = threadIdx.x; i < size; i += blockDim.x)
-        destination[i] += weight[i] * (scale * row[i]);
+    float sum_squares = 0.0f;
+    for (size_t i = threadIdx.x; i < size; i += blockDim.x) {
+        const float value = destination[i] + weight[i] * (scale * row[i]);
+        destination[i] = value;
+        sum_squares += value * value;
+    }
+    if (next_weight == nullptr) return;
+    const float next_mean = block_sum(sum_squares) / static_cast<float>(size);
+    const float next_scale = 1.0f / sqrtf(next_mean + epsilon);
+    float* result = next_out + blockIdx.x * size;
+    for (size_t first = 0; first < size; first += blockDim.x) {
+        const size_t i = first + threadIdx.x;
+        if (i >= size) break;  // whole warps stop together when size % 32 == 0
+        // Each thread reads back only what it wrote itself above.
+        const float normed = next_weight[i] * (next_scale * destination[i]);
+        result[i] = normed;
+        if (blocks != nullptr) quantize_warp_block(normed, blocks[(blockIdx.x * size + i) / 32]);
+    }
 }
 
 __global__ void scale_kernel(float* values, size_t count, float factor) {
@@ -328,10 +349,13 @@ void geglu_quantize(float* gate, const float* up, size_t tokens, size_t size,
 }
 
 void rms_norm_add(const float* source, const float* weight, float* x, size_t tokens, size_t size,
-                  float epsilon, cudaStream_t stream) {
+                  float epsilon, cudaStream_t stream, const float* next_weight, float* next_out,
+                  void* activation_blocks) {
     if (tokens == 0) return;
+    if (activation_blocks != nullptr) require_whole_activation_blocks(size);
     launch_kernel(rms_norm_add_kernel, static_cast<unsigned>(tokens), kThreads, 0, stream, source,
-                  weight, x, size, epsilon);
+                  weight, x, size, epsilon, next_weight, next_out,
+                  static_cast<ActivationBlock*>(activation_blocks));
     check_launch("rms_norm_add");
 }
 
