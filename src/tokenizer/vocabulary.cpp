@@ -68,8 +68,8 @@ void read_byte_level_parts(const GgufFile& file, Vocabulary& vocabulary) {
                     ": a byte-level BPE vocabulary (tokenizer.ggml.model = gpt2) needs "
                     "tokenizer.ggml.merges, and the file has none");
     }
-    for (const auto& merge : string_array(file, "tokenizer.ggml.merges").items)
-        vocabulary.merges.push_back(merge.as_string());
+    const GgufArray* merges = &string_array(file, "tokenizer.ggml.merges");  // see below
+    for (const auto& merge : merges->items) vocabulary.merges.push_back(merge.as_string());
     vocabulary.pre = file.find_string("tokenizer.ggml.pre").value_or("default");
     const auto& pre = find_pre_tokenizer(vocabulary.pre);  // an unknown name fails here
     vocabulary.add_bos = pre.add_bos;
@@ -92,9 +92,11 @@ Vocabulary read_vocabulary(const GgufFile& file) {
         throw Error(file.description() +
                     ": the file has no tokenizer.ggml.tokens array (no vocabulary)");
     }
-    const auto& pieces = string_array(file, "tokenizer.ggml.tokens");
-    if (pieces.items.empty()) throw Error(file.description() + ": tokenizer.ggml.tokens is empty");
-    for (const auto& piece : pieces.items) vocabulary.pieces.push_back(piece.as_string());
+    // Pointers, not references: GCC 13's -Wdangling-reference takes a reference returned by a
+    // call with a temporary argument (the key) for one into that temporary.
+    const GgufArray* pieces = &string_array(file, "tokenizer.ggml.tokens");
+    if (pieces->items.empty()) throw Error(file.description() + ": tokenizer.ggml.tokens is empty");
+    for (const auto& piece : pieces->items) vocabulary.pieces.push_back(piece.as_string());
     const size_t size = vocabulary.pieces.size();
     read_scores_and_types(file, vocabulary);
 
