@@ -57,16 +57,6 @@ class GpuArchitecture : public ::testing::TestWithParam<std::string> {
         return runner;
     }
 
-    // The CPU Decoder's logits for every position of the prompt: [ids][vocab].
-    std::vector<float> cpu_prompt_logits(const std::vector<int32_t>& ids) {
-        KvCache cache(model_->spec(), ids.size() + 32);
-        TokenBatch batch;
-        for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], 0, i, true);
-        std::vector<float> logits;
-        model_->forward(batch, cache, pool_, logits);
-        return logits;
-    }
-
     std::unique_ptr<Decoder> model_;
     std::vector<testing::ReferencePrompt> prompts_;
     ThreadPool pool_{2};
@@ -110,7 +100,8 @@ TEST_P(GpuArchitecture, EverySplitMatchesTheCpuDecoderAndTheReferenceTokens) {
             float worst_prompt = 0.0f, worst_decode = 0.0f;
             for (const auto& prompt : prompts_) {
                 runner.clear();
-                const auto cpu = cpu_prompt_logits(prompt.ids);
+                const auto cpu =
+                    testing::reference_logits_at_every_position(*model_, prompt.ids, pool_);
                 TokenBatch batch;
                 for (size_t i = 0; i < prompt.ids.size(); ++i) batch.add(prompt.ids[i], 0, i, true);
                 runner.forward(batch, true);

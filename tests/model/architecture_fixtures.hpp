@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/thread_pool.hpp"
+#include "model/decoder.hpp"
+#include "model/kv_cache.hpp"
 #include "test_paths.hpp"
 
 namespace llcuda::testing {
@@ -61,6 +64,18 @@ inline std::vector<ReferencePrompt> reference_prompts(const std::string& name) {
         prompts.push_back(std::move(prompt));
     }
     return prompts;
+}
+
+// The CPU reference decoder's logits for every position of `ids`, in one batch: [ids][vocab].
+inline std::vector<float> reference_logits_at_every_position(const Decoder& model,
+                                                             const std::vector<int32_t>& ids,
+                                                             ThreadPool& pool) {
+    KvCache cache(model.spec(), ids.size() + 32);
+    TokenBatch batch;
+    for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], 0, i, true);
+    std::vector<float> logits;
+    model.forward(batch, cache, pool, logits);
+    return logits;
 }
 
 // log(sum(exp(logits))) computed in double.

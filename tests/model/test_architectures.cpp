@@ -37,16 +37,6 @@ class ArchitectureFixture : public ::testing::TestWithParam<std::string> {
         ASSERT_FALSE(prompts_.empty());
     }
 
-    // Logits of every position of `ids` in one batch: [ids][vocab].
-    std::vector<float> all_logits(const std::vector<int32_t>& ids) {
-        KvCache cache(model_->spec(), ids.size() + 32);
-        TokenBatch batch;
-        for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], 0, i, true);
-        std::vector<float> logits;
-        model_->forward(batch, cache, pool_, logits);
-        return logits;
-    }
-
     std::unique_ptr<Decoder> model_;
     std::vector<testing::ReferencePrompt> prompts_;
     ThreadPool pool_{2};
@@ -56,7 +46,7 @@ TEST_P(ArchitectureFixture, LogitsMatchTransformersAtEveryPosition) {
     const size_t vocab = model_->spec().vocab_size;
     const float tolerance = logit_tolerance(GetParam());
     for (const auto& prompt : prompts_) {
-        const auto logits = all_logits(prompt.ids);
+        const auto logits = testing::reference_logits_at_every_position(*model_, prompt.ids, pool_);
         ASSERT_EQ(logits.size(), prompt.ids.size() * vocab);
         for (size_t p = 0; p < prompt.ids.size(); ++p) {
             const float* row = logits.data() + p * vocab;
