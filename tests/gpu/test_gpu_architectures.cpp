@@ -209,11 +209,7 @@ TEST_P(GpuArchitecture, OffSwitchesKeepTheLogits) {
 
 INSTANTIATE_TEST_SUITE_P(SharedFixtures, GpuArchitecture,
                          ::testing::ValuesIn(testing::architecture_fixture_names()),
-                         [](const auto& info) {
-                             std::string name = info.param;
-                             std::replace(name.begin(), name.end(), '-', '_');
-                             return name;
-                         });
+                         testing::FixtureTestName{});
 
 }  // namespace
 }  // namespace llcuda

@@ -2,6 +2,7 @@
 // The architecture fixtures of ../shared/models/arch: tiny random-weight models made by Hugging
 // Face transformers and converted by llama.cpp's converter, with transformers' float32 logits
 // (top 10 per position, log-sum-exp) and greedy continuations in reference.json.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -21,6 +22,16 @@ inline const std::vector<std::string>& architecture_fixture_names() {
                                                 "gemma3-tiny"};
     return names;
 }
+
+// A test name from a fixture name ("llama3-tiny" -> "llama3_tiny": gtest names have no '-').
+struct FixtureTestName {
+    template <typename Info>
+    std::string operator()(const Info& info) const {
+        std::string name = info.param;
+        std::replace(name.begin(), name.end(), '-', '_');
+        return name;
+    }
+};
 
 struct ReferencePosition {
     std::vector<int32_t> top_ids;

@@ -135,11 +135,7 @@ TEST(SlidingWindowCache, RingGivesTheSameLogitsInWholePassesAndTokenByToken) {
 
 INSTANTIATE_TEST_SUITE_P(SharedFixtures, ArchitectureFixture,
                          ::testing::ValuesIn(testing::architecture_fixture_names()),
-                         [](const auto& info) {
-                             std::string name = info.param;
-                             std::replace(name.begin(), name.end(), '-', '_');
-                             return name;
-                         });
+                         testing::FixtureTestName{});
 
 }  // namespace
 }  // namespace llcuda
