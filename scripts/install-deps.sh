@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config
   libfmt-dev nlohmann-json3-dev libcli11-dev libgtest-dev
-  python3 python3-sentencepiece python3-numpy python3-pytest pybind11-dev python3-dev python3-venv python3-pip
+  python3 python3-jinja2 python3-sentencepiece python3-numpy python3-pytest pybind11-dev python3-dev python3-venv python3-pip
   libcurl4-openssl-dev libssl-dev
   libopenmpi-dev openmpi-bin libcpp-httplib-dev libpcre2-dev nodejs
   clang libclang-rt-14-dev clang-format

@@ -10,6 +10,9 @@ namespace llcuda::jinja {
 
 using Json = nlohmann::ordered_json;
 
+// The variable that holds a {% filter %} block's rendered body while its filter runs.
+inline constexpr const char* kFilterBlockInput = " filter block input";
+
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
 
@@ -44,15 +47,27 @@ using NodePtr = std::unique_ptr<Node>;
 using Body = std::vector<NodePtr>;
 
 struct Node {
-    enum class Kind { Text, Output, If, For, Set } kind = Kind::Text;
+    enum class Kind {
+        Text,
+        Output,
+        If,
+        For,
+        Set,    // {% set x = e %}, {% set a, b = e %}, {% set ns.x = e %}, {% set x %}body{% endset
+                // %}
+        Macro,  // {% macro name(parameters) %}body{% endmacro %}
+        Break,  // {% break %} (the loopcontrols extension transformers loads)
+        Continue,     // {% continue %}
+        FilterBlock,  // {% filter name(arguments) %}body{% endfilter %}: expr filters `body`
+    } kind = Kind::Text;
     size_t line = 0;
     std::string text;                                // Text
     ExprPtr expr;                                    // Output, For's iterable, Set's value
     std::vector<std::pair<ExprPtr, Body>> branches;  // If: condition and body, in order
-    Body body, else_body;                            // For, If (else)
-    std::vector<std::string> targets;                // For: loop variables; Set: name
-    std::string attribute;                           // Set: ns.attribute
-    ExprPtr condition;                               // For: "if" filter
+    Body body, else_body;              // For, If (else), Macro, Set and FilterBlock (body)
+    std::vector<std::string> targets;  // For: loop variables; Set: names; Macro: name, parameters
+    std::vector<ExprPtr> defaults;     // Macro: each parameter's default (null when none)
+    std::string attribute;             // Set: ns.attribute
+    ExprPtr condition;                 // For: "if" filter
 };
 
 }  // namespace llcuda::jinja

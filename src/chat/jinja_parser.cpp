@@ -151,8 +151,75 @@ class Parser {
                 ++index_;
                 node->attribute = expect_name();
             }
+            while (node->attribute.empty() && at_operator(",")) {
+                ++index_;
+                node->targets.push_back(expect_name());
+            }
+            if (peek().kind == TokenKind::StatementEnd && node->attribute.empty() &&
+                node->targets.size() == 1) {
+                ++index_;  // {% set name %}body{% endset %}
+                node->body = parse_body({"endset"});
+                index_ += 2;
+                expect_statement_end();
+                return node;
+            }
             expect_operator("=");
             node->expr = parse_expression();
+            if (at_operator(",")) {  // {% set a, b = 1, 2 %}: a tuple
+                auto list = make(Expr::Kind::List, line);
+                list->items.push_back(std::move(node->expr));
+                while (at_operator(",")) {
+                    ++index_;
+                    list->items.push_back(parse_expression());
+                }
+                node->expr = std::move(list);
+            }
+            expect_statement_end();
+            return node;
+        }
+        if (keyword == "macro") {
+            auto node = make_node(Node::Kind::Macro);
+            node->line = line;
+            node->targets.push_back(expect_name());
+            expect_operator("(");
+            while (!at_operator(")")) {
+                node->targets.push_back(expect_name());
+                ExprPtr fallback;
+                if (at_operator("=")) {
+                    ++index_;
+                    fallback = parse_expression();
+                }
+                node->defaults.push_back(std::move(fallback));
+                if (!at_operator(",")) break;
+                ++index_;
+            }
+            expect_operator(")");
+            expect_statement_end();
+            node->body = parse_body({"endmacro"});
+            index_ += 2;
+            expect_statement_end();
+            return node;
+        }
+        if (keyword == "break" || keyword == "continue") {
+            auto node = make_node(keyword == "break" ? Node::Kind::Break : Node::Kind::Continue);
+            node->line = line;
+            expect_statement_end();
+            return node;
+        }
+        if (keyword == "filter") {
+            // The body's text goes through the filter as the value of a reserved name.
+            auto node = make_node(Node::Kind::FilterBlock);
+            node->line = line;
+            auto input = make(Expr::Kind::Name, line);
+            input->name = kFilterBlockInput;
+            auto filter = make(Expr::Kind::Filter, line);
+            filter->name = expect_name();
+            filter->a = std::move(input);
+            if (at_operator("(")) parse_arguments(*filter);
+            node->expr = std::move(filter);
+            expect_statement_end();
+            node->body = parse_body({"endfilter"});
+            index_ += 2;
             expect_statement_end();
             return node;
         }
@@ -372,7 +439,11 @@ class Parser {
                     auto expr = make(Expr::Kind::Slice, line);
                     expr->a = std::move(value);
                     expr->b = std::move(first);
-                    if (!at_operator("]")) expr->c = parse_expression();
+                    if (!at_operator("]") && !at_operator(":")) expr->c = parse_expression();
+                    if (at_operator(":")) {  // a[b:c:step]
+                        ++index_;
+                        if (!at_operator("]")) expr->items.push_back(parse_expression());
+                    }
                     value = std::move(expr);
                 } else {
                     auto expr = make(Expr::Kind::Index, line);

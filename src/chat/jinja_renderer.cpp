@@ -6,6 +6,7 @@
 #include <cmath>
 #include <ctime>
 #include <map>
+#include <utility>
 
 #include "core/error.hpp"
 #include "core/json_text.hpp"
@@ -13,10 +14,19 @@
 namespace llcuda::jinja {
 namespace {
 
-// A template value: JSON, or undefined (a missing variable, key or attribute).
+// A template value: JSON, undefined (a missing variable, key or attribute), or a callable: a
+// macro of the template or one of the globals transformers defines (so `strftime_now is
+// defined` holds, as it does in Python).
 struct Value {
     Json json;
     bool undefined = false;
+    const Node* macro = nullptr;
+    const char* builtin = nullptr;
+    // Python's types that JSON has no word for, where templates see the difference: a
+    // Markup string (`|safe`: `+` with a plain string HTML-escapes that string) and a
+    // generator (what map/select/selectattr return: tojson and length refuse it).
+    bool markup = false;
+    bool generator = false;
 
     static Value none() { return Value{}; }
     static Value missing() { return Value{Json(), true}; }
@@ -24,23 +34,63 @@ struct Value {
 
 std::string python_string(const Json& value);
 
-void dump_python_json(const Json& value, int indent, int depth, std::string& out) {
+// Python's json.dumps string escapes: ensure_ascii writes every code point above U+007F as
+// \uXXXX (UTF-16 surrogate pairs above U+FFFF); invalid UTF-8 becomes U+FFFD.
+void dump_python_string(const std::string& text, bool ensure_ascii, std::string& out) {
+    if (!ensure_ascii) {
+        out += json_text(Json(text));
+        return;
+    }
+    // nlohmann escapes the control characters as Python does; decode its output to code points.
+    const std::string escaped = json_text(Json(text));
+    for (size_t i = 0; i < escaped.size();) {
+        const auto byte = static_cast<unsigned char>(escaped[i]);
+        if (byte < 0x80) {
+            out += escaped[i++];
+            continue;
+        }
+        const int length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : 2;
+        uint32_t code = byte & (length == 4 ? 0x07 : length == 3 ? 0x0F : 0x1F);
+        for (int k = 1; k < length && i + static_cast<size_t>(k) < escaped.size(); ++k)
+            code = (code << 6) |
+                   (static_cast<unsigned char>(escaped[i + static_cast<size_t>(k)]) & 0x3F);
+        i += static_cast<size_t>(length);
+        if (code >= 0x10000) {
+            code -= 0x10000;
+            out +=
+                fmt::format("\\u{:04x}\\u{:04x}", 0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF));
+        } else {
+            out += fmt::format("\\u{:04x}", code);
+        }
+    }
+}
+
+void dump_python_json(const Json& value, const JsonOptions& options, int depth, std::string& out) {
+    const int indent = options.indent;
     const auto newline = [&](int level) {
         if (indent < 0) return;
         out += '\n';
         out.append(static_cast<size_t>(indent * level), ' ');
     };
+    const std::string& item_separator =
+        options.item_separator ? *options.item_separator : (indent < 0 ? ", " : ",");
+    const std::string& key_separator = options.key_separator ? *options.key_separator : ": ";
     if (value.is_object()) {
         if (value.empty()) return void(out += "{}");
+        std::vector<std::pair<const std::string*, const Json*>> entries;
+        for (const auto& [key, item] : value.items()) entries.emplace_back(&key, &item);
+        if (options.sort_keys)
+            std::sort(entries.begin(), entries.end(),
+                      [](const auto& x, const auto& y) { return *x.first < *y.first; });
         out += '{';
         bool first = true;
-        for (const auto& [key, item] : value.items()) {
-            if (!first) out += indent < 0 ? ", " : ",";
+        for (const auto& [key, item] : entries) {
+            if (!first) out += item_separator;
             first = false;
             newline(depth + 1);
-            out += json_text(Json(key));
-            out += ": ";
-            dump_python_json(item, indent, depth + 1, out);
+            dump_python_string(*key, options.ensure_ascii, out);
+            out += key_separator;
+            dump_python_json(*item, options, depth + 1, out);
         }
         newline(depth);
         out += '}';
@@ -48,12 +98,16 @@ void dump_python_json(const Json& value, int indent, int depth, std::string& out
         if (value.empty()) return void(out += "[]");
         out += '[';
         for (size_t i = 0; i < value.size(); ++i) {
-            if (i > 0) out += indent < 0 ? ", " : ",";
+            if (i > 0) out += item_separator;
             newline(depth + 1);
-            dump_python_json(value[i], indent, depth + 1, out);
+            dump_python_json(value[i], options, depth + 1, out);
         }
         newline(depth);
         out += ']';
+    } else if (value.is_string()) {
+        dump_python_string(value.get_ref<const std::string&>(), options.ensure_ascii, out);
+    } else if (value.is_boolean()) {
+        out += value.get<bool>() ? "true" : "false";
     } else {
         out += json_text(value);
     }
@@ -98,7 +152,38 @@ std::string python_string(const Json& value) {
     return out;
 }
 
+// str() of a value as filters see it: an undefined value is "".
+std::string text_of(const Value& v) { return v.undefined ? "" : python_string(v.json); }
+
+// markupsafe.escape.
+std::string html_escape(const std::string& text) {
+    std::string out;
+    for (const char c : text) {
+        switch (c) {
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&#34;";
+                break;
+            case '\'':
+                out += "&#39;";
+                break;
+            default:
+                out += c;
+        }
+    }
+    return out;
+}
+
 bool truthy(const Value& v) {
+    if (v.macro != nullptr || v.builtin != nullptr) return true;
     if (v.undefined) return false;
     const Json& j = v.json;
     if (j.is_null()) return false;
@@ -118,6 +203,10 @@ std::string trim(const std::string& text, bool left, bool right) {
     size_t end = right ? text.find_last_not_of(blanks) + 1 : text.size();
     return text.substr(begin, end - begin);
 }
+
+// The global functions of transformers' environment and jinja2's defaults that templates call.
+constexpr const char* kBuiltins[] = {"raise_exception", "strftime_now", "namespace", "range",
+                                     "dict"};
 
 constexpr int64_t kMaxItems = 1 << 20;
 constexpr size_t kMaxOutput = size_t{64} << 20;
@@ -167,6 +256,7 @@ class Renderer {
 
     void render_body(const Body& body, std::string& out) {
         for (const auto& node : body) {
+            if (loop_control_ != LoopControl::None) return;
             render_node(*node, out);
             // Templates are untrusted (they come inside model files): bound the work.
             if (out.size() > kMaxOutput)
@@ -192,8 +282,45 @@ class Renderer {
                 return render_body(node.else_body, out);
             case Node::Kind::For:
                 return render_for(node, out);
+            case Node::Kind::Macro: {
+                Value macro;
+                macro.macro = &node;
+                scopes_.back()[node.targets[0]] = macro;
+                return;
+            }
+            case Node::Kind::Break:
+                loop_control_ = LoopControl::Break;
+                return;
+            case Node::Kind::Continue:
+                loop_control_ = LoopControl::Continue;
+                return;
+            case Node::Kind::FilterBlock: {
+                std::string text;
+                render_body(node.body, text);
+                scopes_.emplace_back();
+                scopes_.back()[kFilterBlockInput] = Value{Json(std::move(text))};
+                const Value filtered = evaluate(*node.expr);
+                scopes_.pop_back();
+                out += python_string(filtered.json);
+                return;
+            }
             case Node::Kind::Set: {
-                Value value = evaluate(*node.expr);
+                Value value;
+                if (!node.expr) {
+                    std::string text;
+                    render_body(node.body, text);
+                    value = Value{Json(std::move(text))};
+                } else {
+                    value = evaluate(*node.expr);
+                }
+                if (node.targets.size() > 1) {
+                    if (!value.json.is_array() || value.json.size() != node.targets.size())
+                        fail(node.line,
+                             fmt::format("cannot unpack into {} names", node.targets.size()));
+                    for (size_t t = 0; t < node.targets.size(); ++t)
+                        scopes_.back()[node.targets[t]] = Value{value.json[t]};
+                    return;
+                }
                 if (node.attribute.empty()) {
                     scopes_.back()[node.targets[0]] = std::move(value);
                     return;
@@ -251,6 +378,8 @@ class Renderer {
             scopes_.back()["loop"] = Value{std::move(loop)};
             render_body(node.body, out);
             scopes_.pop_back();
+            const LoopControl control = std::exchange(loop_control_, LoopControl::None);
+            if (control == LoopControl::Break) break;
         }
     }
 
@@ -272,8 +401,15 @@ class Renderer {
             case Expr::Kind::Literal:
                 return Value{e.value};
             case Expr::Kind::Name: {
-                const Value* value = lookup(e.name);
-                return value ? *value : Value::missing();
+                if (const Value* value = lookup(e.name)) return *value;
+                for (const char* builtin : kBuiltins) {
+                    if (e.name == builtin) {
+                        Value function;
+                        function.builtin = builtin;
+                        return function;
+                    }
+                }
+                return Value::missing();
             }
             case Expr::Kind::List: {
                 Json list = Json::array();
@@ -351,11 +487,44 @@ class Renderer {
             if (index < 0) index += size;
             return std::clamp<int64_t>(index, 0, size);
         };
+        int64_t stride = 1;
+        if (!e.items.empty()) {
+            const Json given = evaluate(*e.items[0]).json;
+            if (!given.is_number_integer() || given.get<int64_t>() == 0)
+                fail(e.line, "a slice step must be a non-zero integer");
+            stride = given.get<int64_t>();
+        }
+        if (stride < 0) {
+            // Python's a[b:c:-n]: from b (default the last) down to just above c.
+            const auto lower = [&](const ExprPtr& expr, int64_t fallback) {
+                if (!expr) return fallback;
+                const Json value = evaluate(*expr).json;
+                if (!value.is_number_integer()) fail(e.line, "slice bounds must be integers");
+                int64_t index = value.get<int64_t>();
+                if (index < 0) index += size;
+                return std::clamp<int64_t>(index, -1, size - 1);
+            };
+            const int64_t first = lower(e.b, size - 1), stop = lower(e.c, -1);
+            Json list = Json::array();
+            std::string text;
+            for (int64_t i = first; i > stop; i += stride) {
+                if (j.is_string())
+                    text += j.get_ref<const std::string&>()[static_cast<size_t>(i)];
+                else
+                    list.push_back(j[static_cast<size_t>(i)]);
+            }
+            return j.is_string() ? Value{Json(std::move(text))} : Value{std::move(list)};
+        }
         const int64_t begin = bound(e.b, 0), end = std::max(begin, bound(e.c, size));
-        if (j.is_string())
-            return Value{j.get<std::string>().substr(static_cast<size_t>(begin),
-                                                     static_cast<size_t>(end - begin))};
-        return Value{Json(j.begin() + begin, j.begin() + end)};
+        Json list = Json::array();
+        std::string text;
+        for (int64_t i = begin; i < end; i += stride) {
+            if (j.is_string())
+                text += j.get_ref<const std::string&>()[static_cast<size_t>(i)];
+            else
+                list.push_back(j[static_cast<size_t>(i)]);
+        }
+        return j.is_string() ? Value{Json(std::move(text))} : Value{std::move(list)};
     }
 
     std::vector<Value> arguments(const Expr& e) {
@@ -376,6 +545,8 @@ class Renderer {
             return method(evaluate(*e.a->a), e.a->name, args, e);
         if (e.a->kind != Expr::Kind::Name) fail(e.line, "only functions and methods can be called");
         const std::string& name = e.a->name;
+        if (const Value* found = lookup(name); found != nullptr && found->macro != nullptr)
+            return call_macro(*found->macro, args, e);
         if (name == "raise_exception") {
             throw Error(fmt::format("the model's chat template rejected the conversation: {}",
                                     args.empty() ? "" : python_string(args[0].json)));
@@ -411,6 +582,56 @@ class Renderer {
             return Value{std::string(buffer, size)};
         }
         fail(e.line, fmt::format("unknown function '{}'", name));
+    }
+
+    // A macro runs in a scope of its own above the template's globals (jinja2 gives a macro its
+    // parameters and the template's top-level names, not its caller's locals) and returns
+    // what its body renders.
+    Value call_macro(const Node& macro, const std::vector<Value>& args, const Expr& e) {
+        const size_t parameters = macro.targets.size() - 1;
+        if (args.size() > parameters)
+            fail(e.line, fmt::format("macro '{}' takes {} arguments, not {}", macro.targets[0],
+                                     parameters, args.size()));
+        std::map<std::string, Value> scope;
+        for (size_t p = 0; p < parameters; ++p) {
+            const std::string& parameter = macro.targets[p + 1];
+            if (p < args.size()) {
+                scope[parameter] = args[p];
+            } else if (const Expr* given = keyword(e, parameter)) {
+                scope[parameter] = evaluate(*given);
+            } else if (macro.defaults[p]) {
+                scope[parameter] = evaluate(*macro.defaults[p]);
+            } else {
+                scope[parameter] = Value::missing();
+            }
+        }
+        for (const auto& [key, value] : e.keyed) {
+            if (std::find(macro.targets.begin() + 1, macro.targets.end(), key) ==
+                macro.targets.end())
+                fail(e.line,
+                     fmt::format("macro '{}' has no parameter '{}'", macro.targets[0], key));
+        }
+        if (++macro_depth_ > kMaxMacroDepth)
+            fail(e.line, fmt::format("macros call each other more than {} deep", kMaxMacroDepth));
+        std::vector<std::map<std::string, Value>> caller_scopes;
+        caller_scopes.swap(scopes_);
+        scopes_.push_back(caller_scopes.front());
+        scopes_.push_back(std::move(scope));
+        std::string out;
+        try {
+            render_body(macro.body, out);
+        } catch (...) {
+            scopes_.swap(caller_scopes);
+            --macro_depth_;
+            throw;
+        }
+        // Namespaces changed inside the macro are the template's (jinja2 passes them by
+        // reference); the globals scope comes back with those changes.
+        caller_scopes.front() = std::move(scopes_.front());
+        scopes_.swap(caller_scopes);
+        --macro_depth_;
+        loop_control_ = LoopControl::None;
+        return Value{Json(std::move(out))};
     }
 
     Value method(const Value& object, const std::string& name, const std::vector<Value>& args,
@@ -484,14 +705,16 @@ class Renderer {
         const auto args = arguments(e);
         const Json& j = value.json;
         const std::string& name = e.name;
-        if (name == "trim") return Value{trim(python_string(j), true, true)};
+        if (name == "trim") return Value{trim(text_of(value), true, true)};
+        if ((name == "length" || name == "count") && value.generator)
+            fail(e.line, "object of type 'generator' has no len() (add '| list')");
         if (name == "length" || name == "count") {
             if (j.is_string()) return Value{static_cast<int64_t>(j.get<std::string>().size())};
             if (j.is_array() || j.is_object()) return Value{static_cast<int64_t>(j.size())};
             return Value{int64_t{0}};
         }
         if (name == "upper" || name == "lower" || name == "capitalize" || name == "title") {
-            std::string text = python_string(j);
+            std::string text = text_of(value);
             bool word_start = true;
             for (auto& c : text) {
                 const auto u = static_cast<unsigned char>(c);
@@ -503,18 +726,59 @@ class Renderer {
             return Value{text};
         }
         if (name == "tojson") {
-            int indent = -1;
-            if (const Expr* given = keyword(e, "indent"))
-                indent = static_cast<int>(evaluate(*given).json.get<int64_t>());
-            if (!args.empty() && args[0].json.is_number_integer())
-                indent = static_cast<int>(args[0].json.get<int64_t>());
-            return Value{to_python_json(j, indent)};
+            if (value.generator)
+                fail(e.line, "Object of type generator is not JSON serializable (add '| list')");
+            // transformers' tojson: json.dumps(x, ensure_ascii=False, indent=None,
+            // separators=None, sort_keys=False), each settable by position or keyword.
+            JsonOptions options;
+            static const char* const kParameters[] = {"ensure_ascii", "indent", "separators",
+                                                      "sort_keys"};
+            for (size_t p = 0; p < 4; ++p) {
+                Json given;
+                if (p < args.size()) {
+                    given = args[p].json;
+                } else if (const Expr* named = keyword(e, kParameters[p])) {
+                    given = evaluate(*named).json;
+                } else {
+                    continue;
+                }
+                if (p == 0) options.ensure_ascii = truthy(Value{given});
+                if (p == 1 && given.is_number_integer())
+                    options.indent =
+                        static_cast<int>(std::clamp<int64_t>(given.get<int64_t>(), 0, 64));
+                if (p == 1 && !given.is_null() && !given.is_number_integer())
+                    fail(e.line, "tojson's indent must be an integer");
+                if (p == 2 && !given.is_null()) {
+                    if (!given.is_array() || given.size() != 2 || !given[0].is_string() ||
+                        !given[1].is_string())
+                        fail(e.line, "tojson's separators must be two strings");
+                    options.item_separator = given[0].get<std::string>();
+                    options.key_separator = given[1].get<std::string>();
+                }
+                if (p == 3) options.sort_keys = truthy(Value{given});
+            }
+            for (const auto& [key, unused] : e.keyed) {
+                if (std::find(std::begin(kParameters), std::end(kParameters), key) ==
+                    std::end(kParameters))
+                    fail(e.line, fmt::format("tojson has no parameter '{}'", key));
+            }
+            return Value{to_python_json(j, options)};
         }
         if (name == "default" || name == "d") {
             const bool use_for_falsy = args.size() > 1 && truthy(args[1]);
             if (value.undefined || (use_for_falsy && !truthy(value)))
                 return args.empty() ? Value{std::string()} : args[0];
             return value;
+        }
+        if (name == "min" || name == "max") {
+            if (!j.is_array()) fail(e.line, fmt::format("{} needs a list", name));
+            if (j.empty()) return Value::missing();
+            const Json* best = &j[0];
+            for (const auto& item : j) {
+                const int order = compare(item, *best);
+                if (name == "min" ? order < 0 : order > 0) best = &item;
+            }
+            return Value{*best};
         }
         if (name == "first" || name == "last") {
             if (j.is_array() && !j.empty()) return Value{name == "first" ? j.front() : j.back()};
@@ -531,7 +795,7 @@ class Renderer {
                 out += (i ? separator : "") + python_string(j[i]);
             return Value{out};
         }
-        if (name == "string") return Value{python_string(j)};
+        if (name == "string") return Value{text_of(value)};
         if (name == "int") {
             if (j.is_number()) return Value{static_cast<int64_t>(j.get<double>())};
             try {
@@ -541,7 +805,7 @@ class Renderer {
             }
         }
         if (name == "list") {
-            if (j.is_array()) return value;
+            if (j.is_array()) return Value{j};
             Json list = Json::array();
             if (j.is_string())
                 for (const char c : j.get<std::string>()) list.push_back(std::string(1, c));
@@ -561,7 +825,33 @@ class Renderer {
             const std::vector<Value> pair = {args[0], args[1]};
             return method(Value{python_string(j)}, "replace", pair, e);
         }
-        if (name == "safe" || name == "e" || name == "escape") return value;
+        if (name == "safe") {
+            Value marked{Json(text_of(value))};
+            marked.markup = true;
+            return marked;
+        }
+        if (name == "e" || name == "escape") {
+            Value marked{Json(value.markup ? text_of(value) : html_escape(text_of(value)))};
+            marked.markup = true;
+            return marked;
+        }
+        if (name == "dictsort") {
+            if (!j.is_object()) fail(e.line, "dictsort needs a mapping");
+            std::vector<std::pair<std::string, Json>> pairs;
+            for (const auto& [key, item] : j.items()) pairs.emplace_back(key, item);
+            // jinja2 compares keys case-insensitively unless case_sensitive=true.
+            std::stable_sort(pairs.begin(), pairs.end(), [](const auto& x, const auto& y) {
+                std::string a = x.first, b = y.first;
+                for (auto& c : a)
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                for (auto& c : b)
+                    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+                return a < b;
+            });
+            Json list = Json::array();
+            for (auto& [key, item] : pairs) list.push_back(Json::array({key, std::move(item)}));
+            return Value{std::move(list)};
+        }
         if (name == "items") return method(value, "items", {}, e);
         if (name == "map") {
             const Expr* attribute = keyword(e, "attribute");
@@ -574,7 +864,7 @@ class Renderer {
                     list.push_back(apply_named_filter(python_string(args[0].json), item, e));
                 }
             }
-            return Value{std::move(list)};
+            return generator(std::move(list));
         }
         if (name == "selectattr" || name == "rejectattr") {
             if (args.empty()) fail(e.line, fmt::format("{} needs an attribute", name));
@@ -590,15 +880,21 @@ class Renderer {
                 }
                 if (pass == (name == "selectattr")) list.push_back(item);
             }
-            return Value{std::move(list)};
+            return generator(std::move(list));
         }
         fail(e.line, fmt::format("unknown filter '{}'", name));
+    }
+
+    static Value generator(Json list) {
+        Value value{std::move(list)};
+        value.generator = true;
+        return value;
     }
 
     Json apply_named_filter(const std::string& name, const Json& item, const Expr& e) {
         if (name == "trim") return trim(python_string(item), true, true);
         if (name == "string") return python_string(item);
-        if (name == "tojson") return to_python_json(item);
+        if (name == "tojson") return to_python_json(item, {});
         fail(e.line, fmt::format("map() with filter '{}' is not supported", name));
     }
 
@@ -698,6 +994,16 @@ class Renderer {
             return checked(e, Value{(left.undefined ? "" : python_string(x)) +
                                     (right.undefined ? "" : python_string(y))});
         if (op == "+") {
+            if (x.is_string() && y.is_string() && (left.markup || right.markup)) {
+                // Markup + str escapes the str (markupsafe), as jinja2 does without autoescape.
+                const auto side = [](const Value& v) {
+                    return v.markup ? v.json.get<std::string>()
+                                    : html_escape(v.json.get<std::string>());
+                };
+                Value joined = checked(e, Value{side(left) + side(right)});
+                joined.markup = true;
+                return joined;
+            }
             if (x.is_string() && y.is_string())
                 return checked(e, Value{x.get<std::string>() + y.get<std::string>()});
             if (x.is_array() && y.is_array()) {
@@ -705,6 +1011,22 @@ class Renderer {
                 joined.insert(joined.end(), y.begin(), y.end());
                 return checked(e, Value{std::move(joined)});
             }
+        }
+        if (op == "*" && (x.is_string() || x.is_array()) && y.is_number_integer()) {
+            // Python's repetition: "-" * 3; the result is bounded like any other value.
+            const int64_t times = std::max<int64_t>(0, y.get<int64_t>());
+            const size_t unit = x.is_string() ? x.get_ref<const std::string&>().size() : x.size();
+            if (unit != 0 && static_cast<uint64_t>(times) > kMaxOutput / unit)
+                fail(e.line, fmt::format("a repetition longer than {} bytes", kMaxOutput));
+            step(e.line, static_cast<uint64_t>(times));
+            Json repeated = x.is_string() ? Json(std::string()) : Json::array();
+            for (int64_t t = 0; t < times; ++t) {
+                if (x.is_string())
+                    repeated.get_ref<std::string&>() += x.get_ref<const std::string&>();
+                else
+                    repeated.insert(repeated.end(), x.begin(), x.end());
+            }
+            return checked(e, Value{std::move(repeated)});
         }
         if (!x.is_number() || !y.is_number()) {
             fail(e.line, fmt::format("'{}' cannot combine {} and {}", op,
@@ -733,7 +1055,12 @@ class Renderer {
         return Value{a - std::floor(a / b) * b};
     }
 
+    enum class LoopControl { None, Break, Continue };
+    static constexpr int kMaxMacroDepth = 100;  // recursion; each level is a C++ stack frame set
+
     RenderBudget budget_;
+    LoopControl loop_control_ = LoopControl::None;
+    int macro_depth_ = 0;
     std::chrono::steady_clock::time_point deadline_;
     uint64_t steps_ = 0;
     std::vector<std::map<std::string, Value>> scopes_;
@@ -741,9 +1068,9 @@ class Renderer {
 
 }  // namespace
 
-std::string to_python_json(const Json& value, int indent) {
+std::string to_python_json(const Json& value, const JsonOptions& options) {
     std::string out;
-    dump_python_json(value, indent, 0, out);
+    dump_python_json(value, options, 0, out);
     return out;
 }
 

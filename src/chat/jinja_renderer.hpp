@@ -5,6 +5,7 @@
 // passed on as the template wrote it.
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "chat/jinja_ast.hpp"
@@ -22,7 +23,15 @@ struct RenderBudget {
 
 std::string render(const Body& body, const Json& variables, const RenderBudget& budget = {});
 
-// Python's json.dumps (", " and ": " separators, non-ASCII kept), as the tojson filter writes.
-std::string to_python_json(const Json& value, int indent = -1);
+// Python's json.dumps options, as transformers' tojson filter passes them (its defaults:
+// non-ASCII kept, ", " and ": " separators, "," with an indent).
+struct JsonOptions {
+    int indent = -1;  // none
+    bool ensure_ascii = false;
+    bool sort_keys = false;
+    std::optional<std::string> item_separator, key_separator;
+};
+
+std::string to_python_json(const Json& value, const JsonOptions& options);
 
 }  // namespace llcuda::jinja
