@@ -296,6 +296,23 @@ void bind_engine(py::module_& module) {
             "Reply to a list of {'role', 'content'} messages, rendered with the model's chat "
             "template (a plain 'role: content' transcript when the model has none).")
         .def(
+            "render_chat",
+            [](InferenceEngine& self, const py::object& messages, const py::object& tools,
+               bool add_generation_prompt) {
+                // Through Python's json, so dicts keep their order (a tool's schema reaches
+                // the prompt as written, as in transformers).
+                const py::object dumps = py::module_::import("json").attr("dumps");
+                std::string extra = "{}";
+                if (!tools.is_none())
+                    extra = "{\"tools\": " + dumps(tools).cast<std::string>() + "}";
+                return self.engine().render_chat(dumps(messages).cast<std::string>(),
+                                                 add_generation_prompt, extra);
+            },
+            py::arg("messages"), py::arg("tools") = py::none(),
+            py::arg("add_generation_prompt") = true,
+            "The prompt the model's chat template makes of `messages` (and `tools`), as "
+            "transformers' apply_chat_template(tokenize=False) makes it.")
+        .def(
             "tokenize",
             [](InferenceEngine& self, const std::string& text, bool add_special,
                bool parse_special) {

@@ -66,6 +66,9 @@ struct HttpServer::Impl {
                                                    httplib::Response& res);
     void completion(const httplib::Request& req, const std::string& body_text,
                     httplib::Response& res, bool chat);
+    void prepare_tool_calls(const Engine& loaded, CompletionRequest& request);
+    void apply_template(const httplib::Request& req, const std::string& body_text,
+                        httplib::Response& res);
     void tokenizer_endpoint(const httplib::Request& req, const std::string& body_text,
                             httplib::Response& res, json (*respond)(const Engine&, const json&));
     void respond_whole(const httplib::Request& req, httplib::Response& res,
@@ -253,6 +256,8 @@ void HttpServer::Impl::routes() {
          [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
              tokenizer_endpoint(req, body, res, detokenize_response);
          });
+    post("/apply-template", [this](const httplib::Request& req, const std::string& body,
+                                   httplib::Response& res) { apply_template(req, body, res); });
     post("/v1/chat/completions",
          [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
              completion(req, body, res, true);
@@ -279,6 +284,61 @@ void HttpServer::Impl::tokenizer_endpoint(const httplib::Request& req, const std
     }
 }
 
+// POST /apply-template (llama-server's shape): a chat request's messages and tools through the
+// model's template, {"prompt": TEXT}, without generating. add_generation_prompt defaults to true.
+void HttpServer::Impl::apply_template(const httplib::Request& req, const std::string& body_text,
+                                      httplib::Response& res) {
+    try {
+        const Engine* loaded = engine.load();
+        if (loaded == nullptr) throw ApiError(503, "the model is still loading; retry shortly");
+        auto body = json::parse(body_text, nullptr, false);
+        if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
+        bool add_generation_prompt = true;
+        if (body.is_object() && body.contains("add_generation_prompt")) {
+            if (!body["add_generation_prompt"].is_boolean())
+                throw ApiError(400, "'add_generation_prompt' must be true or false",
+                               "add_generation_prompt");
+            add_generation_prompt = body["add_generation_prompt"].get<bool>();
+            body.erase("add_generation_prompt");
+        }
+        auto request = parse_completion_request(body, true, options.limits);
+        if (!request.tools.is_null()) prepare_tool_calls(*loaded, request);
+        auto inputs = chat_template_inputs(body_text, request);
+        const auto messages = inputs["messages"].dump();
+        inputs.erase("messages");
+        std::string prompt;
+        try {
+            prompt = loaded->render_chat(messages, add_generation_prompt, inputs.dump());
+        } catch (const Error& error) {
+            throw ApiError(400, error.what(), "messages");
+        }
+        send_json(res, 200, {{"prompt", prompt}});
+        metrics.count_request(req.path, 200);
+    } catch (const ApiError& error) {
+        send_error(res, error.status(), error.what(), error.param());
+        metrics.count_request(req.path, error.status());
+    } catch (const Error& error) {
+        send_error(res, 400, error.what());
+        metrics.count_request(req.path, 400);
+    }
+}
+
+// The reply's tool-call format is the one the model's template teaches (tool_call_format reads
+// its markers: <tool_call> Hermes/Qwen, [TOOL_CALLS] Mistral, <|tool_call> Gemma,
+// <|python_tag|> or Llama 3 headers with tools: Llama 3.x JSON). A template with none of them
+// would not show the model the tools, so such a request is refused rather than run blind.
+void HttpServer::Impl::prepare_tool_calls(const Engine& loaded, CompletionRequest& request) {
+    request.tool_format = tool_call_format(loaded.summary().chat_template);
+    if (request.tool_format == ToolCallFormat::None)
+        throw ApiError(400,
+                       "this model's chat template has no tool-call format llcuda knows (Llama "
+                       "3.x, Hermes/Qwen, Mistral, Gemma); start the server with --chat-template "
+                       "FILE naming one that has, or send no 'tools'",
+                       "tools");
+    for (const auto& tool : request.tools)
+        request.tool_names.push_back(tool["function"]["name"].get<std::string>());
+}
+
 void HttpServer::Impl::completion(const httplib::Request& req, const std::string& body_text,
                                   httplib::Response& res, bool chat) {
     const std::string endpoint = req.path;
@@ -296,13 +356,20 @@ void HttpServer::Impl::completion(const httplib::Request& req, const std::string
                                                   "JSON object whatever the Content-Type)",
                                                   type.substr(0, 80)));
         }
-        const auto request = parse_completion_request(body, chat, options.limits);
+        auto request = parse_completion_request(body, chat, options.limits);
         std::string prompt = request.prompt;
+        if (chat && !request.tools.is_null()) prepare_tool_calls(*loaded, request);
+        if (request.tool_choice == "required" || request.tool_choice == "function")
+            throw ApiError(400,
+                           "tool_choice \"required\" and a named function need generation "
+                           "constrained to a call, which is not supported yet; use \"auto\"",
+                           "tool_choice");
         if (chat) {
-            json extra = json::object();
-            if (!request.tools.is_null()) extra["tools"] = request.tools;
+            auto inputs = chat_template_inputs(body_text, request);
+            const auto messages = inputs["messages"].dump();
+            inputs.erase("messages");
             try {
-                prompt = loaded->render_chat(request.messages.dump(), true, extra.dump());
+                prompt = loaded->render_chat(messages, true, inputs.dump());
             } catch (const Error& error) {
                 throw ApiError(400, error.what(), "messages");
             }
@@ -374,6 +441,15 @@ void HttpServer::Impl::respond_whole(const httplib::Request& req, httplib::Respo
         if (event->result.finish_reason == "cancelled") cut = true;
         auto& choice = choices[event->choice];
         choice.text = event->result.text;
+        if (request.tool_format != ToolCallFormat::None) {
+            ParsedReply parsed =
+                parse_tool_calls(request.tool_format, choice.text, request.tool_names);
+            if (!request.parallel_tool_calls && parsed.calls.size() > 1) parsed.calls.resize(1);
+            if (!parsed.calls.empty()) {
+                choice.text = std::move(parsed.content);
+                choice.tool_calls = std::move(parsed.calls);
+            }
+        }
         choice.finish_reason = event->result.finish_reason;
         choice.prompt_tokens = prompt_tokens;
         choice.completion_tokens = event->result.tokens.size();
@@ -400,12 +476,15 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
         std::string id;
         long created = 0;
         std::vector<bool> started;
+        std::vector<ToolCallStream> tool_streams;  // one per choice (format None: text as is)
         size_t finished = 0, completion_tokens = 0;
     };
     auto state = std::make_shared<StreamState>();
     state->id = request_id(request.chat ? "chatcmpl" : "cmpl");
     state->created = static_cast<long>(std::time(nullptr));
     state->started.assign(request.choices, false);
+    state->tool_streams.assign(request.choices,
+                               ToolCallStream(request.tool_format, request.tool_names));
     metrics.count_request(endpoint, 200);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
@@ -426,8 +505,10 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
                 const size_t choice = event->choice;
                 std::string chunk;
                 if (event->kind == ChannelEvent::Kind::Text) {
+                    const std::string text = state->tool_streams[choice].feed(event->text);
+                    if (text.empty()) continue;
                     chunk = sse(stream_chunk(request, state->id, state->created, options.model_name,
-                                             choice, event->text, "", !state->started[choice]));
+                                             choice, text, "", !state->started[choice]));
                     state->started[choice] = true;
                 } else if (event->kind == ChannelEvent::Kind::Finished &&
                            event->result.finish_reason == "cancelled") {
@@ -437,9 +518,29 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
                 } else if (event->kind == ChannelEvent::Kind::Finished) {
                     ++state->finished;
                     state->completion_tokens += event->result.tokens.size();
-                    chunk = sse(stream_chunk(request, state->id, state->created, options.model_name,
-                                             choice, "", event->result.finish_reason,
-                                             !state->started[choice]));
+                    // Held text: the calls it parses into (OpenAI's deltas: one opening each
+                    // call with id and name, then its arguments), or content after all.
+                    ParsedReply rest = state->tool_streams[choice].finish();
+                    if (!request.parallel_tool_calls && rest.calls.size() > 1) rest.calls.resize(1);
+                    if (!rest.content.empty()) {
+                        chunk +=
+                            sse(stream_chunk(request, state->id, state->created, options.model_name,
+                                             choice, rest.content, "", !state->started[choice]));
+                        state->started[choice] = true;
+                    }
+                    for (size_t index = 0; index < rest.calls.size(); ++index) {
+                        chunk += sse(tool_call_chunk(
+                            request, state->id, state->created, options.model_name, choice, index,
+                            tool_call_id(), rest.calls[index], !state->started[choice]));
+                        state->started[choice] = true;
+                        chunk += sse(tool_call_chunk(request, state->id, state->created,
+                                                     options.model_name, choice, index, "",
+                                                     rest.calls[index], false));
+                    }
+                    chunk += sse(stream_chunk(
+                        request, state->id, state->created, options.model_name, choice, "",
+                        rest.calls.empty() ? event->result.finish_reason : "tool_calls",
+                        !state->started[choice]));
                     state->started[choice] = true;
                 } else {
                     ++state->finished;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 namespace llcuda {
@@ -55,7 +56,150 @@ std::string content_text(const json& content, size_t index) {
     invalid(fmt::format("messages[{}].content", index), "content must be a string or a list");
 }
 
+// An assistant message's tool_calls as templates read them (transformers' convention):
+// function.arguments as an object, where OpenAI sends a JSON string.
+json assistant_tool_calls(const json& calls, size_t index) {
+    const std::string param = fmt::format("messages[{}].tool_calls", index);
+    if (!calls.is_array()) invalid(param, "'tool_calls' must be a list");
+    json out = json::array();
+    for (const auto& call : calls) {
+        if (!call.is_object() || !call.contains("function") || !call["function"].is_object() ||
+            !call["function"].contains("name") || !call["function"]["name"].is_string())
+            invalid(param, "every tool call needs function.name");
+        json copy = call;
+        json& arguments = copy["function"]["arguments"];
+        if (arguments.is_string()) {
+            json parsed = json::parse(arguments.get<std::string>(), nullptr, false);
+            if (parsed.is_discarded() || !parsed.is_object())
+                invalid(param, "function.arguments must be a JSON object (as a string)");
+            arguments = std::move(parsed);
+        } else if (arguments.is_null()) {
+            arguments = json::object();
+        } else if (!arguments.is_object()) {
+            invalid(param, "function.arguments must be a JSON object (as a string)");
+        }
+        out.push_back(std::move(copy));
+    }
+    return out;
+}
+
+void parse_tools(const json& body, CompletionRequest& request) {
+    std::vector<std::string> names;
+    if (const auto tools = body.find("tools"); tools != body.end() && !tools->is_null()) {
+        if (!tools->is_array()) invalid("tools", "'tools' must be a list");
+        for (size_t i = 0; i < tools->size(); ++i) {
+            const json& tool = (*tools)[i];
+            if (!tool.is_object() || tool.value("type", "") != "function" ||
+                !tool.contains("function") || !tool["function"].is_object() ||
+                !tool["function"].contains("name") || !tool["function"]["name"].is_string())
+                invalid(fmt::format("tools[{}]", i),
+                        "every tool must be {\"type\": \"function\", \"function\": {\"name\": "
+                        "...}}");
+            names.push_back(tool["function"]["name"].get<std::string>());
+        }
+        if (!tools->empty()) request.tools = *tools;
+    }
+    if (const auto choice = body.find("tool_choice"); choice != body.end() && !choice->is_null()) {
+        if (choice->is_string()) {
+            request.tool_choice = choice->get<std::string>();
+            if (request.tool_choice != "auto" && request.tool_choice != "none" &&
+                request.tool_choice != "required")
+                invalid("tool_choice",
+                        "'tool_choice' must be \"auto\", \"none\", \"required\" "
+                        "or {\"type\": \"function\", \"function\": {\"name\": ...}}");
+        } else if (choice->is_object() && choice->value("type", "") == "function" &&
+                   choice->contains("function") && (*choice)["function"].is_object() &&
+                   (*choice)["function"].contains("name") &&
+                   (*choice)["function"]["name"].is_string()) {
+            request.tool_choice = "function";
+            request.tool_choice_function = (*choice)["function"]["name"].get<std::string>();
+            if (std::find(names.begin(), names.end(), request.tool_choice_function) == names.end())
+                invalid("tool_choice",
+                        fmt::format("tool_choice names '{}', which is not in 'tools'",
+                                    request.tool_choice_function));
+        } else {
+            invalid("tool_choice",
+                    "'tool_choice' must be \"auto\", \"none\", \"required\" or "
+                    "{\"type\": \"function\", \"function\": {\"name\": ...}}");
+        }
+        if (request.tool_choice != "auto" && request.tool_choice != "none" &&
+            request.tools.is_null())
+            invalid("tool_choice", "'tool_choice' needs 'tools'");
+    }
+    if (const auto parallel = body.find("parallel_tool_calls");
+        parallel != body.end() && !parallel->is_null()) {
+        if (!parallel->is_boolean())
+            invalid("parallel_tool_calls", "'parallel_tool_calls' must be true or false");
+        request.parallel_tool_calls = parallel->get<bool>();
+    }
+    // "none": the model is not told about the tools and its reply is not parsed for calls.
+    if (request.tool_choice == "none") request.tools = json();
+}
+
 }  // namespace
+
+nlohmann::ordered_json chat_template_inputs(const std::string& body_text,
+                                            const CompletionRequest& request) {
+    using ordered = nlohmann::ordered_json;
+    const ordered body = ordered::parse(body_text, nullptr, false);
+    if (!body.is_object() || !body.contains("messages") || !body["messages"].is_array())
+        invalid("messages", "'messages' is required");
+    ordered messages = ordered::array();
+    for (const auto& message : body["messages"]) {
+        ordered copy = message;
+        const ordered content = message.value("content", ordered());
+        if (content.is_array()) {
+            std::string text;
+            for (const auto& part : content) text += part.value("text", "");
+            copy["content"] = text;
+        } else if (!content.is_string()) {
+            copy["content"] = "";
+        }
+        if (copy.contains("tool_calls") && copy["tool_calls"].is_array()) {
+            for (auto& call : copy["tool_calls"]) {
+                ordered& arguments = call["function"]["arguments"];
+                if (arguments.is_string())
+                    arguments = ordered::parse(arguments.get<std::string>(), nullptr, false);
+                if (!arguments.is_object()) arguments = ordered::object();
+            }
+        }
+        messages.push_back(std::move(copy));
+    }
+    ordered inputs = {{"messages", std::move(messages)}};
+    if (!request.tools.is_null()) inputs["tools"] = body["tools"];
+    return inputs;
+}
+
+std::string tool_call_id() {
+    static constexpr char kAlphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    thread_local std::mt19937_64 random{std::random_device{}()};
+    std::string id = "call_";
+    for (int i = 0; i < 24; ++i) id += kAlphabet[random() % (sizeof kAlphabet - 1)];
+    return id;
+}
+
+json tool_call_chunk(const CompletionRequest& /*request*/, const std::string& id, long created,
+                     const std::string& model, size_t choice, size_t index,
+                     const std::string& call_id, const ToolCall& call, bool first) {
+    json entry = {{"index", index}};
+    if (!call_id.empty()) {
+        entry["id"] = call_id;
+        entry["type"] = "function";
+        entry["function"] = {{"name", call.name}, {"arguments", ""}};
+    } else {
+        entry["function"] = {{"arguments", call.arguments}};
+    }
+    json delta = {{"tool_calls", json::array({std::move(entry)})}};
+    if (first) delta["role"] = "assistant";
+    return {{"id", id},
+            {"object", "chat.completion.chunk"},
+            {"created", created},
+            {"model", model},
+            {"choices",
+             json::array(
+                 {{{"index", choice}, {"delta", std::move(delta)}, {"finish_reason", nullptr}}})}};
+}
 
 json error_body(int status, const std::string& message, const std::string& param) {
     const char* type = status == 401   ? "authentication_error"
@@ -96,12 +240,12 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
                         fmt::format("unknown role '{}'", role));
             json copy = message;
             copy["content"] = content_text(message.value("content", json()), i);
+            if (const auto calls = message.find("tool_calls"); calls != message.end()) {
+                copy["tool_calls"] = assistant_tool_calls(*calls, i);
+            }
             request.messages.push_back(std::move(copy));
         }
-        if (const auto tools = body.find("tools"); tools != body.end() && !tools->is_null()) {
-            if (!tools->is_array()) invalid("tools", "'tools' must be a list");
-            request.tools = *tools;
-        }
+        parse_tools(body, request);
     } else {
         const auto prompt = body.find("prompt");
         if (prompt == body.end()) invalid("prompt", "'prompt' is required");
@@ -220,7 +364,7 @@ json logprobs_json(const CompletionRequest& request, const std::vector<TokenLogp
 }
 
 std::string openai_finish_reason(const std::string& ours) {
-    if (ours == "length" || ours == "stop") return ours;
+    if (ours == "length" || ours == "stop" || ours == "tool_calls") return ours;
     // A generation cut short ("cancelled") is an error for its client, never a finish reason
     // that would make a cut look like a natural end.
     throw Error(fmt::format("internal error: the finish reason '{}' is not one to send", ours));
@@ -237,7 +381,19 @@ json completion_response(const CompletionRequest& request, const std::string& id
     for (size_t i = 0; i < choices.size(); ++i) {
         const auto& choice = choices[i];
         json entry = {{"index", i}, {"finish_reason", openai_finish_reason(choice.finish_reason)}};
-        if (request.chat) {
+        if (request.chat && !choice.tool_calls.empty()) {
+            json calls = json::array();
+            for (const auto& call : choice.tool_calls)
+                calls.push_back(
+                    {{"id", tool_call_id()},
+                     {"type", "function"},
+                     {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
+            entry["message"] = {
+                {"role", "assistant"},
+                {"content", choice.text.empty() ? json(nullptr) : json(choice.text)},
+                {"tool_calls", std::move(calls)}};
+            entry["finish_reason"] = "tool_calls";
+        } else if (request.chat) {
             entry["message"] = {{"role", "assistant"}, {"content", choice.text}};
         } else {
             entry["text"] = choice.text;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "chat/tool_calls.hpp"
 #include "llcuda/engine.hpp"
 #include "server/api_error.hpp"
 
@@ -22,7 +23,15 @@ struct CompletionRequest {
     bool chat = false;
     std::string prompt;       // completions
     nlohmann::json messages;  // chat
-    nlohmann::json tools;     // chat, passed to the template
+    nlohmann::json tools;     // chat, passed to the template (null with tool_choice "none")
+    // tool_choice: "auto", "none", "required" or "function" (then tool_choice_function).
+    std::string tool_choice = "auto";
+    std::string tool_choice_function;
+    bool parallel_tool_calls = true;  // false: at most one call is returned
+    // Set by the server from the model's template: how its reply is parsed for tool calls
+    // (None: not parsed) and the names it may call.
+    ToolCallFormat tool_format = ToolCallFormat::None;
+    std::vector<std::string> tool_names;
     GenerationOptions options;
     size_t choices = 1;
     bool stream = false;
@@ -38,8 +47,24 @@ struct ChoiceResult {
     std::string text;
     std::string finish_reason;
     size_t prompt_tokens = 0, completion_tokens = 0;
-    nlohmann::json logprobs;  // null unless asked for
+    nlohmann::json logprobs;           // null unless asked for
+    std::vector<ToolCall> tool_calls;  // parsed from the reply (text is then the rest)
 };
+
+// The chat template's variables {messages, tools?} from a request body that
+// parse_completion_request accepted, in the order the client wrote keys (the tools' JSON
+// schemas reach the prompt as written, as transformers renders them): content parts joined
+// into text, null content as "", tool calls' arguments strings as objects.
+nlohmann::ordered_json chat_template_inputs(const std::string& body_text,
+                                            const CompletionRequest& request);
+
+// OpenAI's id of a tool call: "call_" and 24 random letters and digits.
+std::string tool_call_id();
+// A chunk whose delta opens tool call `index` (id, type, function name, empty arguments), or
+// (when `id` is empty) appends `arguments` to it.
+nlohmann::json tool_call_chunk(const CompletionRequest& request, const std::string& id,
+                               long created, const std::string& model, size_t choice, size_t index,
+                               const std::string& call_id, const ToolCall& call, bool first);
 
 // OpenAI's logprobs object: chat's {"content": [{token, logprob, bytes, top_logprobs}]} or
 // completions' {tokens, token_logprobs, top_logprobs, text_offset}.

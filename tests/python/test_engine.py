@@ -91,3 +91,39 @@ def test_logits_are_teacher_forced_for_every_position(engine, expected_greedy):
     assert list(numpy.argmax(logits, axis=1)) == ids[:31]
     with pytest.raises(llcuda.LlcudaError, match="at least one token"):
         engine.logits([])
+
+
+def test_render_chat_equals_jinja2_with_tools(engine):
+    """render_chat on the qwen2 fixture's own template equals Python's jinja2 rendering it as
+    transformers does, tools, a tool call and its result included."""
+    jinja2 = pytest.importorskip("jinja2")
+    import json
+    import os
+
+    from conftest import SHARED_MODELS
+
+    fixture = os.path.join(SHARED_MODELS, "arch", "qwen2-tiny.gguf")
+    template_path = os.path.join(SHARED_MODELS, "templates", "Qwen-Qwen2.5-7B-Instruct.jinja")
+    if not os.path.exists(fixture) or not os.path.exists(template_path):
+        pytest.skip("no ../shared/models")
+    qwen = llcuda.InferenceEngine()
+    qwen.load_model(fixture, context_size=64, threads=1)
+    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather.",
+                                               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Zürich?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Zürich"}}}]},
+        {"role": "tool", "content": "sunny"},
+    ]
+    import jinja2.ext
+    import jinja2.sandbox
+    environment = jinja2.sandbox.ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+    environment.filters["tojson"] = lambda value, indent=None: json.dumps(value, ensure_ascii=False, indent=indent)
+    with open(template_path, encoding="utf-8") as source:
+        expected = environment.from_string(source.read()).render(
+            messages=messages, tools=tools, add_generation_prompt=True, bos_token="", eos_token="")
+    assert qwen.render_chat(messages, tools=tools) == expected
+    assert qwen.render_chat(messages[:2], add_generation_prompt=False).endswith("Zürich?<|im_end|>\n")
