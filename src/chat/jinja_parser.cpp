@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <utility>
 
 #include "chat/jinja_lexer.hpp"
 #include "core/error.hpp"
@@ -132,7 +133,9 @@ class Parser {
                 node->condition = parse_expression();
             }
             expect_statement_end();
+            ++loop_depth_;
             node->body = parse_body({"else", "endfor"});
+            --loop_depth_;
             ++index_;
             if (expect_name() == "else") {
                 expect_statement_end();
@@ -195,12 +198,15 @@ class Parser {
             }
             expect_operator(")");
             expect_statement_end();
+            const int outer_loops = std::exchange(loop_depth_, 0);  // a macro is not in a loop
             node->body = parse_body({"endmacro"});
+            loop_depth_ = outer_loops;
             index_ += 2;
             expect_statement_end();
             return node;
         }
         if (keyword == "break" || keyword == "continue") {
+            if (loop_depth_ == 0) fail(fmt::format("'{{% {} %}}' outside a for loop", keyword));
             auto node = make_node(keyword == "break" ? Node::Kind::Break : Node::Kind::Continue);
             node->line = line;
             expect_statement_end();
@@ -554,6 +560,7 @@ class Parser {
     std::vector<Token> tokens_;
     size_t index_ = 0;
     int depth_ = 0;
+    int loop_depth_ = 0;  // for loops around the statement being parsed
 };
 
 }  // namespace

@@ -276,6 +276,11 @@ TEST(Jinja, ErrorsNameTheLineAndTheProblem) {
     EXPECT_NE(parse_error("{% call m() %}").find("'{% call %}' is not supported"),
               std::string::npos);
     EXPECT_NE(parse_error("{% macro m() %}").find("missing '{% endmacro %}'"), std::string::npos);
+    EXPECT_NE(parse_error("{% for x in y %}{% endfor %}{% break %}").find("outside a for loop"),
+              std::string::npos);
+    EXPECT_NE(parse_error("{% for x in y %}{% macro m() %}{% continue %}{% endmacro %}{% endfor %}")
+                  .find("outside a for loop"),
+              std::string::npos);
     EXPECT_NE(parse_error("{% if x %}never closed").find("missing '{% endif %}'"),
               std::string::npos);
     EXPECT_NE(parse_error("{{ 'unterminated }}").find("string is not closed"), std::string::npos);
