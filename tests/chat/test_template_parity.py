@@ -46,7 +46,7 @@ TIME_TOOL = {
     },
 }
 TOOL_CALL = {
-    "id": "call_1",
+    "id": "abc123XYZ",
     "type": "function",
     "function": {"name": "get_weather", "arguments": {"city": "Zürich", "unit": "celsius"}},
 }
@@ -75,12 +75,25 @@ CONVERSATIONS = {
             {"role": "system", "content": "Use tools when needed."},
             {"role": "user", "content": "Weather in Zürich?"},
             {"role": "assistant", "content": "", "tool_calls": [TOOL_CALL]},
-            {"role": "tool", "tool_call_id": "call_1", "name": "get_weather",
+            {"role": "tool", "tool_call_id": "abc123XYZ", "name": "get_weather",
              "content": "{\"temperature\": 21, \"sky\": \"clear\"}"},
             {"role": "assistant", "content": "It is 21 °C and clear."},
             {"role": "user", "content": "Thanks"},
         ],
         [WEATHER_TOOL],
+    ),
+    "parallel_calls": (
+        [
+            {"role": "user", "content": "Weather and time in Zürich?"},
+            {"role": "assistant", "content": "Checking both.", "tool_calls": [
+                TOOL_CALL,
+                {"id": "def456UVW", "type": "function",
+                 "function": {"name": "get_time", "arguments": {"zone": "Europe/Zurich"}}},
+            ]},
+            {"role": "tool", "tool_call_id": "abc123XYZ", "name": "get_weather", "content": "sunny"},
+            {"role": "tool", "tool_call_id": "def456UVW", "name": "get_time", "content": "14:05"},
+        ],
+        [WEATHER_TOOL, TIME_TOOL],
     ),
 }
 
@@ -159,7 +172,10 @@ def main():
     refused = 0  # cases both refuse (raise_exception: Gemma 2 has no system role)
     for (name, case, source, context), ours in zip(jobs, answers):
         theirs = render_python(environment, source, context)
-        refused += "error" in theirs and "error" in ours
+        if "error" in theirs and "error" in ours:
+            refused += 1
+            if report:
+                print(f"refused by both: {name} [{case}]: {theirs['error'][:100]}")
         same = ("text" in theirs and ours.get("text") == theirs["text"]) or (
             "error" in theirs and "error" in ours)
         if not same and name not in differences:
