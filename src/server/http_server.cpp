@@ -529,9 +529,10 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
                         state->started[choice] = true;
                     }
                     for (size_t index = 0; index < rest.calls.size(); ++index) {
-                        chunk += sse(tool_call_chunk(
-                            request, state->id, state->created, options.model_name, choice, index,
-                            tool_call_id(), rest.calls[index], !state->started[choice]));
+                        chunk += sse(tool_call_chunk(request, state->id, state->created,
+                                                     options.model_name, choice, index,
+                                                     tool_call_id(request.tool_format),
+                                                     rest.calls[index], !state->started[choice]));
                         state->started[choice] = true;
                         chunk += sse(tool_call_chunk(request, state->id, state->created,
                                                      options.model_name, choice, index, "",

@@ -170,12 +170,13 @@ nlohmann::ordered_json chat_template_inputs(const std::string& body_text,
     return inputs;
 }
 
-std::string tool_call_id() {
+std::string tool_call_id(ToolCallFormat format) {
     static constexpr char kAlphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     thread_local std::mt19937_64 random{std::random_device{}()};
-    std::string id = "call_";
-    for (int i = 0; i < 24; ++i) id += kAlphabet[random() % (sizeof kAlphabet - 1)];
+    const bool mistral = format == ToolCallFormat::Mistral;
+    std::string id = mistral ? "" : "call_";
+    for (int i = 0; i < (mistral ? 9 : 24); ++i) id += kAlphabet[random() % (sizeof kAlphabet - 1)];
     return id;
 }
 
@@ -385,7 +386,7 @@ json completion_response(const CompletionRequest& request, const std::string& id
             json calls = json::array();
             for (const auto& call : choice.tool_calls)
                 calls.push_back(
-                    {{"id", tool_call_id()},
+                    {{"id", tool_call_id(request.tool_format)},
                      {"type", "function"},
                      {"function", {{"name", call.name}, {"arguments", call.arguments}}}});
             entry["message"] = {

@@ -58,8 +58,9 @@ struct ChoiceResult {
 nlohmann::ordered_json chat_template_inputs(const std::string& body_text,
                                             const CompletionRequest& request);
 
-// OpenAI's id of a tool call: "call_" and 24 random letters and digits.
-std::string tool_call_id();
+// OpenAI's id of a tool call: "call_" and 24 random letters and digits; for Mistral's format
+// 9 letters and digits, the only ids Mistral's templates accept when the call is sent back.
+std::string tool_call_id(ToolCallFormat format);
 // A chunk whose delta opens tool call `index` (id, type, function name, empty arguments), or
 // (when `id` is empty) appends `arguments` to it.
 nlohmann::json tool_call_chunk(const CompletionRequest& request, const std::string& id,
