@@ -2,6 +2,8 @@
 // and malformed replies, which stay plain content.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "chat/tool_calls.hpp"
 
 namespace llcuda {
@@ -127,6 +129,42 @@ TEST(ToolCalls, MalformedRepliesArePlainContent) {
         const auto rest = stream.finish();
         EXPECT_TRUE(rest.calls.empty()) << reply;
         EXPECT_EQ(sent + rest.content, reply);
+    }
+}
+
+// Streamed in random pieces, any reply (the cases above with random bytes cut out and put in)
+// ends as the whole reply parses: the same content and the same calls.
+TEST(ToolCalls, StreamingEqualsParsingTheWholeReplyOnMutatedReplies) {
+    const uint64_t seed = 20261203;
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 random(seed);
+    const std::string alphabet = "{}[]\":,; <>|/_tool_call>[TOOL_CALLS][ARGS]abc\\\"";
+    for (int round = 0; round < 3000; ++round) {
+        const auto cases = complete_cases();
+        const Case& c = cases[random() % cases.size()];
+        std::string reply = c.reply;
+        for (int edit = static_cast<int>(random() % 4); edit > 0 && !reply.empty(); --edit) {
+            const size_t at = random() % reply.size();
+            if (random() % 2)
+                reply.erase(at, 1 + random() % 8);
+            else
+                reply.insert(at, 1, alphabet[random() % alphabet.size()]);
+        }
+        const ParsedReply whole = parse_tool_calls(c.format, reply, kNames);
+        ToolCallStream stream(c.format, kNames);
+        std::string sent;
+        for (size_t at = 0; at < reply.size();) {
+            const size_t piece = 1 + random() % 6;
+            sent += stream.feed(std::string_view(reply).substr(at, piece));
+            at += piece;
+        }
+        ParsedReply rest = stream.finish();
+        ASSERT_EQ(sent + rest.content, whole.content) << reply;
+        ASSERT_EQ(rest.calls.size(), whole.calls.size()) << reply;
+        for (size_t i = 0; i < whole.calls.size(); ++i) {
+            ASSERT_EQ(rest.calls[i].name, whole.calls[i].name) << reply;
+            ASSERT_EQ(rest.calls[i].arguments, whole.calls[i].arguments) << reply;
+        }
     }
 }
 
