@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/gguf/gguf_writer.hpp"
+#include "core/system_memory.hpp"
 #include "engine/embedded_model.hpp"
 #include "model/decoder.hpp"
 
@@ -90,6 +91,42 @@ TEST(ModelValidation, OutOfRangeTokensAreRefused) {
     const std::vector<int32_t> bad{1, 512};
     EXPECT_THROW(model.forward(bad, cache, pool, logits), Error);
     EXPECT_THROW(model.forward(std::span<const int32_t>{}, cache, pool, logits), Error);
+}
+
+}  // namespace
+}  // namespace llcuda
+
+// The GPU memory check before any allocation (issue 17 #11: `serve --parallel 1024 -c 4096` was
+// std::bad_alloc), with fake free-memory figures since the check is a pure function of them.
+namespace llcuda {
+namespace {
+
+constexpr uint64_t kGiB = 1024ull * 1024 * 1024;
+
+TEST(GpuMemoryCheck, FitsWhenWeightsAndKvCacheFitTheFreeMemory) {
+    EXPECT_FALSE(gpu_kv_cache_shortfall(2 * kGiB, 6 * kGiB, 8 * kGiB).has_value());
+    EXPECT_NO_THROW(check_gpu_kv_cache_fits(0, 0, 0));
+}
+
+TEST(GpuMemoryCheck, NamesTheKvCacheItsSizeTheFreeMemoryAndTheFlags) {
+    // 1024 sequences x 4096 positions of a 7B-like model: 512 GiB of KV cache on a 139 GiB GPU.
+    const auto message = gpu_kv_cache_shortfall(13 * kGiB, 512 * kGiB, 139 * kGiB);
+    ASSERT_TRUE(message.has_value());
+    EXPECT_NE(message->find("KV cache needs 512.00 GiB"), std::string::npos) << *message;
+    EXPECT_NE(message->find("126.00 GiB left of the GPU's 139.00 GiB free"), std::string::npos)
+        << *message;
+    EXPECT_NE(message->find("-c/--ctx-size"), std::string::npos) << *message;
+    EXPECT_NE(message->find("--parallel"), std::string::npos) << *message;
+    EXPECT_THROW(check_gpu_kv_cache_fits(13 * kGiB, 512 * kGiB, 139 * kGiB), Error);
+}
+
+TEST(GpuMemoryCheck, WeightsLargerThanTheFreeMemoryDoNotWrapAround) {
+    const auto message = gpu_kv_cache_shortfall(10 * kGiB, 1, 8 * kGiB);
+    ASSERT_TRUE(message.has_value());
+    EXPECT_NE(message->find("0.00 GiB left"), std::string::npos) << *message;
+    // One byte over is refused; exactly full is accepted.
+    EXPECT_TRUE(gpu_kv_cache_shortfall(kGiB, kGiB + 1, 2 * kGiB).has_value());
+    EXPECT_FALSE(gpu_kv_cache_shortfall(kGiB, kGiB, 2 * kGiB).has_value());
 }
 
 }  // namespace
