@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu/kernels/kernel_table.hpp"
 #include "core/quant/quant.hpp"
 
 namespace llcuda {
@@ -119,6 +120,35 @@ void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, si
                     sum += block_sum;
                 }
                 outputs[t * rows + r] = sum;
+            }
+        }
+    });
+}
+
+void matmul_fast(const WeightMatrix& weights, const float* inputs, float* outputs,
+                 size_t token_count, ThreadPool& pool) {
+    const CpuKernel* kernel = find_cpu_kernel(best_cpu_isa(), weights.type);
+    if (kernel == nullptr) return matmul(weights, inputs, outputs, token_count, pool);
+    const size_t rows = weights.rows;
+    const size_t columns = weights.columns;
+    const auto& activation = dtype_traits(kernel->activation_type);
+    const size_t activation_row_bytes =
+        columns / activation.block_elements * activation.block_bytes;
+    // One buffer per thread reused across calls: a decode step makes hundreds of these.
+    thread_local std::vector<uint8_t> quantized;
+    quantized.resize(activation_row_bytes * token_count);
+    for (size_t t = 0; t < token_count; ++t) {
+        quantize_row(kernel->activation_type, inputs + t * columns,
+                     quantized.data() + t * activation_row_bytes, columns);
+    }
+    const uint8_t* activations = quantized.data();
+    const VecDot vec_dot = kernel->vec_dot;
+    pool.parallel_for(rows, [&](size_t begin, size_t end) {
+        for (size_t r = begin; r < end; ++r) {
+            const uint8_t* row = weights.row(r);
+            for (size_t t = 0; t < token_count; ++t) {
+                outputs[t * rows + r] =
+                    vec_dot(row, activations + t * activation_row_bytes, columns);
             }
         }
     });

@@ -70,4 +70,10 @@ void softcap_in_place(float* values, size_t size, float cap);
 void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, size_t token_count,
             ThreadPool& pool);
 
+// The same product with the fast kernels of backend/cpu/kernels: each token's activations are
+// quantized once (Q8_K or Q8_0, as the weight type's kernel asks) and every row's int8 dot runs
+// on the best ISA of this CPU. Weight types without a quantized kernel use matmul above.
+void matmul_fast(const WeightMatrix& weights, const float* inputs, float* outputs,
+                 size_t token_count, ThreadPool& pool);
+
 }  // namespace llcuda

@@ -1,0 +1,108 @@
+// The fast CPU kernels against the reference, from one table of op cases: every type with a
+// kernel, odd row counts, 1..N tokens, fresh random inputs (seed printed for replay).
+// SIMD kernels must equal the scalar kernels bit for bit; every fast result must match the float
+// reference (dequantize + float dot) within what quantizing the activations to 8 bits costs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "backend/cpu/cpu_ops.hpp"
+#include "backend/cpu/kernels/kernel_table.hpp"
+#include "core/quant/quant.hpp"
+
+namespace llcuda {
+namespace {
+
+struct OpCase {
+    DType type;
+    size_t rows;
+    size_t columns;
+    size_t tokens;
+};
+
+constexpr OpCase kOpCases[] = {
+    {DType::Q4_0, 7, 64, 1},   {DType::Q4_0, 13, 96, 5}, {DType::Q8_0, 5, 32, 1},
+    {DType::Q8_0, 11, 160, 3}, {DType::Q4_K, 3, 256, 1}, {DType::Q4_K, 17, 512, 4},
+    {DType::Q4_K, 9, 768, 9},  {DType::Q6_K, 5, 256, 1}, {DType::Q6_K, 15, 512, 6},
+    {DType::Q6_K, 1, 1024, 2},
+};
+
+uint32_t replay_seed() {
+    const uint32_t seed = std::random_device{}();
+    std::printf("test_cpu_kernels seed %u\n", seed);
+    return seed;
+}
+
+std::vector<float> random_values(std::mt19937& generator, size_t count) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> values(count);
+    for (float& value : values) value = normal(generator);
+    return values;
+}
+
+TEST(CpuKernels, TableHasEveryIsaForTheSameTypes) {
+    ASSERT_EQ(scalar_kernels().size(), 4u);
+    if (!avx2_kernels().empty()) {
+        ASSERT_EQ(avx2_kernels().size(), scalar_kernels().size());
+        for (size_t i = 0; i < scalar_kernels().size(); ++i)
+            EXPECT_EQ(avx2_kernels()[i].weight_type, scalar_kernels()[i].weight_type);
+    }
+}
+
+TEST(CpuKernels, FastMatchesScalarBitForBitAndTheFloatReference) {
+    std::mt19937 generator(replay_seed());
+    ThreadPool pool(2);
+    for (const OpCase& op : kOpCases) {
+        SCOPED_TRACE(std::string(dtype_name(op.type)) + " rows " + std::to_string(op.rows) +
+                     " columns " + std::to_string(op.columns) + " tokens " +
+                     std::to_string(op.tokens));
+        const auto& traits = dtype_traits(op.type);
+        const size_t row_bytes = op.columns / traits.block_elements * traits.block_bytes;
+        std::vector<uint8_t> weights(row_bytes * op.rows);
+        const std::vector<float> source = random_values(generator, op.rows * op.columns);
+        for (size_t r = 0; r < op.rows; ++r)
+            quantize_row(op.type, source.data() + r * op.columns, weights.data() + r * row_bytes,
+                         op.columns);
+        const std::vector<float> inputs = random_values(generator, op.tokens * op.columns);
+        const WeightMatrix matrix{op.type, weights.data(), op.rows, op.columns, row_bytes};
+
+        std::vector<float> fast(op.rows * op.tokens);
+        matmul_fast(matrix, inputs.data(), fast.data(), op.tokens, pool);
+
+        const CpuKernel* scalar = find_cpu_kernel(CpuIsa::Scalar, op.type);
+        ASSERT_NE(scalar, nullptr);
+        const auto& activation = dtype_traits(scalar->activation_type);
+        std::vector<uint8_t> quantized(op.columns / activation.block_elements *
+                                       activation.block_bytes);
+        std::vector<float> row_values(op.columns);
+        for (size_t t = 0; t < op.tokens; ++t) {
+            const float* x = inputs.data() + t * op.columns;
+            quantize_row(scalar->activation_type, x, quantized.data(), op.columns);
+            double x_norm = 0.0;
+            for (size_t c = 0; c < op.columns; ++c) x_norm += double(x[c]) * x[c];
+            for (size_t r = 0; r < op.rows; ++r) {
+                const float expected =
+                    scalar->vec_dot(weights.data() + r * row_bytes, quantized.data(), op.columns);
+                EXPECT_EQ(fast[t * op.rows + r], expected) << "token " << t << " row " << r;
+                dequantize_row(op.type, weights.data() + r * row_bytes, row_values.data(),
+                               op.columns);
+                double reference = 0.0, w_norm = 0.0;
+                for (size_t c = 0; c < op.columns; ++c) {
+                    reference += double(row_values[c]) * x[c];
+                    w_norm += double(row_values[c]) * row_values[c];
+                }
+                // 8-bit activations round each element by at most half a step of
+                // max|x|/127 per block; over the row that error is bounded (Cauchy-Schwarz) by
+                // |w| * |x| * (0.5/127) * sqrt(block max / rms) ~ |w| * |x| * 0.02 for normal
+                // inputs; float sums add far less.
+                const double tolerance = 0.02 * std::sqrt(w_norm * x_norm) + 1e-4;
+                EXPECT_NEAR(expected, reference, tolerance) << "token " << t << " row " << r;
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace llcuda
