@@ -26,6 +26,8 @@ namespace {
 
 // A prompt as Python callers give it: text, or token ids used exactly as given.
 using Prompt = std::variant<std::string, std::vector<int32_t>>;
+// The CLI's default (-n/--max-tokens), defined once in GenerationOptions.
+const size_t kDefaultMaxTokens = GenerationOptions{}.max_tokens;
 
 GenerationResult generate_from(Engine& engine, const Prompt& prompt,
                                const GenerationOptions& options,
@@ -252,10 +254,10 @@ void bind_engine(py::module_& module) {
                 return self.infer(prompt, make_options(max_tokens, temperature, top_k, top_p, min_p,
                                                        repeat_penalty, seed, std::move(stop)));
             },
-            py::arg("prompt"), py::arg("max_tokens") = 128, py::arg("temperature") = 0.8f,
-            py::arg("top_k") = 40, py::arg("top_p") = 0.95f, py::arg("min_p") = 0.05f,
-            py::arg("repeat_penalty") = 1.0f, py::arg("seed") = py::none(),
-            py::arg("stop") = std::vector<std::string>{},
+            py::arg("prompt"), py::arg("max_tokens") = kDefaultMaxTokens,
+            py::arg("temperature") = 0.8f, py::arg("top_k") = 40, py::arg("top_p") = 0.95f,
+            py::arg("min_p") = 0.05f, py::arg("repeat_penalty") = 1.0f,
+            py::arg("seed") = py::none(), py::arg("stop") = std::vector<std::string>{},
             "Generate from a prompt (text, or a list of token ids used exactly); the GIL is "
             "released while the model runs. The result's tokens are the generated ids.")
         .def(
@@ -268,11 +270,11 @@ void bind_engine(py::module_& module) {
                     make_options(max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed,
                                  std::move(stop)));
             },
-            py::arg("prompt"), py::arg("max_tokens") = 128, py::arg("temperature") = 0.8f,
-            py::arg("top_k") = 40, py::arg("top_p") = 0.95f, py::arg("min_p") = 0.05f,
-            py::arg("repeat_penalty") = 1.0f, py::arg("seed") = py::none(),
-            py::arg("stop") = std::vector<std::string>{}, py::keep_alive<0, 1>(),
-            "Iterate over the generated text as it is produced.")
+            py::arg("prompt"), py::arg("max_tokens") = kDefaultMaxTokens,
+            py::arg("temperature") = 0.8f, py::arg("top_k") = 40, py::arg("top_p") = 0.95f,
+            py::arg("min_p") = 0.05f, py::arg("repeat_penalty") = 1.0f,
+            py::arg("seed") = py::none(), py::arg("stop") = std::vector<std::string>{},
+            py::keep_alive<0, 1>(), "Iterate over the generated text as it is produced.")
         .def(
             "chat",
             [](InferenceEngine& self,
@@ -291,8 +293,8 @@ void bind_engine(py::module_& module) {
                 const nlohmann::json list(messages);
                 return self.infer(self.engine().render_chat(list.dump()), options);
             },
-            py::arg("messages"), py::arg("max_tokens") = 128, py::arg("temperature") = 0.8f,
-            py::arg("seed") = py::none(),
+            py::arg("messages"), py::arg("max_tokens") = kDefaultMaxTokens,
+            py::arg("temperature") = 0.8f, py::arg("seed") = py::none(),
             "Reply to a list of {'role', 'content'} messages, rendered with the model's chat "
             "template (a plain 'role: content' transcript when the model has none).")
         .def(

@@ -127,3 +127,9 @@ def test_render_chat_equals_jinja2_with_tools(engine):
             messages=messages, tools=tools, add_generation_prompt=True, bos_token="", eos_token="")
     assert qwen.render_chat(messages, tools=tools) == expected
     assert qwen.render_chat(messages[:2], add_generation_prompt=False).endswith("Zürich?<|im_end|>\n")
+
+
+def test_defaults_are_the_cli_defaults():
+    """infer/stream/chat default to the CLI's -n/--max-tokens (256, GenerationOptions), not 128."""
+    for method in (llcuda.InferenceEngine.infer, llcuda.InferenceEngine.stream, llcuda.InferenceEngine.chat):
+        assert "max_tokens: int = 256" in method.__doc__, method.__doc__
