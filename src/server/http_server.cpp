@@ -246,6 +246,26 @@ void HttpServer::Impl::routes() {
         send_json(res, 200, {{"object", "list"}, {"data", data}});
         metrics.count_request(req.path, 200);
     });
+    // OpenAI's GET /v1/models/{model}: the one model served, or a 404 in OpenAI's error shape.
+    // Registered by hand: the metrics label is the route's name, not its pattern.
+    metrics.add_endpoint("/v1/models/{model}");
+    server.Get(R"(/v1/models/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
+        const std::string id = req.matches[1];
+        if (engine.load() == nullptr || id != options.model_name) {
+            send_error(res, 404,
+                       fmt::format("The model '{}' does not exist (this server serves '{}')", id,
+                                   options.model_name),
+                       "model");
+            metrics.count_request("/v1/models/{model}", 404);
+            return;
+        }
+        send_json(res, 200,
+                  {{"id", options.model_name},
+                   {"object", "model"},
+                   {"created", static_cast<long>(std::time(nullptr))},
+                   {"owned_by", "llcuda"}});
+        metrics.count_request("/v1/models/{model}", 200);
+    });
     post("/v1/completions", [this](const httplib::Request& req, const std::string& body,
                                    httplib::Response& res) { completion(req, body, res, false); });
     post("/tokenize",
@@ -375,7 +395,17 @@ void HttpServer::Impl::completion(const httplib::Request& req, const std::string
             }
         }
         // Tokenized once: the length checked here is the length generation starts from.
-        const auto tokens = loaded->prompt_tokens(prompt, request.options);
+        // A prompt of token ids is taken as it is (no BOS added: the client chose the ids).
+        const auto tokens = request.prompt_ids.empty()
+                                ? loaded->prompt_tokens(prompt, request.options)
+                                : request.prompt_ids;
+        const size_t vocabulary = loaded->summary().vocab_size;
+        for (size_t i = 0; i < request.prompt_ids.size(); ++i)
+            if (static_cast<size_t>(request.prompt_ids[i]) >= vocabulary)
+                throw ApiError(400,
+                               fmt::format("token id {} is not in the vocabulary (0..{})",
+                                           request.prompt_ids[i], vocabulary - 1),
+                               fmt::format("prompt[{}]", i));
         const size_t prompt_tokens = tokens.size();
         const size_t context = loaded->summary().context_size;
         const size_t prompt_limit = options.max_prompt_tokens > 0

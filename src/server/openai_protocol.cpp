@@ -14,6 +14,106 @@ using nlohmann::json;
     throw ApiError(400, message, param);
 }
 
+// Every request field the completions endpoints accept: one list, so that a field nobody
+// handles is a 400 naming it instead of being silently ignored. A field that gains handling
+// is added here in the same change; the parsing below reads what each one means.
+enum class Endpoints { Both, Chat, Completions };
+struct RequestField {
+    const char* name;
+    Endpoints endpoints;
+    const char* what;  // what it does here; "ignored: ..." says why ignoring it is harmless
+};
+constexpr RequestField kRequestFields[] = {
+    {"model", Endpoints::Both, "echoed back; the server serves one model"},
+    {"messages", Endpoints::Chat, "the conversation, rendered by the model's template"},
+    {"prompt", Endpoints::Completions, "a string, [string], [token ids] or [[token ids]]"},
+    {"max_tokens", Endpoints::Both, "the most tokens generated"},
+    {"max_completion_tokens", Endpoints::Both, "the same as max_tokens (OpenAI's newer name)"},
+    {"temperature", Endpoints::Both, "sampling"},
+    {"top_p", Endpoints::Both, "sampling"},
+    {"top_k", Endpoints::Both, "sampling (llama.cpp's field)"},
+    {"min_p", Endpoints::Both, "sampling (llama.cpp's field)"},
+    {"repeat_penalty", Endpoints::Both, "sampling (llama.cpp's field)"},
+    {"seed", Endpoints::Both, "the sampler's seed"},
+    {"frequency_penalty", Endpoints::Both, "only 0 (no penalty) is accepted"},
+    {"presence_penalty", Endpoints::Both, "only 0 (no penalty) is accepted"},
+    {"logprobs", Endpoints::Both, "chat: true/false; completions: 0..5 alternatives"},
+    {"top_logprobs", Endpoints::Chat, "0..20 alternatives with logprobs: true"},
+    {"n", Endpoints::Both, "choices per prompt"},
+    {"stop", Endpoints::Both, "stop strings"},
+    {"stream", Endpoints::Both, "server-sent events"},
+    {"stream_options", Endpoints::Both, "include_usage: a final usage chunk"},
+    {"tools", Endpoints::Chat, "rendered by the template, replies parsed into tool_calls"},
+    {"tool_choice", Endpoints::Chat, "auto or none (required/named: a 400 for now)"},
+    {"parallel_tool_calls", Endpoints::Chat, "false: at most one call returned"},
+    {"user", Endpoints::Both, "ignored: an end-user id for OpenAI's abuse monitoring"},
+    {"store", Endpoints::Both, "ignored: asks OpenAI to keep the completion; nothing is kept"},
+    {"metadata", Endpoints::Both, "ignored: tags for stored completions; nothing is stored"},
+};
+
+void reject_unknown_fields(const json& body, bool chat) {
+    for (const auto& [key, value] : body.items()) {
+        const auto known =
+            std::find_if(std::begin(kRequestFields), std::end(kRequestFields),
+                         [&](const RequestField& field) { return key == field.name; });
+        if (known == std::end(kRequestFields))
+            invalid(key,
+                    fmt::format("the field '{}' is unknown or not supported by this server", key));
+        const Endpoints other = chat ? Endpoints::Completions : Endpoints::Chat;
+        if (known->endpoints == other)
+            invalid(key, fmt::format("the field '{}' belongs to {}", key,
+                                     chat ? "/v1/completions" : "/v1/chat/completions"));
+    }
+}
+
+// One prompt as token ids: a non-empty list of integers, each a token id (checked against
+// the vocabulary by the server, which knows it).
+std::vector<int32_t> token_ids(const json& list, const std::string& param) {
+    if (list.empty()) invalid(param, "a prompt of token ids must not be empty");
+    std::vector<int32_t> ids;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const json& id = list[i];
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+            invalid(fmt::format("{}[{}]", param, i), "token ids must be non-negative integers");
+        ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
+    return ids;
+}
+
+// "prompt": a string, [string], [ids] or [[ids]]. Several prompts in one request (one choice
+// per prompt) are not served yet: a 400 that says to send one request per prompt.
+void parse_prompt(const json& prompt, CompletionRequest& request) {
+    const auto one_prompt_only = [] {
+        invalid("prompt",
+                "several prompts in one request are not supported yet; send one request per "
+                "prompt");
+    };
+    if (prompt.is_string()) {
+        request.prompt = prompt.get<std::string>();
+        return;
+    }
+    if (!prompt.is_array() || prompt.empty())
+        invalid("prompt",
+                "'prompt' must be a string, a list of strings, a list of token ids or a list "
+                "of lists of token ids");
+    if (prompt[0].is_string()) {
+        for (size_t i = 0; i < prompt.size(); ++i)
+            if (!prompt[i].is_string())
+                invalid(fmt::format("prompt[{}]", i), "a list of prompts must be all strings");
+        if (prompt.size() > 1) one_prompt_only();
+        request.prompt = prompt[0].get<std::string>();
+    } else if (prompt[0].is_array()) {
+        for (size_t i = 0; i < prompt.size(); ++i)
+            if (!prompt[i].is_array())
+                invalid(fmt::format("prompt[{}]", i),
+                        "a list of token-id prompts must be all lists of integers");
+        if (prompt.size() > 1) one_prompt_only();
+        request.prompt_ids = token_ids(prompt[0], "prompt[0]");
+    } else {
+        request.prompt_ids = token_ids(prompt, "prompt");
+    }
+}
+
 double number(const json& body, const char* name, double fallback, double low, double high) {
     const auto found = body.find(name);
     if (found == body.end() || found->is_null()) return fallback;
@@ -218,6 +318,7 @@ json error_body(int status, const std::string& message, const std::string& param
 CompletionRequest parse_completion_request(const json& body, bool chat,
                                            const ServerLimits& limits) {
     if (!body.is_object()) invalid("", "the request body must be a JSON object");
+    reject_unknown_fields(body, chat);
     CompletionRequest request;
     request.chat = chat;
     if (const auto model = body.find("model"); model != body.end() && !model->is_null()) {
@@ -250,13 +351,7 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
     } else {
         const auto prompt = body.find("prompt");
         if (prompt == body.end()) invalid("prompt", "'prompt' is required");
-        if (prompt->is_string()) {
-            request.prompt = prompt->get<std::string>();
-        } else if (prompt->is_array() && prompt->size() == 1 && (*prompt)[0].is_string()) {
-            request.prompt = (*prompt)[0].get<std::string>();
-        } else {
-            invalid("prompt", "'prompt' must be a string (or a list of exactly one string)");
-        }
+        parse_prompt(*prompt, request);
     }
 
     auto& options = request.options;
@@ -314,8 +409,20 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
     if (request.stream && options.logprobs >= 0)
         invalid("logprobs", "logprobs are not available with stream yet; ask without streaming");
     if (const auto stream_options = body.find("stream_options");
-        stream_options != body.end() && stream_options->is_object())
-        request.include_usage = stream_options->value("include_usage", false);
+        stream_options != body.end() && !stream_options->is_null()) {
+        if (!stream_options->is_object())
+            invalid("stream_options", "'stream_options' must be an object");
+        for (const auto& [key, value] : stream_options->items()) {
+            if (key != "include_usage")
+                invalid("stream_options." + key,
+                        fmt::format("the field 'stream_options.{}' is unknown or not supported "
+                                    "(only include_usage is)",
+                                    key));
+            if (!value.is_boolean())
+                invalid("stream_options.include_usage", "'include_usage' must be true or false");
+            request.include_usage = value.get<bool>();
+        }
+    }
     // Chat prompts carry their own special tokens (the template put them there).
     options.add_bos = !chat;
     options.parse_special = chat;

@@ -21,7 +21,10 @@ struct ServerLimits {
 
 struct CompletionRequest {
     bool chat = false;
-    std::string prompt;       // completions
+    std::string prompt;  // completions, given as text
+    // completions, given as token ids ("prompt": [ids] or [[ids]]): used instead of `prompt`
+    // when not empty; the server checks the ids against the vocabulary.
+    std::vector<int32_t> prompt_ids;
     nlohmann::json messages;  // chat
     nlohmann::json tools;     // chat, passed to the template (null with tool_choice "none")
     // tool_choice: "auto", "none", "required" or "function" (then tool_choice_function).
@@ -39,7 +42,8 @@ struct CompletionRequest {
     std::string model;
 };
 
-// Throws ApiError(400) naming the field for anything invalid.
+// Throws ApiError(400) naming the field for anything invalid, and for any field that is not in
+// the allow-list of openai_protocol.cpp (kRequestFields).
 CompletionRequest parse_completion_request(const nlohmann::json& body, bool chat,
                                            const ServerLimits& limits);
 

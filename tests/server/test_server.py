@@ -58,6 +58,27 @@ class ServerTest(unittest.TestCase):
                      "llcuda_active_sequences", "llcuda_kv_cache_slots 4", "llcuda_gpu_memory_held_bytes"):
             self.assertIn(name, text)
 
+    def test_one_model_by_id_and_an_unknown_id_is_a_404(self):
+        status, _, body = self.server.request("GET", "/v1/models/embedded:stories260K")
+        self.assertEqual((status, body["id"], body["object"]), (200, "embedded:stories260K", "model"))
+        self.assert_error(404, self.server.request("GET", "/v1/models/gpt-4o"), "'gpt-4o' does not exist",
+                          "not_found_error")
+
+    def test_a_prompt_of_token_ids_is_the_same_as_its_text(self):
+        status, _, tokens = self.server.request("POST", "/tokenize", {"content": "Once upon a time",
+                                                                      "add_special": True})
+        self.assertEqual(status, 200, tokens)
+        text = self.complete(max_tokens=8, temperature=0)[2]
+        for prompt in (tokens["tokens"], [tokens["tokens"]]):
+            status, _, ids = self.complete(prompt=prompt, max_tokens=8, temperature=0)
+            self.assertEqual(status, 200, ids)
+            self.assertEqual(ids["choices"][0]["text"], text["choices"][0]["text"])
+            self.assertEqual(ids["usage"], text["usage"])
+        self.assert_error(400, self.complete(prompt=[1, 99999]), "token id 99999 is not in the vocabulary")
+        self.assert_error(400, self.complete(prompt=[1, "x"]), "token ids must be")
+        self.assert_error(400, self.complete(logit_bias={"1": 5}), "'logit_bias' is unknown or not supported")
+        self.assertEqual(self.complete(max_tokens=2, user="u", store=False, metadata={})[0], 200)
+
     def test_tokenize_and_detokenize_like_llama_server(self):
         status, _, body = self.server.request("POST", "/tokenize", {"content": "Once upon</s>"})
         self.assertEqual(status, 200, body)
