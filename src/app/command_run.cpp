@@ -1,11 +1,17 @@
 // `llcuda run`: generate text from a prompt and report speed and where it ran.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <random>
+#include <sstream>
 
 #include "app/commands.hpp"
 #include "app/engine_options.hpp"
+#include "core/error.hpp"
 #include "llcuda/engine.hpp"
 #include "store/model_resolver.hpp"
 #include "store/model_store.hpp"
@@ -17,12 +23,30 @@ struct RunArguments {
     EngineOptions engine;
     GenerationOptions generation;
     std::string prompt;
+    std::string prompt_file;  // "-" is stdin
     bool seed_given = false;
     bool verbose = false;
     std::string store;
 };
 
+std::string read_prompt_file(const std::string& path) {
+    if (path == "-") {
+        std::ostringstream text;
+        text << std::cin.rdbuf();
+        return text.str();
+    }
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw Error(fmt::format("cannot read the prompt file '{}' (-f/--file)", path));
+    return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
 void run(RunArguments& arguments) {
+    // Without -p, a prompt piped in (`echo hi | llcuda run`) is read; a terminal is not
+    // waited on, so a bare `llcuda run` still starts from BOS at once.
+    if (!arguments.prompt_file.empty())
+        arguments.prompt = read_prompt_file(arguments.prompt_file);
+    else if (arguments.prompt.empty() && ::isatty(STDIN_FILENO) == 0)
+        arguments.prompt = read_prompt_file("-");
     if (!arguments.seed_given) arguments.generation.sampling.seed = std::random_device{}();
     arguments.generation.sampling.validate();
     arguments.engine.model_path = resolve_model_argument(
@@ -67,8 +91,14 @@ void register_run_command(CLI::App& app) {
                         "GGUF file or store name (default: the embedded stories260K)");
     command->add_option("--store", arguments->store,
                         "Model store directory (default: LLCUDA_STORE or ~/.cache/llcuda)");
-    command->add_option("-p,--prompt", arguments->prompt,
-                        "Prompt text (default: empty, start from BOS)");
+    auto* prompt_option =
+        command->add_option("-p,--prompt", arguments->prompt,
+                            "Prompt text (default: stdin when it is not a terminal, else empty: "
+                            "start from BOS)");
+    command
+        ->add_option("-f,--file", arguments->prompt_file,
+                     "Read the prompt from this file ('-' for stdin)")
+        ->excludes(prompt_option);
     add_sampling_options(*command, arguments->generation);
     command
         ->add_option_function<uint64_t>(

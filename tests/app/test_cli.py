@@ -15,8 +15,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODEL = os.path.join(REPO, "models", "stories260K.gguf")
 
 
-def llcuda(*args, timeout=120):
-    return subprocess.run([LLCUDA, *args], capture_output=True, text=True, timeout=timeout)
+def llcuda(*args, timeout=120, input=None):
+    # stdin is never inherited: `run` without -p reads a stdin that is not a terminal.
+    stdin = None if input is not None else subprocess.DEVNULL
+    return subprocess.run([LLCUDA, *args], capture_output=True, text=True, timeout=timeout,
+                          input=input, stdin=stdin)
 
 
 class RunCommand(unittest.TestCase):
@@ -32,6 +35,26 @@ class RunCommand(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertTrue(result.stdout.startswith("Once upon a time"))
         self.assertGreater(len(result.stdout), len("Once upon a time") + 10)
+
+    def test_prompt_from_file_and_stdin(self):
+        expected = llcuda("run", "-p", "Once upon a time", "-n", "10", "--temp", "0")
+        self.assertEqual(expected.returncode, 0, expected.stderr)
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "prompt.txt")
+            with open(path, "w") as file:
+                file.write("Once upon a time")
+            from_file = llcuda("run", "-f", path, "-n", "10", "--temp", "0")
+            self.assertEqual(from_file.returncode, 0, from_file.stderr)
+            self.assertEqual(from_file.stdout, expected.stdout)
+            both = llcuda("run", "-f", path, "-p", "x")
+            self.assertEqual(both.returncode, 1, both.stderr)
+            self.assertIn("--file", both.stderr)
+            self.assertIn("--prompt", both.stderr)
+        for args in (["-f", "-"], []):
+            piped = llcuda("run", *args, "-n", "10", "--temp", "0", input="Once upon a time")
+            self.assertEqual(piped.returncode, 0, piped.stderr)
+            self.assertEqual(piped.stdout, expected.stdout, args)
+        self.assert_fails(["run", "-f", "/nonexistent/prompt.txt"], "cannot read the prompt file")
 
     def test_seed_reproduces_sampling(self):
         first = llcuda("run", "-s", "7", "--temp", "1.0", "-n", "40")
