@@ -21,7 +21,7 @@ namespace {
 struct InspectArguments {
     std::string path;
     bool json = false;
-    size_t context_size = 4096;
+    size_t context_size = 0;  // 0: what run would use (context_size_to_use)
     size_t max_items = 8;
     std::string store;
 };
@@ -62,6 +62,15 @@ std::string shape_text(const std::vector<uint64_t>& shape) {
     return text;
 }
 
+// 292800 -> "292.8 K", 8.03e9 -> "8.03 B": "0.000 B" said nothing about a tiny model.
+std::string parameter_count_text(uint64_t parameters) {
+    const double count = static_cast<double>(parameters);
+    if (count >= 1e9) return fmt::format("{:.2f} B", count / 1e9);
+    if (count >= 1e6) return fmt::format("{:.1f} M", count / 1e6);
+    if (count >= 1e3) return fmt::format("{:.1f} K", count / 1e3);
+    return fmt::format("{}", parameters);
+}
+
 std::string gib(uint64_t bytes) {
     return fmt::format("{:.3f} GiB", static_cast<double>(bytes) / (1ull << 30));
 }
@@ -82,10 +91,12 @@ void inspect(const InspectArguments& arguments) {
     }
     std::optional<ModelSpec> spec;
     std::optional<MemoryEstimate> estimate;
+    size_t context_size = arguments.context_size;
     std::string estimate_problem;
     try {
         spec = read_model_spec(file);
-        estimate = estimate_memory(file, *spec, arguments.context_size);
+        context_size = context_size_to_use(arguments.context_size, spec->trained_context);
+        estimate = estimate_memory(file, *spec, context_size);
     } catch (const Error& error) {
         estimate_problem = error.what();
     }
@@ -109,9 +120,9 @@ void inspect(const InspectArguments& arguments) {
         }
         for (const auto& [name, entry] : by_type)
             out["types"][name] = {{"tensors", entry.first}, {"bytes", entry.second}};
-        if (spec) out["architecture"] = spec_summary_json(*spec, arguments.context_size);
+        if (spec) out["architecture"] = spec_summary_json(*spec, context_size);
         if (estimate) {
-            out["memory"] = {{"context_size", arguments.context_size},
+            out["memory"] = {{"context_size", context_size},
                              {"weights", estimate->weight_bytes},
                              {"kv_cache", estimate->kv_cache_bytes},
                              {"kv_cache_without_rings", estimate->kv_cache_without_rings_bytes},
@@ -144,16 +155,20 @@ void inspect(const InspectArguments& arguments) {
         std::printf("  %-6s %llu tensors, %s\n", name.c_str(),
                     static_cast<unsigned long long>(entry.first), gib(entry.second).c_str());
     }
-    std::printf("\nparameters: %llu (%.3f B)\n", static_cast<unsigned long long>(parameters),
-                static_cast<double>(parameters) / 1e9);
+    std::printf("\nparameters: %llu (%s)\n", static_cast<unsigned long long>(parameters),
+                parameter_count_text(parameters).c_str());
     if (spec) {
         std::printf("\narchitecture:\n");
-        for (const auto& line : spec_summary_lines(*spec, arguments.context_size))
+        for (const auto& line : spec_summary_lines(*spec, context_size))
             std::printf("  %s\n", line.c_str());
     }
     if (estimate) {
+        if (const auto warning = context_length_warning(context_size, spec->trained_context);
+            !warning.empty()) {
+            std::printf("%s\n", warning.c_str());
+        }
         std::printf("memory to load at context %zu: %s (weights %s, KV cache %s, scratch %s)\n",
-                    arguments.context_size, gib(estimate->total()).c_str(),
+                    context_size, gib(estimate->total()).c_str(),
                     gib(estimate->weight_bytes).c_str(), gib(estimate->kv_cache_bytes).c_str(),
                     gib(estimate->scratch_bytes).c_str());
         if (estimate->window_layers > 0) {
@@ -180,9 +195,10 @@ void register_inspect_command(CLI::App& app) {
     command->add_flag("--json", arguments->json, "Print JSON");
     command
         ->add_option("-c,--ctx-size", arguments->context_size,
-                     "Context size for the memory estimate")
+                     "Context size for the memory estimate (0: the one run uses, the trained "
+                     "context up to 4096)")
         ->capture_default_str()
-        ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
     command->add_option("--max-items", arguments->max_items, "Array items shown per metadata value")
         ->capture_default_str();
     command->callback([arguments] { inspect(*arguments); });

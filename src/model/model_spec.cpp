@@ -80,4 +80,22 @@ ModelSpec describe_model(const GgufFile& metadata_file, size_t vocab_size) {
     return spec;
 }
 
+size_t context_size_to_use(size_t requested, size_t trained_context) {
+    constexpr size_t kDefaultMaxContext = 4096;
+    const size_t size = requested > 0 ? requested : std::min(trained_context, kDefaultMaxContext);
+    if (size > (size_t{1} << 20)) {
+        throw Error(fmt::format(
+            "context size {} is too large (at most 1048576); lower -c/--ctx-size", size));
+    }
+    return size;
+}
+
+std::string context_length_warning(size_t context_size, size_t trained_context) {
+    if (trained_context == 0 || context_size <= trained_context) return "";
+    return fmt::format(
+        "warning: context {} is longer than the {} positions the model was trained on; output "
+        "past position {} may be garbage (lower -c/--ctx-size)",
+        context_size, trained_context, trained_context);
+}
+
 }  // namespace llcuda

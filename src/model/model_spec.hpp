@@ -62,4 +62,12 @@ ModelSpec read_model_spec(const GgufFile& file);
 // The same from metadata alone, the vocabulary size given (for files still being written).
 ModelSpec describe_model(const GgufFile& metadata_file, size_t vocab_size);
 
+// The context a model is loaded with, for run/serve/bench and inspect's estimate alike:
+// `requested` (-c), or for 0 the trained context capped at 4096 (a 128K-context model would
+// otherwise reserve its whole KV cache). Throws llcuda::Error above 1048576 positions.
+size_t context_size_to_use(size_t requested, size_t trained_context);
+// The warning for a context longer than the model was trained on (positions past it give
+// garbage), or an empty string.
+std::string context_length_warning(size_t context_size, size_t trained_context);
+
 }  // namespace llcuda

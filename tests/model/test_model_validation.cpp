@@ -10,6 +10,7 @@
 #include "core/system_memory.hpp"
 #include "engine/embedded_model.hpp"
 #include "model/decoder.hpp"
+#include "model/model_spec.hpp"
 
 namespace llcuda {
 namespace {
@@ -127,6 +128,31 @@ TEST(GpuMemoryCheck, WeightsLargerThanTheFreeMemoryDoNotWrapAround) {
     // One byte over is refused; exactly full is accepted.
     EXPECT_TRUE(gpu_kv_cache_shortfall(kGiB, kGiB + 1, 2 * kGiB).has_value());
     EXPECT_FALSE(gpu_kv_cache_shortfall(kGiB, kGiB, 2 * kGiB).has_value());
+}
+
+}  // namespace
+}  // namespace llcuda
+
+// One rule for the context run and inspect use (issue 17 #15: inspect estimated 4096 for a
+// 2048-context model and refused -c 0).
+namespace llcuda {
+namespace {
+
+TEST(ContextSize, ZeroIsTheTrainedContextUpTo4096AndInspectAgrees) {
+    EXPECT_EQ(context_size_to_use(0, 2048), 2048u);
+    EXPECT_EQ(context_size_to_use(0, 131072), 4096u);
+    EXPECT_EQ(context_size_to_use(512, 2048), 512u);
+    EXPECT_THROW(context_size_to_use(size_t{1} << 21, 2048), Error);
+    const auto spec = read_model_spec(GgufFile::from_memory(embedded_model_bytes(), "embedded"));
+    EXPECT_EQ(context_size_to_use(0, spec.trained_context), 2048u);
+}
+
+TEST(ContextSize, WarnsPastTheTrainedLengthOnly) {
+    EXPECT_EQ(context_length_warning(2048, 2048), "");
+    EXPECT_EQ(context_length_warning(4096, 0), "");  // a model that does not say
+    const auto warning = context_length_warning(8192, 2048);
+    EXPECT_NE(warning.find("longer than the 2048 positions"), std::string::npos) << warning;
+    EXPECT_NE(warning.find("-c/--ctx-size"), std::string::npos) << warning;
 }
 
 }  // namespace
