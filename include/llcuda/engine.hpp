@@ -33,10 +33,13 @@ struct EngineOptions {
     std::string kv_type = "f16";  // GPU layers' KV cache: "f16" or "q8_0"
     size_t context_size = 0;      // 0: the model's trained context, at most 4096
     size_t threads = 0;           // 0: all cores
-    bool cuda_graphs = true;      // replay decode steps from a captured CUDA graph
-    bool kernel_overlap = true;   // let each GPU kernel start while the one before it ends
-    bool l2_prefetch = true;      // each GPU matrix product starts fetching the next one's weights
-    bool rope_fusion = true;      // GPU decode: the Q/K/V products rotate and store keys, values
+    // CPU layers' matrix products: "fast" (quantized SIMD kernels) or "reference" (the float
+    // oracle the fast kernels and the GPU are tested against).
+    std::string cpu_kernels = "fast";
+    bool cuda_graphs = true;     // replay decode steps from a captured CUDA graph
+    bool kernel_overlap = true;  // let each GPU kernel start while the one before it ends
+    bool l2_prefetch = true;     // each GPU matrix product starts fetching the next one's weights
+    bool rope_fusion = true;     // GPU decode: the Q/K/V products rotate and store keys, values
     // GPU decode attention scores a cache row per thread (F16 cache), and over at most 256 rows
     // needs no split and merge.
     bool row_parallel_attention = true;
@@ -108,6 +111,7 @@ struct ModelSummary {
     size_t batch_size = 0;             // tokens per step
     size_t ubatch_size = 0;            // tokens per forward pass
     size_t threads = 0;                // CPU threads
+    std::string cpu_kernels;           // "reference" or "fast (avx2)": the kernels CPU layers run
     std::string chat_template;         // the template in use; empty when there is none
 };
 

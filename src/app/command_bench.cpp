@@ -56,6 +56,7 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"file_type", r.file_type},
             {"model_bytes", r.model_bytes},
             {"placement", r.placement},
+            {"cpu_kernels", r.cpu_kernels},
             {"layers", r.layers},
             {"gpu_layers", r.gpu_layers},
             {"layer_devices", r.layer_devices},
@@ -106,7 +107,7 @@ void print_markdown(const BenchmarkResult& r) {
         row(fmt::format("tg{}", r.generated_tokens), r.generation_tokens_per_second, "",
             fmt::format("{:.3f}/{:.3f}", r.inter_token_ms.p50, r.inter_token_ms.p99));
     }
-    std::printf("\nplacement: %s\n", r.placement.c_str());
+    std::printf("\nplacement: %s\ncpu kernels: %s\n", r.placement.c_str(), r.cpu_kernels.c_str());
     if (r.gpu_layers > 0) {
         std::printf(
             "GPU memory: %.2f GiB held by this run, %.2f GiB in use on the device\n"

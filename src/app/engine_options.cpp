@@ -25,6 +25,11 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
     command.add_option("-g,--gpu-layers,--n-gpu-layers", options.gpu_layers,
                        "Layers on the GPU, counted from the last: N, all, or auto (as many as "
                        "fit); default all with --device cuda");
+    command
+        .add_option("--cpu-kernels", options.cpu_kernels,
+                    "CPU layers' matrix products: fast (quantized SIMD kernels) or reference (the "
+                    "float oracle)")
+        ->check(CLI::IsMember({"fast", "reference"}));
     command.add_option("--kv-type", options.kv_type, "KV cache type of GPU layers: f16 or q8_0")
         ->capture_default_str();
     command.add_option("-b,--batch-size", options.batch_size,

@@ -51,6 +51,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
         result.file_type = file_type_label(type->as_uint());
     for (const auto& tensor : file.tensors()) result.model_bytes += tensor.byte_count;
     result.placement = summary.placement;
+    result.cpu_kernels = summary.cpu_kernels;
     result.layers = summary.layers;
     result.gpu_layers = summary.gpu_layers;
     result.layer_devices = summary.layer_devices;

@@ -29,6 +29,7 @@ struct BenchmarkResult {
     std::string file_type;
     uint64_t model_bytes = 0;
     std::string placement;
+    std::string cpu_kernels;  // "reference" or "fast (avx2)"
     size_t layers = 0;
     size_t gpu_layers = 0;
     std::vector<std::string> layer_devices;

@@ -53,6 +53,7 @@ struct Engine::Impl {
               model.spec())),
           pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count()),
           runner(model, pool, runner_options(options)) {
+        model.set_cpu_kernels(parse_cpu_kernels(options.cpu_kernels));
         if (tokenizer.size() != model.spec().vocab_size) {
             throw Error(
                 fmt::format("{}: the tokenizer has {} tokens but the embedding table has {} rows",
@@ -71,6 +72,7 @@ struct Engine::Impl {
         load_chat_template(options.chat_template);
         summary.parallel = runner.sequences();
         summary.threads = pool.size();
+        summary.cpu_kernels = cpu_kernels_description(model.cpu_kernels());
         summary.ubatch_size = runner.ubatch_size();
         summary.batch_size = options.batch_size > 0 ? options.batch_size : runner.ubatch_size();
         const size_t cpu_layers = hp.layer_count - placement.gpu_layers;
@@ -78,13 +80,14 @@ struct Engine::Impl {
         summary.layer_devices.assign(hp.layer_count, "CPU");
         for (size_t l = cpu_layers; l < hp.layer_count; ++l) summary.layer_devices[l] = gpu;
         if (placement.gpu_layers == 0) {
-            summary.device_description = fmt::format("CPU ({} threads)", pool.size());
+            summary.device_description =
+                fmt::format("CPU ({} threads, {} kernels)", pool.size(), summary.cpu_kernels);
         } else if (cpu_layers == 0) {
             summary.device_description = fmt::format("{} (all {} layers)", gpu, hp.layer_count);
         } else {
             summary.device_description =
-                fmt::format("{} layers on the CPU ({} threads), {} on {}", cpu_layers, pool.size(),
-                            placement.gpu_layers, gpu);
+                fmt::format("{} layers on the CPU ({} threads, {} kernels), {} on {}", cpu_layers,
+                            pool.size(), summary.cpu_kernels, placement.gpu_layers, gpu);
         }
     }
 

@@ -132,7 +132,7 @@ void Decoder::forward(const TokenBatch& batch, KvCache& cache, ThreadPool& pool,
                  normed.data() + o * dim, dim, spec_.rms_epsilon);
     }
     logits.resize(outputs * spec_.vocab_size);
-    if (outputs > 0) matmul(output_, normed.data(), logits.data(), outputs, pool);
+    if (outputs > 0) matmul(output_, normed.data(), logits.data(), outputs, pool, cpu_kernels_);
     if (spec_.final_softcap > 0.0f)
         softcap_in_place(logits.data(), logits.size(), spec_.final_softcap);
 }
@@ -173,9 +173,9 @@ void Decoder::run_layers(const TokenBatch& batch, size_t layer_end, KvCache& cac
         const auto& layer = layers_[l];
         const auto& features = spec.layers[l];
         norm_rows(x.data(), layer.attention_norm, normed.data());
-        matmul(layer.query, normed.data(), queries.data(), n, pool);
-        matmul(layer.key, normed.data(), keys.data(), n, pool);
-        matmul(layer.value, normed.data(), values.data(), n, pool);
+        matmul(layer.query, normed.data(), queries.data(), n, pool, cpu_kernels_);
+        matmul(layer.key, normed.data(), keys.data(), n, pool, cpu_kernels_);
+        matmul(layer.value, normed.data(), values.data(), n, pool, cpu_kernels_);
         if (features.qkv_bias) {
             add_bias_in_place(queries.data(), layer.query_bias.data(), n, spec.q_dim());
             add_bias_in_place(keys.data(), layer.key_bias.data(), n, spec.kv_dim());
@@ -200,7 +200,7 @@ void Decoder::run_layers(const TokenBatch& batch, size_t layer_end, KvCache& cac
                         cache.value(l, sequence, position));
         }
         attention(l, batch, queries.data(), cache, attended.data(), pool);
-        matmul(layer.attention_output, attended.data(), projected.data(), n, pool);
+        matmul(layer.attention_output, attended.data(), projected.data(), n, pool, cpu_kernels_);
         if (features.post_attention_norm)
             norm_rows(projected.data(), layer.post_attention_norm, projected.data());
         add_in_place(x.data(), projected.data(), n * dim);
@@ -215,8 +215,8 @@ void Decoder::run_layers(const TokenBatch& batch, size_t layer_end, KvCache& cac
 
 void Decoder::feed_forward(const LayerWeights& layer, size_t token_count, const float* normed,
                            float* gate, float* up, float* out, ThreadPool& pool) const {
-    matmul(layer.ffn_gate, normed, gate, token_count, pool);
-    matmul(layer.ffn_up, normed, up, token_count, pool);
+    matmul(layer.ffn_gate, normed, gate, token_count, pool, cpu_kernels_);
+    matmul(layer.ffn_up, normed, up, token_count, pool, cpu_kernels_);
     const size_t size = token_count * spec_.feed_forward_dim;
     switch (spec_.activation) {
         case Activation::SwiGLU:
@@ -226,7 +226,7 @@ void Decoder::feed_forward(const LayerWeights& layer, size_t token_count, const 
             geglu_in_place(gate, up, size);
             break;
     }
-    matmul(layer.ffn_down, gate, out, token_count, pool);
+    matmul(layer.ffn_down, gate, out, token_count, pool, cpu_kernels_);
 }
 
 void Decoder::attention(size_t layer, const TokenBatch& batch, const float* queries, KvCache& cache,

@@ -59,6 +59,10 @@ class Decoder {
     const RopeParams& rope(size_t layer) const { return spec_.layers[layer].rope; }
     const std::vector<float>& rope_freq_factors() const { return rope_freq_factors_; }
 
+    // The CPU layers' matrix products (the reference unless set; the engine sets --cpu-kernels).
+    void set_cpu_kernels(CpuKernels kernels) { cpu_kernels_ = kernels; }
+    CpuKernels cpu_kernels() const { return cpu_kernels_; }
+
   private:
     WeightMatrix matrix(const std::string& name, size_t expected_columns,
                         size_t expected_rows) const;
@@ -78,6 +82,7 @@ class Decoder {
     std::vector<float> output_norm_;
     WeightMatrix output_;
     bool output_tied_ = false;
+    CpuKernels cpu_kernels_ = CpuKernels::Reference;
 };
 
 }  // namespace llcuda

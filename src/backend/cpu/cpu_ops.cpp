@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels/kernel_table.hpp"
+#include "core/error.hpp"
 #include "core/quant/quant.hpp"
 
 namespace llcuda {
@@ -152,6 +153,17 @@ void matmul_fast(const WeightMatrix& weights, const float* inputs, float* output
             }
         }
     });
+}
+
+CpuKernels parse_cpu_kernels(std::string_view name) {
+    if (name == "reference") return CpuKernels::Reference;
+    if (name == "fast") return CpuKernels::Fast;
+    throw Error("--cpu-kernels must be reference or fast, not '" + std::string(name) + "'");
+}
+
+std::string cpu_kernels_description(CpuKernels kernels) {
+    if (kernels == CpuKernels::Reference) return "reference";
+    return "fast (" + std::string(cpu_isa_name(best_cpu_isa())) + ")";
 }
 
 }  // namespace llcuda

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "backend/cpu/thread_pool.hpp"
 #include "core/dtype.hpp"
@@ -75,5 +77,20 @@ void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, si
 // on the best ISA of this CPU. Weight types without a quantized kernel use matmul above.
 void matmul_fast(const WeightMatrix& weights, const float* inputs, float* outputs,
                  size_t token_count, ThreadPool& pool);
+
+// Which CPU matrix products run (--cpu-kernels): the float reference (the oracle) or the fast
+// quantized kernels.
+enum class CpuKernels { Reference, Fast };
+// "reference" or "fast"; anything else throws an Error naming --cpu-kernels.
+CpuKernels parse_cpu_kernels(std::string_view name);
+// "reference", or "fast (avx2)" with the ISA table the fast kernels run on this CPU.
+std::string cpu_kernels_description(CpuKernels kernels);
+
+inline void matmul(const WeightMatrix& weights, const float* inputs, float* outputs,
+                   size_t token_count, ThreadPool& pool, CpuKernels kernels) {
+    if (kernels == CpuKernels::Fast)
+        return matmul_fast(weights, inputs, outputs, token_count, pool);
+    matmul(weights, inputs, outputs, token_count, pool);
+}
 
 }  // namespace llcuda
