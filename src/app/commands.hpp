@@ -5,6 +5,7 @@
 namespace llcuda {
 
 void register_run_command(CLI::App& app);
+void register_chat_command(CLI::App& app);
 void register_inspect_command(CLI::App& app);
 void register_quantize_command(CLI::App& app);
 void register_pull_command(CLI::App& app);

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "llcuda 0.1.0");
     llcuda::register_run_command(app);
+    llcuda::register_chat_command(app);
     llcuda::register_inspect_command(app);
     llcuda::register_quantize_command(app);
     llcuda::register_pull_command(app);

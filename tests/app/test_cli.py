@@ -5,9 +5,11 @@ Usage: test_cli.py PATH_TO_LLCUDA
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 LLCUDA = None
@@ -94,6 +96,69 @@ class RunCommand(unittest.TestCase):
                 cut.write(source.read()[:700000])
             self.assert_fails(["run", "-m", path], "truncated or corrupt")
             self.assert_fails(["inspect", path], "truncated or corrupt")
+
+
+class ChatCommand(unittest.TestCase):
+    """`chat` over a pipe, on the embedded model with a plain template (it has none of its own)."""
+
+    TEMPLATE = ("{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                "{% if add_generation_prompt %}assistant:{% endif %}")
+
+    def chat(self, lines, *args):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "template.jinja")
+            with open(path, "w") as file:
+                file.write(self.TEMPLATE)
+            return llcuda("chat", "--chat-template", path, "-n", "12", "--temp", "0", *args,
+                          input="".join(line + "\n" for line in lines))
+
+    def replies(self, result):
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.split("\n")
+
+    def test_history_reset_and_system(self):
+        with_history = self.replies(self.chat(["Once upon a time", "The cat sat"]))
+        reset = self.replies(self.chat(["Once upon a time", "/reset", "The cat sat"]))
+        self.assertEqual(with_history[0], reset[0])
+        self.assertEqual(reset[1], "(conversation cleared)")
+        # the second reply sees the first turn only when the history is kept
+        self.assertNotEqual("\n".join(with_history[1:]), "\n".join(reset[2:]))
+        alone = self.replies(self.chat(["The cat sat"]))
+        self.assertEqual(reset[2], alone[0])
+        system = self.replies(self.chat(["/system Be kind", "The cat sat", "/exit", "ignored"]))
+        self.assertEqual(system[0], "(system prompt set; conversation cleared)")
+        self.assertEqual(system[1:], self.replies(self.chat(["The cat sat"], "--system", "Be kind")))
+
+    def test_second_interrupt_at_the_prompt_exits(self):
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        path = os.path.join(directory.name, "template.jinja")
+        with open(path, "w") as file:
+            file.write(self.TEMPLATE)
+        process = subprocess.Popen([LLCUDA, "chat", "--chat-template", path],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1)  # the model is loaded and the prompt waits for a line
+            process.send_signal(signal.SIGINT)
+            time.sleep(0.3)
+            self.assertIsNone(process.poll(), "one Ctrl-C at the prompt must not exit")
+            process.send_signal(signal.SIGINT)
+            _, error = process.communicate(timeout=10)
+        finally:
+            process.kill()
+        self.assertEqual(process.returncode, 130, error)
+        self.assertIn("Ctrl-C again or /exit to quit", error)
+
+    def test_context_overflow_and_errors(self):
+        result = self.chat(["word " * 300, "The cat sat"], "-c", "128")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("no longer fits the context of 128 tokens", result.stderr)
+        self.assertIn("--ctx-size", result.stderr)
+        self.assertGreater(len(result.stdout.strip()), 0)  # the turn after the overflow is answered
+        no_template = llcuda("chat", input="hi\n")
+        self.assertEqual(no_template.returncode, 1)
+        self.assertIn("--chat-template", no_template.stderr)
 
 
 class DoctorCommand(unittest.TestCase):
