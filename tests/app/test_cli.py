@@ -381,9 +381,9 @@ class BadArguments(unittest.TestCase):
             self.assertIn("is not a regular file", result.stderr)
 
     def test_usage_errors_exit_1_and_name_the_word(self):
-        unknown = llcuda("chat")
+        unknown = llcuda("talk")
         self.assertEqual(unknown.returncode, 1)
-        self.assertIn("'chat' is not a command (commands: run,", unknown.stderr)
+        self.assertIn("'talk' is not a command (commands: run, chat,", unknown.stderr)
         bad_option = llcuda("run", "--bogus")
         self.assertEqual(bad_option.returncode, 1)
         self.assertIn("--bogus", bad_option.stderr)
