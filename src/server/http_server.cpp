@@ -17,6 +17,7 @@
 #include "server/request_framing.hpp"
 #include "server/request_scheduler.hpp"
 #include "server/tokenize_endpoints.hpp"
+#include "server/web_page.hpp"
 
 namespace llcuda {
 namespace {
@@ -159,7 +160,9 @@ httplib::Server::HandlerResponse HttpServer::Impl::check_request(const httplib::
         metrics.count_request(req.path, framing->status());
         return httplib::Server::HandlerResponse::Handled;
     }
-    if (options.api_key.empty() || req.path == "/health")
+    // The web page is public: it asks for the key and sends it with its API calls.
+    if (options.api_key.empty() || req.path == "/health" ||
+        (req.path == "/" && req.method == "GET"))
         return httplib::Server::HandlerResponse::Unhandled;
     const auto verdict = check_bearer_key(req.get_header_value("Authorization"), options.api_key);
     if (verdict == BearerCheck::Accepted) return httplib::Server::HandlerResponse::Unhandled;
@@ -227,6 +230,9 @@ void HttpServer::Impl::routes() {
             metrics.count_request(req.path, 500);
         });
 
+    get("/", [](const httplib::Request&, httplib::Response& res) {
+        res.set_content(std::string(web_chat_page()), "text/html; charset=utf-8");
+    });
     get("/health", [this](const httplib::Request&, httplib::Response& res) {
         if (stopping.load()) return send_json(res, 503, {{"status", "stopping"}});
         if (engine.load() == nullptr) return send_json(res, 503, {{"status", "loading"}});
