@@ -30,6 +30,13 @@ struct EngineOptions {
     // How many of the last layers run on the GPU: a count, "all" or "auto" (as many as fit in
     // the free memory); empty: all when the device is CUDA.
     std::string gpu_layers;
+    // GPUs to split the GPU layers over, in layer order ("cuda:0,cuda:1"; one may repeat);
+    // empty: the device of `device`, or every visible GPU when it is plain "cuda".
+    std::string devices;
+    std::string tensor_split;  // proportions of the GPU layers per device ("3,1"); empty: by memory
+    // The most GPU memory llcuda may plan to take on each device ("4GiB"); empty: the
+    // LLCUDA_GPU_MEMORY environment variable, else the free memory.
+    std::string gpu_memory;
     std::string kv_type = "f16";  // GPU layers' KV cache: "f16" or "q8_0"
     size_t context_size = 0;      // 0: the model's trained context, at most 4096
     size_t threads = 0;           // 0: all cores
@@ -95,6 +102,14 @@ struct BatchRequest {
     uint64_t tag = 0;
 };
 
+// One GPU segment of the placement: layers [first_layer, end_layer) on `device`.
+struct GpuSegmentSummary {
+    std::string device;  // "cuda:0"
+    size_t first_layer = 0;
+    size_t end_layer = 0;
+    unsigned long long bytes = 0;  // weights, KV cache and scratch held by the segment
+};
+
 struct ModelSummary {
     std::string source;  // path, or "embedded:stories260K"
     std::string architecture;
@@ -105,14 +120,15 @@ struct ModelSummary {
     std::string device_description;          // e.g. "CPU (16 threads)"
     std::vector<std::string> layer_devices;  // one entry per transformer layer
     size_t gpu_layers = 0;
-    unsigned long long gpu_bytes = 0;  // GPU memory held: weights, KV cache, scratch
-    std::string placement;             // how the layers were placed, and why
-    size_t parallel = 1;               // sequences generate_batch() runs together
-    size_t batch_size = 0;             // tokens per step
-    size_t ubatch_size = 0;            // tokens per forward pass
-    size_t threads = 0;                // CPU threads
-    std::string cpu_kernels;           // "reference" or "fast (avx2)": the kernels CPU layers run
-    std::string chat_template;         // the template in use; empty when there is none
+    unsigned long long gpu_bytes = 0;             // GPU memory held: weights, KV cache, scratch
+    std::vector<GpuSegmentSummary> gpu_segments;  // in layer order; the last has the output head
+    std::string placement;                        // how the layers were placed, and why
+    size_t parallel = 1;                          // sequences generate_batch() runs together
+    size_t batch_size = 0;                        // tokens per step
+    size_t ubatch_size = 0;                       // tokens per forward pass
+    size_t threads = 0;                           // CPU threads
+    std::string cpu_kernels;    // "reference" or "fast (avx2)": the kernels CPU layers run
+    std::string chat_template;  // the template in use; empty when there is none
 };
 
 class Engine {

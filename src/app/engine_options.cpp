@@ -25,6 +25,15 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
     command.add_option("-g,--gpu-layers,--n-gpu-layers", options.gpu_layers,
                        "Layers on the GPU, counted from the last: N, all, or auto (as many as "
                        "fit); default all with --device cuda");
+    command.add_option("--devices", options.devices,
+                       "GPUs to split the GPU layers over, in layer order (cuda:0,cuda:1; a "
+                       "device may repeat); default: every GPU with --device cuda");
+    command.add_option("--tensor-split", options.tensor_split,
+                       "Proportions of the GPU layers per device of --devices, e.g. 3,1 "
+                       "(default: by free memory)");
+    command.add_option("--gpu-memory", options.gpu_memory,
+                       "Most GPU memory to plan for on each device, e.g. 4GiB or 8G (default: "
+                       "LLCUDA_GPU_MEMORY, else the free memory)");
     command
         .add_option("--cpu-kernels", options.cpu_kernels,
                     "CPU layers' matrix products: fast (quantized SIMD kernels) or reference (the "
@@ -96,9 +105,17 @@ void print_placement(const ModelSummary& summary) {
     }
     std::fprintf(stderr, "  output: %s\n",
                  summary.layer_devices.empty() ? "CPU" : summary.layer_devices.back().c_str());
+    constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
     if (summary.gpu_layers > 0) {
         std::fprintf(stderr, "GPU memory held: %.2f GiB (weights, KV cache, scratch)\n",
-                     static_cast<double>(summary.gpu_bytes) / (1024.0 * 1024.0 * 1024.0));
+                     static_cast<double>(summary.gpu_bytes) / kGiB);
+    }
+    if (summary.gpu_segments.size() > 1) {
+        for (const auto& segment : summary.gpu_segments) {
+            std::fprintf(stderr, "  segment %s: layers %zu-%zu, %.2f GiB\n", segment.device.c_str(),
+                         segment.first_layer, segment.end_layer - 1,
+                         static_cast<double>(segment.bytes) / kGiB);
+        }
     }
 }
 

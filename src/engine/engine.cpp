@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 
 #include "backend/cpu/thread_pool.hpp"
@@ -48,9 +49,7 @@ struct Engine::Impl {
           tokenizer(*tokenizer_owner),
           context(context_size(options)),
           kv_type(parse_kv_type(options.kv_type)),
-          placement(decide_placement(
-              {options.device, options.gpu_layers, context, parallel(options), kv_type}, *file,
-              model.spec())),
+          placement(decide_placement(placement_request(options), *file, model.spec())),
           pool(options.threads > 0 ? options.threads : ThreadPool::default_thread_count()),
           runner(model, pool, runner_options(options)) {
         model.set_cpu_kernels(parse_cpu_kernels(options.cpu_kernels));
@@ -68,6 +67,11 @@ struct Engine::Impl {
         summary.vocab_size = hp.vocab_size;
         summary.gpu_layers = placement.gpu_layers;
         summary.gpu_bytes = runner.gpu_bytes();
+        for (size_t s = 0; s < placement.spans.size(); ++s) {
+            const auto& span = placement.spans[s];
+            summary.gpu_segments.push_back({TensorDevice{true, span.device}.to_string(),
+                                            span.first_layer, span.end_layer, runner.gpu_bytes(s)});
+        }
         summary.placement = placement.note;
         load_chat_template(options.chat_template);
         summary.parallel = runner.sequences();
@@ -76,19 +80,50 @@ struct Engine::Impl {
         summary.ubatch_size = runner.ubatch_size();
         summary.batch_size = options.batch_size > 0 ? options.batch_size : runner.ubatch_size();
         const size_t cpu_layers = hp.layer_count - placement.gpu_layers;
-        const std::string gpu = placement.device.to_string();
         summary.layer_devices.assign(hp.layer_count, "CPU");
-        for (size_t l = cpu_layers; l < hp.layer_count; ++l) summary.layer_devices[l] = gpu;
+        std::string gpus;  // "cuda:0" or "16 on cuda:0, 16 on cuda:1"
+        for (const auto& segment : summary.gpu_segments) {
+            for (size_t l = segment.first_layer; l < segment.end_layer; ++l)
+                summary.layer_devices[l] = segment.device;
+            gpus += fmt::format("{}{} on {}", gpus.empty() ? "" : ", ",
+                                segment.end_layer - segment.first_layer, segment.device);
+        }
+        const std::string gpu =
+            summary.gpu_segments.size() == 1
+                ? fmt::format("{} on {}", placement.gpu_layers, placement.device.to_string())
+                : gpus;
         if (placement.gpu_layers == 0) {
             summary.device_description =
                 fmt::format("CPU ({} threads, {} kernels)", pool.size(), summary.cpu_kernels);
+        } else if (cpu_layers == 0 && summary.gpu_segments.size() == 1) {
+            summary.device_description =
+                fmt::format("{} (all {} layers)", placement.device.to_string(), hp.layer_count);
         } else if (cpu_layers == 0) {
-            summary.device_description = fmt::format("{} (all {} layers)", gpu, hp.layer_count);
+            summary.device_description = fmt::format("all {} layers: {}", hp.layer_count, gpus);
         } else {
             summary.device_description =
-                fmt::format("{} layers on the CPU ({} threads, {} kernels), {} on {}", cpu_layers,
-                            pool.size(), summary.cpu_kernels, placement.gpu_layers, gpu);
+                fmt::format("{} layers on the CPU ({} threads, {} kernels), {}", cpu_layers,
+                            pool.size(), summary.cpu_kernels, gpu);
         }
+    }
+
+    PlacementRequest placement_request(const EngineOptions& options) const {
+        PlacementRequest request{.device = options.device,
+                                 .gpu_layers = options.gpu_layers,
+                                 .context_size = context,
+                                 .sequences = parallel(options),
+                                 .kv_type = kv_type,
+                                 .devices = options.devices,
+                                 .tensor_split = options.tensor_split,
+                                 .gpu_memory = options.gpu_memory};
+        if (request.gpu_memory.empty()) {
+            if (const char* environment = std::getenv("LLCUDA_GPU_MEMORY");
+                environment != nullptr && *environment != '\0') {
+                request.gpu_memory = environment;
+                request.gpu_memory_knob = "LLCUDA_GPU_MEMORY";
+            }
+        }
+        return request;
     }
 
     size_t context_size(const EngineOptions& options) const {
@@ -142,8 +177,7 @@ struct Engine::Impl {
         runner.context_size = context;
         runner.sequences = parallel(options);
         runner.ubatch_size = options.ubatch_size;
-        runner.gpu_layers = placement.gpu_layers;
-        runner.device = placement.device.index;
+        runner.gpu_spans = placement.spans;
         runner.kv_type = kv_type;
         runner.use_graphs = options.cuda_graphs;
         runner.overlap_kernels = options.kernel_overlap;

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "backend/device_selection.hpp"
 #include "core/error.hpp"
+#include "engine/gpu_plan.hpp"
 #include "model/memory_estimate.hpp"
 
 namespace llcuda {
@@ -46,25 +48,102 @@ DType parse_kv_type(const std::string& text) {
     return *type;
 }
 
+namespace {
+
+// The CUDA devices asked for: --devices, else cuda:N alone, else (plain "cuda") every GPU.
+std::vector<int> requested_devices(const PlacementRequest& request, const TensorDevice& device) {
+    if (!request.devices.empty()) return parse_device_list(request.devices);
+    if (request.device == "cuda" || request.device.empty()) {
+        const auto system = query_cuda_system();
+        std::vector<int> all;
+        for (int i = 0; i < system.device_count; ++i) all.push_back(i);
+        if (!all.empty()) return all;
+    }
+    return {device.index};  // check_device_usable says why it cannot be used
+}
+
+// What each listed device can take: its free memory (at most --gpu-memory), shared evenly by
+// the segments that name the same device.
+std::vector<DeviceCapacity> device_capacities(const PlacementRequest& request,
+                                              const std::vector<int>& devices, const GgufFile& file,
+                                              const ModelSpec& hparams) {
+    const bool capped = !request.gpu_memory.empty();
+    const uint64_t cap =
+        capped ? parse_memory_size(request.gpu_memory, request.gpu_memory_knob) : UINT64_MAX;
+    const size_t context = request.context_size * request.sequences;
+    const std::string sequences =
+        request.sequences > 1 ? fmt::format(" for each of {} sequences", request.sequences) : "";
+    std::vector<DeviceCapacity> capacities;
+    for (const int index : devices) {
+        const TensorDevice device{true, index};
+        const auto probe = check_device_usable(device);
+        if (capped && cap > probe.total_bytes) {
+            throw Error(fmt::format("{} {} is more than {} ({}) has: {}", request.gpu_memory_knob,
+                                    request.gpu_memory, device.to_string(), probe.name,
+                                    gib(probe.total_bytes)));
+        }
+        const auto sharing =
+            static_cast<uint64_t>(std::count(devices.begin(), devices.end(), index));
+        const uint64_t usable = std::min<uint64_t>(probe.free_bytes, cap) / sharing;
+        const auto body = fit_layers(file, hparams, context, usable, request.kv_type, false);
+        const auto head = fit_layers(file, hparams, context, usable, request.kv_type, true);
+        DeviceCapacity capacity;
+        capacity.device = index;
+        capacity.label = fmt::format("{} ({})", device.to_string(), probe.name);
+        capacity.usable_bytes = usable;
+        capacity.layers_that_fit = body.layers_that_fit;
+        capacity.layers_that_fit_head = head.layers_that_fit;
+        capacity.memory_note = fmt::format(
+            "{} usable of {} free{}{}, {} per layer with a {}-token {} KV cache{}, {} fixed",
+            gib(usable), gib(probe.free_bytes),
+            capped ? fmt::format(" ({} {})", request.gpu_memory_knob, request.gpu_memory) : "",
+            sharing > 1 ? fmt::format(", shared by {} segments", sharing) : "",
+            gib(head.bytes_per_layer), request.context_size, dtype_name(request.kv_type), sequences,
+            gib(head.fixed_bytes));
+        capacities.push_back(std::move(capacity));
+    }
+    return capacities;
+}
+
+std::string describe_spans(const std::vector<GpuSpan>& spans) {
+    std::string text;
+    for (const auto& span : spans) {
+        text += fmt::format("{}layers {}-{} on cuda:{}", text.empty() ? "" : ", ", span.first_layer,
+                            span.end_layer - 1, span.device);
+    }
+    return text;
+}
+
+}  // namespace
+
 Placement decide_placement(const PlacementRequest& request, const GgufFile& file,
                            const ModelSpec& hparams) {
     using Kind = GpuLayersRequest::Kind;
     const auto layers = parse_gpu_layers(request.gpu_layers);
     const size_t total = hparams.layer_count;
     const bool wants_gpu_layers = layers.kind == Kind::All || layers.kind == Kind::Auto ||
-                                  (layers.kind == Kind::Count && layers.count > 0);
+                                  (layers.kind == Kind::Count && layers.count > 0) ||
+                                  !request.devices.empty();
     Placement placement;
     placement.device = TensorDevice::parse(
         request.device.empty() ? (wants_gpu_layers ? "cuda" : "cpu") : request.device);
     if (!placement.device.is_cuda) {
         if (wants_gpu_layers) {
             throw Error(
-                fmt::format("--gpu-layers {} asks for the GPU but --device is cpu; use "
-                            "--device cuda or drop --gpu-layers",
-                            request.gpu_layers));
+                fmt::format("{} asks for the GPU but --device is cpu; use --device cuda or drop it",
+                            request.devices.empty() ? "--gpu-layers " + request.gpu_layers
+                                                    : "--devices " + request.devices));
         }
+        if (!request.tensor_split.empty())
+            throw Error("--tensor-split splits GPU layers, but everything runs on the CPU");
+        if (!request.gpu_memory.empty() && request.gpu_memory_knob == "--gpu-memory")
+            throw Error("--gpu-memory caps GPU memory, but everything runs on the CPU");
         placement.note = fmt::format("all {} layers on the CPU", total);
         return placement;
+    }
+    if (!request.devices.empty() && request.device != "cuda" && !request.device.empty()) {
+        throw Error(fmt::format("--device {} and --devices {} disagree: give one of them",
+                                request.device, request.devices));
     }
     if (layers.kind == Kind::Count && layers.count == 0) {
         throw Error(
@@ -72,40 +151,37 @@ Placement decide_placement(const PlacementRequest& request, const GgufFile& file
                         "CPU, or ask for layers",
                         placement.device.to_string(), request.device));
     }
-    const auto probe = check_device_usable(placement.device);
-    const auto fit = fit_layers(file, hparams, request.context_size * request.sequences,
-                                probe.free_bytes, request.kv_type);
-    const std::string sequences =
-        request.sequences > 1 ? fmt::format(" for each of {} sequences", request.sequences) : "";
-    const std::string memory = fmt::format(
-        "{} free on {} ({}), {} per layer with a {}-token {} KV cache{}, {} fixed",
-        gib(probe.free_bytes), placement.device.to_string(), probe.name, gib(fit.bytes_per_layer),
-        request.context_size, dtype_name(request.kv_type), sequences, gib(fit.fixed_bytes));
+    const auto devices = requested_devices(request, placement.device);
+    const auto capacities = device_capacities(request, devices, file, hparams);
+    GpuPlanRequest plan_request;
+    plan_request.layer_count = total;
+    plan_request.layers = layers.kind == Kind::Auto    ? GpuPlanRequest::Layers::Auto
+                          : layers.kind == Kind::Count ? GpuPlanRequest::Layers::Count
+                                                       : GpuPlanRequest::Layers::All;
+    plan_request.count = layers.count;
+    if (!request.tensor_split.empty())
+        plan_request.tensor_split = parse_tensor_split(request.tensor_split, devices.size());
+    const auto plan = plan_gpu_layers(plan_request, capacities);
+    placement.spans = plan.spans;
+    placement.gpu_layers = plan.gpu_layers;
+    placement.device = TensorDevice{true, plan.spans.front().device};
+    std::string memory;
+    for (const auto& capacity : capacities)
+        memory += fmt::format("{}{}: {}", memory.empty() ? "" : "; ", capacity.label,
+                              capacity.memory_note);
+    const std::string where = plan.spans.size() == 1
+                                  ? "on " + placement.device.to_string()
+                                  : "in segments (" + describe_spans(plan.spans) + ")";
     if (layers.kind == Kind::Auto) {
-        if (fit.layers_that_fit == 0) {
-            throw Error(
-                fmt::format("--gpu-layers auto: not even one layer fits ({}); free GPU "
-                            "memory, lower --ctx-size, or use --device cpu",
-                            memory));
-        }
-        placement.gpu_layers = fit.layers_that_fit;
-        placement.note = fmt::format("auto: {} of {} layers on {} ({})", placement.gpu_layers,
-                                     total, placement.device.to_string(), memory);
-        return placement;
+        placement.note = fmt::format("auto: {} of {} layers {} ({})", placement.gpu_layers, total,
+                                     where, memory);
+    } else {
+        placement.note =
+            fmt::format("{} of {} layers {}{}", placement.gpu_layers, total, where,
+                        layers.kind == Kind::Count && layers.count > total
+                            ? fmt::format(" ({} asked for; the model has {})", layers.count, total)
+                            : "");
     }
-    placement.gpu_layers = layers.kind == Kind::Count ? std::min(layers.count, total) : total;
-    if (placement.gpu_layers > fit.layers_that_fit) {
-        throw Error(fmt::format(
-            "{} layers on {} do not fit: {}; {} would fit. Use --gpu-layers {} (or auto), a "
-            "smaller --ctx-size, --kv-type q8_0, or a smaller quantization",
-            placement.gpu_layers, placement.device.to_string(), memory, fit.layers_that_fit,
-            fit.layers_that_fit));
-    }
-    placement.note = fmt::format(
-        "{} of {} layers on {}{}", placement.gpu_layers, total, placement.device.to_string(),
-        layers.kind == Kind::Count && layers.count > total
-            ? fmt::format(" ({} asked for; the model has {})", layers.count, total)
-            : "");
     return placement;
 }
 

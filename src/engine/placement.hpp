@@ -1,13 +1,16 @@
 #pragma once
-// Where the layers of a model run, decided from --device and --gpu-layers before anything is
-// loaded: the last N layers on the GPU, the rest on the CPU. Every refusal says why and what to
-// do (no silent CPU run when the GPU was asked for); `auto` says what it picked.
+// Where the layers of a model run, decided from --device, --devices, --gpu-layers,
+// --tensor-split and --gpu-memory before anything is loaded: the last N layers on the GPUs
+// (split over them, in list order, by engine/gpu_plan), the rest on the CPU. Every refusal says
+// why and what to do (no silent CPU run when the GPU was asked for); `auto` says what it picked.
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "core/dtype.hpp"
 #include "core/gguf/gguf_file.hpp"
 #include "core/tensor.hpp"
+#include "model/gpu_span.hpp"
 #include "model/model_spec.hpp"
 
 namespace llcuda {
@@ -18,12 +21,18 @@ struct PlacementRequest {
     size_t context_size = 0;  // per sequence
     size_t sequences = 1;     // each holds its own KV cache of context_size positions
     DType kv_type = DType::F16;
+    std::string devices;       // "cuda:0,cuda:1"; empty: cuda:N alone, or every GPU for "cuda"
+    std::string tensor_split;  // "3,1": proportions of the GPU layers per device
+    std::string gpu_memory;    // "4GiB": the most llcuda may take on each GPU; empty: no cap
+    // Where gpu_memory came from, for messages: "--gpu-memory" or "LLCUDA_GPU_MEMORY".
+    std::string gpu_memory_knob = "--gpu-memory";
 };
 
 struct Placement {
-    TensorDevice device;  // where the GPU layers go (cpu when there are none)
+    TensorDevice device;  // the first GPU segment's device (cpu when there are none)
     size_t gpu_layers = 0;
-    std::string note;  // what was decided and why, for --verbose and summaries
+    std::vector<GpuSpan> spans;  // the GPU segments in layer order, after the CPU layers
+    std::string note;            // what was decided and why, for --verbose and summaries
 };
 
 // The parsed --gpu-layers value: all, auto, or a count.

@@ -122,10 +122,20 @@ struct GpuLayers::Impl {
     static constexpr size_t kTokens = 0, kPositions = 1, kCacheRows = 2, kOutputs = 3;
     int32_t* host_greedy() const { return host_inputs(kOutputs) + options.sequences; }
 
+    // The batch's tokens, positions, cache rows and outputs into host_io, checked.
+    void stage_inputs(const TokenBatch& batch, bool want_logits, size_t top_k);
+    // After the hidden states are in x: the step, then the outputs (the head segment only), then
+    // either a wait for all of it (the head) or an event the next segment waits on.
+    void finish(const TokenBatch& batch, bool want_logits, size_t top_k);
+
     const Decoder& model;
     const ModelSpec& hp;
     GpuLayersOptions options;
+    bool head = false;  // this segment ends the model: final norm, output head, logits
     cudaStream_t stream = nullptr;
+    cudaEvent_t done = nullptr;  // a non-head segment's step has ended (the next one waits)
+    bool peer_access_checked = false;
+    size_t most_visible = 0;  // of the staged batch
     WeightArena arena;
     std::vector<GpuLayer> layers;  // layers first_layer.. only
     cuda::DeviceMatrix token_embedding, output;
@@ -150,15 +160,22 @@ struct GpuLayers::Impl {
 GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
     : model(model_), hp(model_.spec()), options(options_), host_io(host_io_bytes(options_)) {
     check_gpu_supports(hp);
+    if (options.end_layer == 0) options.end_layer = hp.layer_count;
+    if (options.first_layer >= options.end_layer || options.end_layer > hp.layer_count)
+        throw Error(fmt::format("GPU segment of layers {}..{} of a {}-layer model",
+                                options.first_layer, options.end_layer, hp.layer_count));
+    head = options.end_layer == hp.layer_count;
     CUDA_CHECK(cudaSetDevice(options.device));
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
     // Every step copies all of the inputs, used or not.
     std::memset(host_io.as<int32_t>(), 0, host_io_bytes(options));
     const bool embed_here = options.first_layer == 0;
-    const bool output_is_embedding = model.output_is_tied();
+    // A tied head is the embedding table: a first segment without the head needs its own copy.
+    const bool embedding_is_output = model.output_is_tied() && head;
 
     // First pass: sizes.
-    for (size_t l = options.first_layer; l < hp.layer_count; ++l) {
+    for (size_t l = options.first_layer; l < options.end_layer; ++l) {
         const auto& w = model.layer(l);
         for (const auto* v :
              {&w.attention_norm, &w.ffn_norm, &w.query_bias, &w.key_bias, &w.value_bias,
@@ -168,9 +185,11 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
              {&w.query, &w.key, &w.value, &w.attention_output, &w.ffn_gate, &w.ffn_up, &w.ffn_down})
             arena.reserve(matrix_bytes(*m));
     }
-    arena.reserve(model.output_norm().size() * sizeof(float));
-    arena.reserve(matrix_bytes(model.output()));
-    if (embed_here && !output_is_embedding) arena.reserve(matrix_bytes(model.token_embedding()));
+    if (head) {
+        arena.reserve(model.output_norm().size() * sizeof(float));
+        arena.reserve(matrix_bytes(model.output()));
+    }
+    if (embed_here && !embedding_is_output) arena.reserve(matrix_bytes(model.token_embedding()));
     arena.reserve(model.rope_freq_factors().size() * sizeof(float));
     arena.allocate(options.device);
 
@@ -187,8 +206,8 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
     const float* freq_factors = upload_vector(model.rope_freq_factors());
 
     row_bytes = cuda::kv_row_bytes(options.kv_type, hp.kv_dim());
-    layers.resize(hp.layer_count - options.first_layer);
-    for (size_t l = options.first_layer; l < hp.layer_count; ++l) {
+    layers.resize(options.end_layer - options.first_layer);
+    for (size_t l = options.first_layer; l < options.end_layer; ++l) {
         const auto& w = model.layer(l);
         auto& g = layers[l - options.first_layer];
         g.attention_norm = upload_vector(w.attention_norm);
@@ -214,10 +233,12 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
         g.key_cache = DeviceBuffer(rows * row_bytes, options.device);
         g.value_cache = DeviceBuffer(rows * row_bytes, options.device);
     }
-    output_norm = upload_vector(model.output_norm());
-    output = upload_matrix(model.output());
+    if (head) {
+        output_norm = upload_vector(model.output_norm());
+        output = upload_matrix(model.output());
+    }
     if (embed_here)
-        token_embedding = output_is_embedding ? output : upload_matrix(model.token_embedding());
+        token_embedding = embedding_is_output ? output : upload_matrix(model.token_embedding());
 
     const size_t n = options.max_batch;
     const int device = options.device;
@@ -234,12 +255,13 @@ GpuLayers::Impl::Impl(const Decoder& model_, const GpuLayersOptions& options_)
     attended = floats(n * hp.q_dim());
     gate = floats(n * hp.feed_forward_dim);
     up = floats(n * hp.feed_forward_dim);
-    logits_device = floats(options.sequences * hp.vocab_size);
+    const size_t head_outputs = head ? options.sequences : 0;
+    logits_device = floats(head_outputs * hp.vocab_size);
     inputs_device = DeviceBuffer(input_bytes(options), device);
     argmax_device = DeviceBuffer(options.sequences * sizeof(int32_t), device);
     argmax_scratch = DeviceBuffer(cuda::argmax_scratch_bytes(options.sequences), device);
     CUDA_CHECK(cudaMemset(argmax_scratch.get(), 0, argmax_scratch.bytes()));
-    max_top_k = cuda::max_device_top_k(hp.vocab_size);
+    max_top_k = head ? cuda::max_device_top_k(hp.vocab_size) : 0;
     top_values_device = DeviceBuffer(options.sequences * max_top_k * sizeof(float), device);
     top_ids_device = DeviceBuffer(options.sequences * max_top_k * sizeof(int32_t), device);
     top_scratch = DeviceBuffer(
@@ -269,6 +291,7 @@ GpuLayers::Impl::~Impl() {
     for (auto& by_count : graphs)
         for (auto* graph : by_count)
             if (graph != nullptr) cudaGraphExecDestroy(graph);
+    if (done != nullptr) cudaEventDestroy(done);
     if (stream != nullptr) cudaStreamDestroy(stream);
 }
 
@@ -378,14 +401,16 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
         matmul->set_input(gate_, count, hp.feed_forward_dim, fuse_activation);
         const bool last = l + 1 == layers.size();
         // The output head normalises only its output rows: the last layer's norm stays its own.
-        attention_input_ready =
-            output_product(layer.ffn_down, layer.post_ffn_norm,
-                           last ? cuda::NextWeights{{&output}, 1} : attention_inputs(layers[l + 1]),
-                           last ? nullptr : layers[l + 1].attention_norm);
+        // A segment without the head leaves the next weights to the next segment.
+        const cuda::NextWeights after_last =
+            head ? cuda::NextWeights{{&output}, 1} : cuda::NextWeights{};
+        attention_input_ready = output_product(layer.ffn_down, layer.post_ffn_norm,
+                                               last ? after_last : attention_inputs(layers[l + 1]),
+                                               last ? nullptr : layers[l + 1].attention_norm);
     }
     // Only the output tokens' logits are needed. The head goes through the matrix-vector
     // kernel 8 rows at a time: a GEMM would need the whole head expanded to F16.
-    if (outputs == 0) return;
+    if (outputs == 0 || !head) return;
     // The head's int8 blocks come with the norm when one matrix-vector pass takes all outputs.
     void* head_blocks = outputs <= cuda::kMaxMatvecTokens && dim % 32 == 0
                             ? matmul->activation_blocks_for(outputs)
@@ -414,7 +439,7 @@ void GpuLayers::Impl::run(size_t count, size_t outputs, bool short_context) {
         CUDA_CHECK(cudaMemcpyAsync(inputs_device.get(), host_io.as<int32_t>(),
                                    inputs_device.bytes(), cudaMemcpyHostToDevice, stream));
         enqueue(count, outputs, short_context);
-        if (outputs > 0) {
+        if (outputs > 0 && head) {
             CUDA_CHECK(cudaMemcpyAsync(host_greedy(), argmax_device.get(),
                                        outputs * sizeof(int32_t), cudaMemcpyDeviceToHost, stream));
         }
@@ -447,73 +472,126 @@ GpuLayers::GpuLayers(const Decoder& model, const GpuLayersOptions& options)
 
 GpuLayers::~GpuLayers() = default;
 
-void GpuLayers::forward(const TokenBatch& batch, const float* hidden, bool want_logits,
-                        size_t top_k) {
-    auto& g = *impl_;
+void GpuLayers::Impl::stage_inputs(const TokenBatch& batch, bool want_logits, size_t top_k) {
     const size_t count = batch.size();
     const size_t outputs = batch.outputs.size();
-    if (count == 0 || count > g.options.max_batch)
+    if (count == 0 || count > options.max_batch)
         throw Error(
-            fmt::format("GPU forward of {} tokens (batches of 1..{})", count, g.options.max_batch));
-    if (outputs > g.options.sequences)
+            fmt::format("GPU forward of {} tokens (batches of 1..{})", count, options.max_batch));
+    if (outputs > options.sequences)
         throw Error(
-            fmt::format("GPU forward with {} outputs (at most {})", outputs, g.options.sequences));
-    if (top_k > g.max_top_k)
-        throw Error(fmt::format("top-k {} on the GPU (at most {})", top_k, g.max_top_k));
-    if ((g.options.first_layer > 0) != (hidden != nullptr))
-        throw Error("GPU forward: hidden states are needed exactly when CPU layers come first");
-    CUDA_CHECK(cudaSetDevice(g.options.device));
-    using Impl = GpuLayers::Impl;
-    auto* host_tokens = g.host_inputs(Impl::kTokens);
-    auto* host_positions = g.host_inputs(Impl::kPositions);
-    auto* host_rows = g.host_inputs(Impl::kCacheRows);
-    auto* host_outputs = g.host_inputs(Impl::kOutputs);
-    size_t most_visible = 0;
+            fmt::format("GPU forward with {} outputs (at most {})", outputs, options.sequences));
+    if (top_k > max_top_k)
+        throw Error(fmt::format("top-k {} on the GPU (at most {})", top_k, max_top_k));
+    if (!head && (want_logits || top_k > 0))
+        throw Error("GPU forward: logits come from the segment that ends the model");
+    CUDA_CHECK(cudaSetDevice(options.device));
+    auto* host_tokens = host_inputs(kTokens);
+    auto* host_positions = host_inputs(kPositions);
+    auto* host_rows = host_inputs(kCacheRows);
+    auto* host_outputs = host_inputs(kOutputs);
+    most_visible = 0;
     for (size_t i = 0; i < count; ++i) {
         const auto position = static_cast<size_t>(batch.positions[i]);
         most_visible = std::max(most_visible, position + 1);
         const auto sequence = static_cast<size_t>(batch.sequences[i]);
         // The kernels index the cache with these: a bad one would write outside it.
-        if (position >= g.options.context_size || sequence >= g.options.sequences)
+        if (position >= options.context_size || sequence >= options.sequences)
             throw Error(fmt::format("position {} of sequence {} is outside the GPU's KV cache",
                                     position, sequence));
         host_tokens[i] = batch.tokens[i];
         host_positions[i] = batch.positions[i];
-        host_rows[i] = static_cast<int32_t>(sequence * g.options.context_size + position);
+        host_rows[i] = static_cast<int32_t>(sequence * options.context_size + position);
     }
     for (size_t o = 0; o < outputs; ++o) {
         if (batch.outputs[o] < 0 || static_cast<size_t>(batch.outputs[o]) >= count)
             throw Error(fmt::format("output token {} is outside the batch", batch.outputs[o]));
         host_outputs[o] = batch.outputs[o];
     }
+}
+
+void GpuLayers::Impl::finish(const TokenBatch& batch, bool want_logits, size_t top_k) {
+    const size_t count = batch.size();
+    const size_t outputs = batch.outputs.size();
+    run(count, outputs,
+        options.row_parallel_attention && most_visible <= cuda::kShortAttentionRows);
+    greedy.clear();
+    top_values.resize(top_k > 0 ? outputs * top_k : 0);
+    top_ids.resize(top_values.size());
+    logits.resize(want_logits ? outputs * hp.vocab_size : 0);
+    if (!head) {
+        // The next segment waits for this event on its own stream; the head's wait at the end
+        // of the pass covers this segment's work too.
+        CUDA_CHECK(cudaEventRecord(done, stream));
+        return;
+    }
+    if (top_k > 0 && outputs > 0) {
+        cuda::top_k(logits_device.as<float>(), outputs, hp.vocab_size, top_k, top_scratch.get(),
+                    top_values_device.as<float>(), top_ids_device.as<int32_t>(), stream);
+        CUDA_CHECK(cudaMemcpyAsync(top_values.data(), top_values_device.get(),
+                                   top_values.size() * sizeof(float), cudaMemcpyDeviceToHost,
+                                   stream));
+        CUDA_CHECK(cudaMemcpyAsync(top_ids.data(), top_ids_device.get(),
+                                   top_ids.size() * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                                   stream));
+    }
+    if (want_logits && outputs > 0) {
+        CUDA_CHECK(cudaMemcpyAsync(logits.data(), logits_device.get(),
+                                   logits.size() * sizeof(float), cudaMemcpyDeviceToHost, stream));
+    }
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    greedy.assign(host_greedy(), host_greedy() + outputs);
+}
+
+void GpuLayers::forward(const TokenBatch& batch, const float* hidden, bool want_logits,
+                        size_t top_k) {
+    auto& g = *impl_;
+    if ((g.options.first_layer > 0) != (hidden != nullptr))
+        throw Error("GPU forward: hidden states are needed exactly when CPU layers come first");
+    g.stage_inputs(batch, want_logits, top_k);
     if (hidden != nullptr) {
-        CUDA_CHECK(cudaMemcpyAsync(g.x.get(), hidden, count * g.hp.embedding_dim * sizeof(float),
+        CUDA_CHECK(cudaMemcpyAsync(g.x.get(), hidden,
+                                   batch.size() * g.hp.embedding_dim * sizeof(float),
                                    cudaMemcpyHostToDevice, g.stream));
     }
-    g.run(count, outputs,
-          g.options.row_parallel_attention && most_visible <= cuda::kShortAttentionRows);
-    g.top_values.resize(top_k > 0 ? outputs * top_k : 0);
-    g.top_ids.resize(g.top_values.size());
-    if (top_k > 0 && outputs > 0) {
-        cuda::top_k(g.logits_device.as<float>(), outputs, g.hp.vocab_size, top_k,
-                    g.top_scratch.get(), g.top_values_device.as<float>(),
-                    g.top_ids_device.as<int32_t>(), g.stream);
-        CUDA_CHECK(cudaMemcpyAsync(g.top_values.data(), g.top_values_device.get(),
-                                   g.top_values.size() * sizeof(float), cudaMemcpyDeviceToHost,
-                                   g.stream));
-        CUDA_CHECK(cudaMemcpyAsync(g.top_ids.data(), g.top_ids_device.get(),
-                                   g.top_ids.size() * sizeof(int32_t), cudaMemcpyDeviceToHost,
-                                   g.stream));
-    }
-    g.logits.resize(want_logits ? outputs * g.hp.vocab_size : 0);
-    if (want_logits && outputs > 0) {
-        CUDA_CHECK(cudaMemcpyAsync(g.logits.data(), g.logits_device.get(),
-                                   g.logits.size() * sizeof(float), cudaMemcpyDeviceToHost,
-                                   g.stream));
-    }
-    CUDA_CHECK(cudaStreamSynchronize(g.stream));
-    g.greedy.assign(g.host_greedy(), g.host_greedy() + outputs);
+    g.finish(batch, want_logits, top_k);
 }
+
+void GpuLayers::forward_after(const GpuLayers& previous, const TokenBatch& batch, bool want_logits,
+                              size_t top_k) {
+    auto& g = *impl_;
+    const auto& p = *previous.impl_;
+    if (p.options.end_layer != g.options.first_layer || p.head)
+        throw Error(fmt::format("GPU segment of layers {}..{} cannot follow one of layers {}..{}",
+                                g.options.first_layer, g.options.end_layer, p.options.first_layer,
+                                p.options.end_layer));
+    g.stage_inputs(batch, want_logits, top_k);
+    const int device = g.options.device;
+    const int from = p.options.device;
+    if (!g.peer_access_checked && from != device) {
+        // Direct reads over NVLink/PCIe where the pair allows it; otherwise the driver stages
+        // the peer copy through host memory.
+        int possible = 0;
+        CUDA_CHECK(cudaDeviceCanAccessPeer(&possible, device, from));
+        if (possible != 0) {
+            const cudaError_t enabled = cudaDeviceEnablePeerAccess(from, 0);
+            if (enabled != cudaErrorPeerAccessAlreadyEnabled) CUDA_CHECK(enabled);
+            cudaGetLastError();  // an "already enabled" is not an error to keep
+        }
+    }
+    g.peer_access_checked = true;
+    const size_t bytes = batch.size() * g.hp.embedding_dim * sizeof(float);
+    CUDA_CHECK(cudaStreamWaitEvent(g.stream, p.done, 0));
+    if (from == device) {
+        CUDA_CHECK(
+            cudaMemcpyAsync(g.x.get(), p.x.get(), bytes, cudaMemcpyDeviceToDevice, g.stream));
+    } else {
+        CUDA_CHECK(cudaMemcpyPeerAsync(g.x.get(), device, p.x.get(), from, bytes, g.stream));
+    }
+    g.finish(batch, want_logits, top_k);
+}
+
+bool GpuLayers::holds_output() const { return impl_->head; }
 
 int32_t GpuLayers::greedy_token(size_t output) const { return impl_->greedy.at(output); }
 const std::vector<float>& GpuLayers::logits() const { return impl_->logits; }

@@ -1,6 +1,7 @@
 #pragma once
-// The last layers of a model of any architecture in model/arch/, its final norm and output head
-// on one GPU, computing what the CPU Decoder computes from the same ModelSpec. Weights are
+// A segment of the layers of a model of any architecture in model/arch/ on one GPU (and, when
+// it ends the model, its final norm and output head), computing what the CPU Decoder computes
+// from the same ModelSpec. Weights are
 // copied to the device as stored (quantized blocks stay quantized), the KV cache lives there in
 // F16 or Q8_0 (all positions of every layer, sliding-window ones too: the window is a bound on
 // what attention reads), and a decode step is replayed from a captured CUDA graph: the host only
@@ -25,7 +26,8 @@ constexpr size_t kGpuInvariantTokens = 8;
 
 struct GpuLayersOptions {
     int device = 0;
-    size_t first_layer = 0;   // layers before it run on the CPU
+    size_t first_layer = 0;   // layers before it run on the CPU or on an earlier segment
+    size_t end_layer = 0;     // one past this segment's last layer; 0: the model's last layer
     size_t context_size = 0;  // per sequence
     size_t sequences = 1;     // each has its own slot of context_size positions in the KV cache
     DType kv_type = DType::F16;
@@ -53,6 +55,12 @@ class GpuLayers {
     // With top_k > 0 (at most max_top_k()), the k best logits of each output and their token ids
     // come back instead ([outputs][top_k], best first).
     void forward(const TokenBatch& batch, const float* hidden, bool want_logits, size_t top_k = 0);
+    // The same batch continuing from the previous segment's output (which stays on its device;
+    // it crosses by a peer copy, ordered after the previous segment's work by an event, with no
+    // host synchronisation in between). Only the segment that ends the model has outputs.
+    void forward_after(const GpuLayers& previous, const TokenBatch& batch, bool want_logits,
+                       size_t top_k = 0);
+    bool holds_output() const;
     int32_t greedy_token(size_t output) const;
     const std::vector<float>& logits() const;
     const std::vector<float>& top_values() const;

@@ -70,7 +70,7 @@ uint64_t gpu_scratch_bytes(const GgufFile& file, const ModelSpec& hparams) {
 }
 
 LayerFit fit_layers(const GgufFile& file, const ModelSpec& hparams, size_t context_size,
-                    uint64_t free_bytes, DType kv_type) {
+                    uint64_t free_bytes, DType kv_type, bool holds_output) {
     LayerFit fit;
     fit.total_layers = hparams.layer_count;
     std::vector<uint64_t> layer_bytes(hparams.layer_count, 0);
@@ -79,7 +79,7 @@ LayerFit fit_layers(const GgufFile& file, const ModelSpec& hparams, size_t conte
         const auto layer = layer_of(tensor.name);
         if (layer && *layer < layer_bytes.size()) {
             layer_bytes[*layer] += tensor.byte_count;
-        } else {
+        } else if (holds_output || tensor.name == "token_embd.weight") {
             other_bytes += tensor.byte_count;  // output, norms, and the embedding table
         }
     }

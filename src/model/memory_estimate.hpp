@@ -24,7 +24,10 @@ namespace llcuda {
 
 // How many transformer layers fit in `free_bytes` of GPU memory, with the KV cache in
 // `kv_type` (F16 or Q8_0) and the output layer, the embedding table and the scratch of a
-// 512-token batch on the GPU, after a fixed reserve for the CUDA context and cuBLAS.
+// 512-token batch on the GPU, after a fixed reserve for the CUDA context and cuBLAS. A segment
+// without the output head (`holds_output` false: not the last of several GPU segments) counts
+// only the embedding table (which a first segment looks tokens up in), its scratch and the
+// reserve.
 struct LayerFit {
     size_t layers_that_fit = 0;
     size_t total_layers = 0;
@@ -36,7 +39,7 @@ struct LayerFit {
 constexpr uint64_t kGpuReserveBytes = uint64_t{512} << 20;
 
 LayerFit fit_layers(const GgufFile& file, const ModelSpec& hparams, size_t context_size,
-                    uint64_t free_bytes, DType kv_type = DType::F16);
+                    uint64_t free_bytes, DType kv_type = DType::F16, bool holds_output = true);
 
 // GPU scratch: activations of a 512-token batch, the largest layer matrix expanded to F16 for
 // the tensor-core GEMM, and the logits.

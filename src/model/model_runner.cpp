@@ -13,20 +13,47 @@ size_t default_ubatch(size_t cpu_layers) {
     return cpu_layers > 0 ? Decoder::kMaxBatch : kGpuMaxBatch;
 }
 
+// The spans asked for, checked: contiguous, non-empty, ending at the last layer.
+std::vector<GpuSpan> checked_spans(const RunnerOptions& options, size_t layer_count) {
+    if (options.gpu_spans.empty()) {
+        if (options.gpu_layers > layer_count) {
+            throw Error(fmt::format("{} GPU layers asked for, but the model has {}",
+                                    options.gpu_layers, layer_count));
+        }
+        if (options.gpu_layers == 0) return {};
+        return {{options.device, layer_count - options.gpu_layers, layer_count}};
+    }
+    if (options.gpu_layers > 0) throw Error("give the GPU layers as spans or as a count, not both");
+    for (size_t i = 0; i < options.gpu_spans.size(); ++i) {
+        const auto& span = options.gpu_spans[i];
+        const size_t end =
+            i + 1 < options.gpu_spans.size() ? options.gpu_spans[i + 1].first_layer : layer_count;
+        if (span.first_layer >= span.end_layer || span.end_layer != end) {
+            throw Error(fmt::format(
+                "GPU segment {} (layers {}..{}) does not continue to the next one at layer {}", i,
+                span.first_layer, span.end_layer, end));
+        }
+    }
+    return options.gpu_spans;
+}
+
+size_t layers_in(const std::vector<GpuSpan>& spans) {
+    size_t layers = 0;
+    for (const auto& span : spans) layers += span.layers();
+    return layers;
+}
+
 }  // namespace
 
 ModelRunner::ModelRunner(const Decoder& model, ThreadPool& pool, const RunnerOptions& options)
     : model_(model),
       pool_(pool),
       options_(options),
-      cpu_layers_(model.spec().layer_count -
-                  std::min(options.gpu_layers, model.spec().layer_count)),
+      spans_(checked_spans(options, model.spec().layer_count)),
+      gpu_layers_(layers_in(spans_)),
+      cpu_layers_(model.spec().layer_count - gpu_layers_),
       ubatch_(options.ubatch_size > 0 ? options.ubatch_size : default_ubatch(cpu_layers_)),
       cache_(model.spec(), options.context_size, cpu_layers_, options.sequences) {
-    if (options.gpu_layers > model.spec().layer_count) {
-        throw Error(fmt::format("{} GPU layers asked for, but the model has {}", options.gpu_layers,
-                                model.spec().layer_count));
-    }
     if (options.sequences == 0) throw Error("at least one sequence is needed");
     const size_t ubatch_limit = cpu_layers_ > 0 ? Decoder::kMaxBatch : kGpuMaxBatch;
     if (ubatch_ > ubatch_limit) {
@@ -34,10 +61,11 @@ ModelRunner::ModelRunner(const Decoder& model, ThreadPool& pool, const RunnerOpt
                                 ubatch_limit,
                                 cpu_layers_ > 0 ? "when CPU layers take part" : "on the GPU"));
     }
-    if (options.gpu_layers > 0) {
+    for (const auto& span : spans_) {
         GpuLayersOptions gpu;
-        gpu.device = options.device;
-        gpu.first_layer = cpu_layers_;
+        gpu.device = span.device;
+        gpu.first_layer = span.first_layer;
+        gpu.end_layer = span.end_layer;
         gpu.context_size = options.context_size;
         gpu.sequences = options.sequences;
         gpu.kv_type = options.kv_type;
@@ -47,11 +75,19 @@ ModelRunner::ModelRunner(const Decoder& model, ThreadPool& pool, const RunnerOpt
         gpu.l2_prefetch = options.l2_prefetch;
         gpu.rope_fusion = options.rope_fusion;
         gpu.row_parallel_attention = options.row_parallel_attention;
-        gpu_ = std::make_unique<GpuLayers>(model, gpu);
+        segments_.push_back(std::make_unique<GpuLayers>(model, gpu));
     }
 }
 
-size_t ModelRunner::batch_invariant_tokens() const { return gpu_ ? kGpuInvariantTokens : 0; }
+size_t ModelRunner::batch_invariant_tokens() const {
+    return segments_.empty() ? 0 : kGpuInvariantTokens;
+}
+
+uint64_t ModelRunner::gpu_bytes() const {
+    uint64_t total = 0;
+    for (const auto& segment : segments_) total += segment->device_bytes();
+    return total;
+}
 
 std::span<const float> ModelRunner::logits(size_t output) const {
     const size_t vocab = vocab_size();
@@ -90,7 +126,7 @@ void ModelRunner::forward(const TokenBatch& batch, bool want_logits, size_t top_
     top_k_ = top_k;
     for (size_t begin = 0; begin < batch.size(); begin += ubatch_) {
         const auto part = batch.slice(begin, std::min(batch.size(), begin + ubatch_));
-        if (!gpu_) {
+        if (segments_.empty()) {
             model_.forward(part, cache_, pool_, part_logits_);
             for (size_t o = 0; o < part.outputs.size(); ++o) {
                 const auto row = part_logits_.begin() + static_cast<std::ptrdiff_t>(o * vocab);
@@ -104,13 +140,19 @@ void ModelRunner::forward(const TokenBatch& batch, bool want_logits, size_t top_
             model_.forward_layers(part, cpu_layers_, cache_, pool_, hidden_);
             hidden = hidden_.data();
         }
-        gpu_->forward(part, hidden, want_logits, top_k);
+        const bool one = segments_.size() == 1;
+        segments_.front()->forward(part, hidden, one && want_logits, one ? top_k : 0);
+        for (size_t s = 1; s < segments_.size(); ++s) {
+            const bool last = s + 1 == segments_.size();
+            segments_[s]->forward_after(*segments_[s - 1], part, last && want_logits,
+                                        last ? top_k : 0);
+        }
         cache_.record(part);
-        for (size_t o = 0; o < part.outputs.size(); ++o) greedy_.push_back(gpu_->greedy_token(o));
-        if (want_logits)
-            logits_.insert(logits_.end(), gpu_->logits().begin(), gpu_->logits().end());
-        top_values_.insert(top_values_.end(), gpu_->top_values().begin(), gpu_->top_values().end());
-        top_ids_.insert(top_ids_.end(), gpu_->top_ids().begin(), gpu_->top_ids().end());
+        const auto& gpu = *head();
+        for (size_t o = 0; o < part.outputs.size(); ++o) greedy_.push_back(gpu.greedy_token(o));
+        if (want_logits) logits_.insert(logits_.end(), gpu.logits().begin(), gpu.logits().end());
+        top_values_.insert(top_values_.end(), gpu.top_values().begin(), gpu.top_values().end());
+        top_ids_.insert(top_ids_.end(), gpu.top_ids().begin(), gpu.top_ids().end());
     }
 }
 

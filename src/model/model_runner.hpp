@@ -1,9 +1,10 @@
 #pragma once
-// Sequences through a Llama model whose layers are split between the CPU and a GPU: the first
-// layers on the CPU (with their KV cache in host memory), the rest and the output head on the
-// GPU, the activations crossing once per forward pass. With no GPU layers it is the CPU
-// reference path. Several sequences, each with its own slot in the KV caches, can share a
-// forward pass (continuous batching).
+// Sequences through a model whose layers are split between the CPU and GPU segments: the first
+// layers on the CPU (with their KV cache in host memory), the rest in segments on one or more
+// GPUs (model/gpu_span.hpp), the last with the output head; the activations cross once per
+// segment boundary per forward pass. With no GPU layers it is the CPU reference path. Several
+// sequences, each with its own slot in the KV caches, can share a forward pass (continuous
+// batching).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "core/dtype.hpp"
 #include "model/decoder.hpp"
 #include "model/gpu_layers.hpp"
+#include "model/gpu_span.hpp"
 #include "model/kv_cache.hpp"
 #include "model/token_batch.hpp"
 
@@ -23,7 +25,9 @@ namespace llcuda {
 struct RunnerOptions {
     size_t context_size = 0;  // positions per sequence
     size_t sequences = 1;
-    size_t gpu_layers = 0;  // the last gpu_layers layers run on the GPU
+    // The GPU segments, in layer order and ending at the last layer. Empty: the shorthand below.
+    std::vector<GpuSpan> gpu_spans;
+    size_t gpu_layers = 0;  // with no gpu_spans: the last gpu_layers layers on `device`
     int device = 0;
     DType kv_type = DType::F16;  // GPU layers' KV cache (the CPU keeps float)
     bool use_graphs = true;
@@ -52,31 +56,37 @@ class ModelRunner {
     int32_t greedy_token(size_t output = 0) const { return greedy_.at(output); }
     std::span<const float> logits(size_t output = 0) const;
     std::pair<std::span<const float>, std::span<const int32_t>> top_candidates(size_t output) const;
-    size_t max_device_top_k() const { return gpu_ ? gpu_->max_top_k() : 0; }
+    size_t max_device_top_k() const { return head() ? head()->max_top_k() : 0; }
 
     void clear(size_t sequence = 0) { cache_.clear(sequence); }
     size_t used(size_t sequence = 0) const { return cache_.used(sequence); }
     size_t sequences() const { return cache_.sequences(); }
     size_t context_size() const { return options_.context_size; }
-    size_t gpu_layers() const { return options_.gpu_layers; }
+    size_t gpu_layers() const { return gpu_layers_; }
+    const std::vector<GpuSpan>& gpu_spans() const { return spans_; }
     size_t ubatch_size() const { return ubatch_; }
     // How many single-token sequences one forward pass may hold with each token's result equal
     // to what it is alone: 0 for any number (the CPU), 8 with GPU layers (the matrix-vector
     // kernels; larger passes take the tensor-core GEMM, which rounds differently).
     size_t batch_invariant_tokens() const;
-    uint64_t gpu_bytes() const { return gpu_ ? gpu_->device_bytes() : 0; }
+    uint64_t gpu_bytes() const;
+    uint64_t gpu_bytes(size_t segment) const { return segments_.at(segment)->device_bytes(); }
     size_t vocab_size() const { return model_.spec().vocab_size; }
 
   private:
+    GpuLayers* head() const { return segments_.empty() ? nullptr : segments_.back().get(); }
+
     const Decoder& model_;
     ThreadPool& pool_;
     RunnerOptions options_;
+    std::vector<GpuSpan> spans_;
+    size_t gpu_layers_ = 0;
     size_t cpu_layers_;
     size_t ubatch_;
     KvCache cache_;  // the CPU layers' keys and values, and every sequence's length
-    std::unique_ptr<GpuLayers> gpu_;
-    std::vector<float> logits_;       // [outputs][vocab]
-    std::vector<float> part_logits_;  // one forward pass's
+    std::vector<std::unique_ptr<GpuLayers>> segments_;  // one per span
+    std::vector<float> logits_;                         // [outputs][vocab]
+    std::vector<float> part_logits_;                    // one forward pass's
     std::vector<float> hidden_;
     std::vector<int32_t> greedy_;
     std::vector<float> top_values_;  // [outputs][top_k_]
