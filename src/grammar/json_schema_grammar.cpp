@@ -209,10 +209,10 @@ class SchemaConverter {
             for (int comma = 0; comma < 2; ++comma) {
                 std::string take = fmt::format("{}{} {}", comma ? "\",\" ws " : "",
                                                members[i].first, after[1].empty() ? "" : after[1]);
-                std::string body =
-                    members[i].second
-                        ? take
-                        : fmt::format("{} | {}", take, after[comma].empty() ? "\"\"" : after[comma]);
+                std::string body = members[i].second
+                                       ? take
+                                       : fmt::format("{} | {}", take,
+                                                     after[comma].empty() ? "\"\"" : after[comma]);
                 next[comma] = new_rule(hint + "-rest", body);
             }
             after[0] = next[0];
