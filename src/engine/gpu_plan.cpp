@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <numeric>
@@ -63,6 +64,18 @@ GpuPlan spans_from(const std::vector<size_t>& counts, const std::vector<DeviceCa
     return plan;
 }
 
+// The items of "a,b,c" (an empty text is one empty item, which the callers refuse).
+std::vector<std::string> comma_separated(const std::string& text) {
+    std::vector<std::string> items;
+    size_t begin = 0;
+    while (begin <= text.size()) {
+        const size_t end = std::min(text.find(',', begin), text.size());
+        items.push_back(text.substr(begin, end - begin));
+        begin = end + 1;
+    }
+    return items;
+}
+
 std::string all_notes(const std::vector<DeviceCapacity>& devices) {
     std::string text;
     for (const auto& device : devices)
@@ -118,28 +131,21 @@ GpuPlan plan_gpu_layers(const GpuPlanRequest& request, const std::vector<DeviceC
 
 std::vector<int> parse_device_list(const std::string& text) {
     std::vector<int> devices;
-    size_t begin = 0;
-    while (begin <= text.size()) {
-        const size_t end = std::min(text.find(',', begin), text.size());
-        std::string item = text.substr(begin, end - begin);
-        if (item.rfind("cuda:", 0) == 0) item = item.substr(5);
+    for (const auto& written : comma_separated(text)) {
+        const std::string item = written.rfind("cuda:", 0) == 0 ? written.substr(5) : written;
         int index = -1;
         const auto [last, error] = std::from_chars(item.data(), item.data() + item.size(), index);
         if (item.empty() || error != std::errc() || last != item.data() + item.size() || index < 0)
-            throw Error(fmt::format("--devices '{}': '{}' is not a CUDA device (cuda:N)", text,
-                                    text.substr(begin, end - begin)));
+            throw Error(
+                fmt::format("--devices '{}': '{}' is not a CUDA device (cuda:N)", text, written));
         devices.push_back(index);
-        begin = end + 1;
     }
     return devices;
 }
 
 std::vector<double> parse_tensor_split(const std::string& text, size_t device_count) {
     std::vector<double> proportions;
-    size_t begin = 0;
-    while (begin <= text.size()) {
-        const size_t end = std::min(text.find(',', begin), text.size());
-        const std::string item = text.substr(begin, end - begin);
+    for (const auto& item : comma_separated(text)) {
         double value = -1.0;
         const auto [last, error] = std::from_chars(item.data(), item.data() + item.size(), value);
         if (item.empty() || error != std::errc() || last != item.data() + item.size() ||
@@ -148,7 +154,6 @@ std::vector<double> parse_tensor_split(const std::string& text, size_t device_co
                 fmt::format("--tensor-split '{}': '{}' is not a proportion (a number of 0 or more)",
                             text, item));
         proportions.push_back(value);
-        begin = end + 1;
     }
     if (proportions.size() != device_count)
         throw Error(fmt::format("--tensor-split '{}' has {} proportions for {} devices", text,
