@@ -117,6 +117,7 @@ struct ModelSummary {
     size_t layers = 0;
     size_t context_size = 0;
     size_t vocab_size = 0;
+    size_t embedding_dim = 0;                // floats per hidden state, and per embedding
     std::string device_description;          // e.g. "CPU (16 threads)"
     std::vector<std::string> layer_devices;  // one entry per transformer layer
     size_t gpu_layers = 0;
@@ -152,6 +153,15 @@ class Engine {
     // own, [tokens.size()][vocab_size] row after row, on the engine's device (perplexity, KL
     // divergence, tests against reference logits).
     std::vector<float> logits(const std::vector<int32_t>& tokens);
+
+    // The embedding of `tokens` (used as given: no BOS is added) in a sequence of its own: every
+    // layer, no output head, the final hidden states after the output norm pooled as
+    // embedding_pooling() says and scaled to unit L2 length; embedding_dim floats. Throws
+    // llcuda::Error for an empty or too long input and for a model whose pooling is "none".
+    std::vector<float> embed(const std::vector<int32_t>& tokens);
+    // The GGUF's <arch>.pooling_type as "none", "mean", "cls" or "last"; "mean" when it has none
+    // (a generative model).
+    std::string embedding_pooling() const;
 
     // Continuous batching: takes requests from `next` while fewer than `parallel` are running
     // (it returns false when it has none now), runs them together, and hands each result (or

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "engine/continuous_batcher.hpp"
 #include "engine/embedded_model.hpp"
+#include "engine/embedding_pooling.hpp"
 #include "engine/placement.hpp"
 #include "model/decoder.hpp"
 #include "model/model_runner.hpp"
@@ -65,6 +66,7 @@ struct Engine::Impl {
         summary.layers = hp.layer_count;
         summary.context_size = runner.context_size();
         summary.vocab_size = hp.vocab_size;
+        summary.embedding_dim = hp.embedding_dim;
         summary.gpu_layers = placement.gpu_layers;
         summary.gpu_bytes = runner.gpu_bytes();
         for (size_t s = 0; s < placement.spans.size(); ++s) {
@@ -330,6 +332,39 @@ std::vector<float> Engine::logits(const std::vector<int32_t>& tokens) {
     }
     runner.clear();
     return logits;
+}
+
+std::string Engine::embedding_pooling() const {
+    return pooling_name(read_pooling(*impl_->file, impl_->model.spec().architecture).pooling);
+}
+
+std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
+    auto& engine = *impl_;
+    const auto& spec = engine.model.spec();
+    const auto pooling = read_pooling(*engine.file, spec.architecture).pooling;
+    std::lock_guard lock(engine.generate_mutex);
+    if (tokens.empty()) throw Error("an input to embed needs at least one token");
+    auto& runner = engine.runner;
+    if (tokens.size() > runner.context_size()) {
+        throw Error(
+            fmt::format("{} tokens do not fit the {}-token context; use a larger --ctx-size",
+                        tokens.size(), runner.context_size()));
+    }
+    runner.clear();
+    std::vector<float> hidden;
+    try {
+        runner.hidden_states(tokens, 0, hidden);
+    } catch (...) {
+        runner.clear();
+        throw;
+    }
+    runner.clear();
+    const size_t dim = spec.embedding_dim;
+    const auto& norm = engine.model.output_norm();
+    for (size_t t = 0; t < tokens.size(); ++t)
+        rms_norm(hidden.data() + t * dim, norm.data(), hidden.data() + t * dim, dim,
+                 spec.rms_epsilon);
+    return pool_embedding(hidden, dim, pooling);
 }
 
 }  // namespace llcuda

@@ -593,6 +593,19 @@ void GpuLayers::forward_after(const GpuLayers& previous, const TokenBatch& batch
 
 bool GpuLayers::holds_output() const { return impl_->head; }
 
+void GpuLayers::copy_hidden(float* destination, size_t tokens) const {
+    const auto& g = *impl_;
+    if (tokens > g.options.max_batch)
+        throw Error(fmt::format("hidden states of {} tokens asked for (a pass holds at most {})",
+                                tokens, g.options.max_batch));
+    CUDA_CHECK(cudaSetDevice(g.options.device));
+    // On the segment's stream: after the pass that wrote x (a segment without the head has not
+    // waited for it).
+    CUDA_CHECK(cudaMemcpyAsync(destination, g.x.get(), tokens * g.hp.embedding_dim * sizeof(float),
+                               cudaMemcpyDeviceToHost, g.stream));
+    CUDA_CHECK(cudaStreamSynchronize(g.stream));
+}
+
 int32_t GpuLayers::greedy_token(size_t output) const { return impl_->greedy.at(output); }
 const std::vector<float>& GpuLayers::logits() const { return impl_->logits; }
 const std::vector<float>& GpuLayers::top_values() const { return impl_->top_values; }

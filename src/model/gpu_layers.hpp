@@ -61,6 +61,9 @@ class GpuLayers {
     void forward_after(const GpuLayers& previous, const TokenBatch& batch, bool want_logits,
                        size_t top_k = 0);
     bool holds_output() const;
+    // The last pass's hidden states after this segment's layers, before the final norm
+    // ([tokens][embedding_dim], `tokens` at most the pass's), copied to the host (embeddings).
+    void copy_hidden(float* destination, size_t tokens) const;
     int32_t greedy_token(size_t output) const;
     const std::vector<float>& logits() const;
     const std::vector<float>& top_values() const;

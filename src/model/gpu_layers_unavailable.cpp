@@ -13,6 +13,7 @@ GpuLayers::~GpuLayers() = default;
 void GpuLayers::forward(const TokenBatch&, const float*, bool, size_t) {}
 void GpuLayers::forward_after(const GpuLayers&, const TokenBatch&, bool, size_t) {}
 bool GpuLayers::holds_output() const { return false; }
+void GpuLayers::copy_hidden(float*, size_t) const {}
 int32_t GpuLayers::greedy_token(size_t) const { return 0; }
 const std::vector<float>& GpuLayers::logits() const {
     static const std::vector<float> none;

@@ -156,4 +156,38 @@ void ModelRunner::forward(const TokenBatch& batch, bool want_logits, size_t top_
     }
 }
 
+void ModelRunner::hidden_states(std::span<const int32_t> tokens, size_t sequence,
+                                std::vector<float>& hidden) {
+    if (tokens.empty()) throw Error("hidden_states() needs at least one token");
+    if (sequence >= sequences())
+        throw Error(
+            fmt::format("sequence {} does not exist ({} sequences)", sequence, sequences()));
+    // No outputs: the GPU head skips its norm and logits, the CPU path never reaches them.
+    TokenBatch batch;
+    for (size_t i = 0; i < tokens.size(); ++i)
+        batch.add(tokens[i], sequence, used(sequence) + i, false);
+    model_.check_batch(batch, cache_);
+    const size_t dim = model_.spec().embedding_dim;
+    hidden.assign(tokens.size() * dim, 0.0f);
+    for (size_t begin = 0; begin < batch.size(); begin += ubatch_) {
+        const auto part = batch.slice(begin, std::min(batch.size(), begin + ubatch_));
+        float* destination = hidden.data() + begin * dim;
+        if (segments_.empty()) {
+            model_.forward_layers(part, model_.spec().layer_count, cache_, pool_, hidden_);
+            std::copy(hidden_.begin(), hidden_.end(), destination);
+            continue;
+        }
+        const float* cpu_hidden = nullptr;
+        if (cpu_layers_ > 0) {
+            model_.forward_layers(part, cpu_layers_, cache_, pool_, hidden_);
+            cpu_hidden = hidden_.data();
+        }
+        segments_.front()->forward(part, cpu_hidden, false);
+        for (size_t s = 1; s < segments_.size(); ++s)
+            segments_[s]->forward_after(*segments_[s - 1], part, false);
+        cache_.record(part);
+        head()->copy_hidden(destination, part.size());
+    }
+}
+
 }  // namespace llcuda

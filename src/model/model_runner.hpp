@@ -52,6 +52,10 @@ class ModelRunner {
     void forward(const TokenBatch& batch, bool want_logits, size_t top_k = 0);
     // Appends `tokens` to one sequence; its last token is the output.
     void forward(std::span<const int32_t> tokens, bool want_logits, size_t sequence = 0);
+    // Appends `tokens` to one sequence without the output head (embeddings): `hidden` gets each
+    // token's hidden state after the last layer, before the final norm ([tokens][embedding_dim]).
+    void hidden_states(std::span<const int32_t> tokens, size_t sequence,
+                       std::vector<float>& hidden);
 
     int32_t greedy_token(size_t output = 0) const { return greedy_.at(output); }
     std::span<const float> logits(size_t output = 0) const;
