@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/json_text.hpp"
 #include "server/bearer_key.hpp"
+#include "server/embeddings_endpoint.hpp"
 #include "server/metrics.hpp"
 #include "server/persistent_connection_server.hpp"
 #include "server/request_framing.hpp"
@@ -70,6 +71,8 @@ struct HttpServer::Impl {
     void prepare_tool_calls(const Engine& loaded, CompletionRequest& request);
     void apply_template(const httplib::Request& req, const std::string& body_text,
                         httplib::Response& res);
+    void embeddings(const httplib::Request& req, const std::string& body_text,
+                    httplib::Response& res);
     void tokenizer_endpoint(const httplib::Request& req, const std::string& body_text,
                             httplib::Response& res, json (*respond)(const Engine&, const json&));
     void respond_whole(const httplib::Request& req, httplib::Response& res,
@@ -284,6 +287,8 @@ void HttpServer::Impl::routes() {
          });
     post("/apply-template", [this](const httplib::Request& req, const std::string& body,
                                    httplib::Response& res) { apply_template(req, body, res); });
+    post("/v1/embeddings", [this](const httplib::Request& req, const std::string& body,
+                                  httplib::Response& res) { embeddings(req, body, res); });
     post("/v1/chat/completions",
          [this](const httplib::Request& req, const std::string& body, httplib::Response& res) {
              completion(req, body, res, true);
@@ -300,6 +305,28 @@ void HttpServer::Impl::tokenizer_endpoint(const httplib::Request& req, const std
         const auto body = json::parse(body_text, nullptr, false);
         if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
         send_json(res, 200, respond(*loaded, body));
+        metrics.count_request(req.path, 200);
+    } catch (const ApiError& error) {
+        send_error(res, error.status(), error.what(), error.param());
+        metrics.count_request(req.path, error.status());
+    } catch (const Error& error) {
+        send_error(res, 400, error.what());
+        metrics.count_request(req.path, 400);
+    }
+}
+
+// POST /v1/embeddings on the HTTP thread: Engine::embed waits while a generation holds the
+// engine (they share the KV cache), then runs each input.
+void HttpServer::Impl::embeddings(const httplib::Request& req, const std::string& body_text,
+                                  httplib::Response& res) {
+    try {
+        Engine* loaded = engine.load();
+        if (stopping.load()) throw ApiError(503, "the server is shutting down");
+        if (loaded == nullptr) throw ApiError(503, "the model is still loading; retry shortly");
+        const auto body = json::parse(body_text, nullptr, false);
+        if (body.is_discarded()) throw ApiError(400, "the request body is not valid JSON");
+        const auto request = parse_embeddings_request(body);
+        send_json(res, 200, embeddings_response(*loaded, request, options.model_name));
         metrics.count_request(req.path, 200);
     } catch (const ApiError& error) {
         send_error(res, error.status(), error.what(), error.param());
