@@ -66,6 +66,7 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"l2_prefetch", r.l2_prefetch},
             {"rope_fusion", r.rope_fusion},
             {"row_parallel_attention", r.row_parallel_attention},
+            {"flash_attention", r.flash_attention},
             {"prompt_tokens", r.prompt_tokens},
             {"generated_tokens", r.generated_tokens},
             {"repetitions", r.repetitions},

@@ -65,6 +65,10 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
         "In GPU decode steps, let each warp of attention walk its cache rows one at a time, split "
         "over blocks and merged at every cache length, instead of a thread per row (and no split "
         "over short caches)");
+    command.add_flag(
+        "--no-flash-attn", [&options](int64_t) { options.flash_attention = false; },
+        "In GPU prompt processing, run attention as a block per head and token instead of on "
+        "tensor cores over tiles of 64 tokens");
 }
 
 void add_sampling_options(CLI::App& command, GenerationOptions& options) {

@@ -61,6 +61,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
     result.l2_prefetch = options.engine.l2_prefetch;
     result.rope_fusion = options.engine.rope_fusion;
     result.row_parallel_attention = options.engine.row_parallel_attention;
+    result.flash_attention = options.engine.flash_attention;
     result.prompt_tokens = options.prompt_tokens;
     result.generated_tokens = options.generated_tokens;
     result.repetitions = options.repetitions;

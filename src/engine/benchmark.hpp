@@ -41,6 +41,7 @@ struct BenchmarkResult {
     bool l2_prefetch = true;
     bool rope_fusion = true;
     bool row_parallel_attention = true;
+    bool flash_attention = true;
     size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
     bool tg_from_empty = false;
 

@@ -12,7 +12,6 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/prefix_cache.hpp"
 #include "llcuda/engine.hpp"
 #include "model/model_runner.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -27,10 +26,7 @@ std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view 
 class ContinuousBatcher {
   public:
     // step_tokens: most tokens in one step (prompt chunks plus one per decoding sequence).
-    // prefix_cache: where a request whose prompt starts with tokens a free slot holds keeps
-    // them (engine/prefix_cache.hpp); null: every request starts from an empty slot.
-    ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer, size_t step_tokens,
-                      PrefixCache* prefix_cache = nullptr);
+    ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer, size_t step_tokens);
 
     // Takes requests from `next` while slots are free (it returns false when it has none now)
     // and runs until `next` has none and every sequence has finished. `done` gets each result,
@@ -45,7 +41,6 @@ class ContinuousBatcher {
     ModelRunner& runner_;
     const Tokenizer& tokenizer_;
     size_t step_tokens_;
-    PrefixCache* prefix_cache_;
 };
 
 }  // namespace llcuda

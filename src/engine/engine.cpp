@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
-#include <optional>
 
 #include "backend/cpu/thread_pool.hpp"
 #include "chat/chat_template.hpp"
@@ -78,7 +77,6 @@ struct Engine::Impl {
         summary.placement = placement.note;
         load_chat_template(options.chat_template);
         summary.parallel = runner.sequences();
-        if (options.prefix_cache) prefix_cache.emplace(runner.sequences());
         summary.threads = pool.size();
         summary.cpu_kernels = cpu_kernels_description(model.cpu_kernels());
         summary.ubatch_size = runner.ubatch_size();
@@ -188,6 +186,7 @@ struct Engine::Impl {
         runner.l2_prefetch = options.l2_prefetch;
         runner.rope_fusion = options.rope_fusion;
         runner.row_parallel_attention = options.row_parallel_attention;
+        runner.flash_attention = options.flash_attention;
         return runner;
     }
 
@@ -202,9 +201,8 @@ struct Engine::Impl {
     ModelRunner runner;
     ModelSummary summary;
     std::unique_ptr<ChatTemplate> chat_template;
-    std::string chat_template_problem;        // why there is none
-    std::mutex generate_mutex;                // one generation at a time: they share the KV cache
-    std::optional<PrefixCache> prefix_cache;  // empty with EngineOptions::prefix_cache off
+    std::string chat_template_problem;  // why there is none
+    std::mutex generate_mutex;          // one generation at a time: they share the KV cache
 };
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>(options)) {}
@@ -262,8 +260,7 @@ void Engine::generate_batch(
     const std::function<void()>& between_steps) {
     auto& engine = *impl_;
     std::lock_guard lock(engine.generate_mutex);
-    ContinuousBatcher batcher(engine.runner, engine.tokenizer, engine.summary.batch_size,
-                              engine.prefix_cache ? &*engine.prefix_cache : nullptr);
+    ContinuousBatcher batcher(engine.runner, engine.tokenizer, engine.summary.batch_size);
     batcher.run(next, done, between_steps);
 }
 

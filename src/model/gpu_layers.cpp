@@ -380,7 +380,8 @@ void GpuLayers::Impl::enqueue(size_t count, size_t outputs, bool short_context) 
         const bool attended_blocks = cuda::attention(
             queries_, layer.key_cache.get(), layer.value_cache.get(), options.kv_type, positions,
             rows, count, layer.shape, attended_, attention_scratch.as<float>(), stream, blocks,
-            short_context ? cuda::kShortAttentionRows : SIZE_MAX, options.row_parallel_attention);
+            short_context ? cuda::kShortAttentionRows : SIZE_MAX, options.row_parallel_attention,
+            options.flash_attention);
         matmul->set_input(attended_, count, hp.q_dim(), attended_blocks);
         const bool ffn_input_ready =
             output_product(layer.attention_output, layer.post_attention_norm,

@@ -37,6 +37,7 @@ struct GpuLayersOptions {
     bool l2_prefetch = true;             // matrix products fetch the next one's weights ahead
     bool rope_fusion = true;             // decode: Q/K/V products do RoPE and the KV store
     bool row_parallel_attention = true;  // decode attention: a thread per cache row
+    bool flash_attention = true;         // prompt attention on tensor cores
 };
 
 class GpuLayers {

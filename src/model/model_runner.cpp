@@ -75,6 +75,7 @@ ModelRunner::ModelRunner(const Decoder& model, ThreadPool& pool, const RunnerOpt
         gpu.l2_prefetch = options.l2_prefetch;
         gpu.rope_fusion = options.rope_fusion;
         gpu.row_parallel_attention = options.row_parallel_attention;
+        gpu.flash_attention = options.flash_attention;
         segments_.push_back(std::make_unique<GpuLayers>(model, gpu));
     }
 }

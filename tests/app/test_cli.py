@@ -282,7 +282,7 @@ class BenchAndSynth(unittest.TestCase):
         self.assertEqual(tuned.returncode, 0, tuned.stderr)
         self.assertIn("auto-tune: best generation, tokens/s", tuned.stdout)
         self.assertIn("--ubatch-size", tuned.stdout)
-        self.assert_bench_error(["--sweep", "flash-attn=off"], "no unfused attention")
+        self.assert_bench_error(["--sweep", "flash-attn=maybe"], "flash-attn")
         self.assert_bench_error(["--sweep", "speed=1"], "unknown key 'speed'")
 
     def assert_bench_error(self, args, fragment):

@@ -57,7 +57,7 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     apply_sweep_setting(options, "l2-prefetch", "off");
     apply_sweep_setting(options, "rope-fusion", "off");
     apply_sweep_setting(options, "row-parallel-attention", "off");
-    apply_sweep_setting(options, "flash-attn", "on");
+    apply_sweep_setting(options, "flash-attn", "off");
     apply_sweep_setting(options, "prompt", "64");
     apply_sweep_setting(options, "gen", "32");
     EXPECT_EQ(options.engine.model_path, "a.gguf");
@@ -71,12 +71,13 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     EXPECT_FALSE(options.engine.l2_prefetch);
     EXPECT_FALSE(options.engine.rope_fusion);
     EXPECT_FALSE(options.engine.row_parallel_attention);
+    EXPECT_FALSE(options.engine.flash_attention);
     EXPECT_EQ(options.prompt_tokens, 64u);
     EXPECT_EQ(options.generated_tokens, 32u);
     EXPECT_THROW(apply_sweep_setting(options, "threads", "0"), Error);
     EXPECT_THROW(apply_sweep_setting(options, "threads", "2x"), Error);
     EXPECT_THROW(apply_sweep_setting(options, "cuda-graphs", "maybe"), Error);
-    EXPECT_THROW(apply_sweep_setting(options, "flash-attn", "off"), Error);
+    EXPECT_THROW(apply_sweep_setting(options, "flash-attn", "maybe"), Error);
 }
 
 }  // namespace

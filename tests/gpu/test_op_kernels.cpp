@@ -257,6 +257,11 @@ std::vector<float> cache_rounding(DType type, const std::vector<float>& values, 
     return out;
 }
 
+// Flash (tensor-core) prompt attention rounds queries, keys, values and softmax weights to
+// halves (relative 2^-11 each) and sums in F32; the outputs here are averages of values in
+// [-1, 1].
+constexpr double kFlashTolerance = 5e-3;
+
 struct AttentionCase {
     size_t heads, kv_heads, head_dim;
     float scale = 0.0f;  // 0: 1 / sqrt(head_dim)
@@ -318,7 +323,12 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     DeviceBuffer scratch(cuda::attention_split_scratch_bytes(attention_shape), 0);
     cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
                     positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
-                    tokens, attention_shape, out.as<float>(), nullptr, nullptr);
+                    tokens, attention_shape, out.as<float>(), nullptr, nullptr, nullptr, SIZE_MAX,
+                    true, false);
+    DeviceBuffer flash_out(tokens * q_dim * sizeof(float), 0);
+    cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
+                    positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
+                    tokens, attention_shape, flash_out.as<float>(), nullptr, nullptr);
     cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
                     positions_device.as<int32_t>() + cached, rows_device.as<int32_t>() + cached,
                     tokens, attention_shape, split_out.as<float>(), scratch.as<float>(), nullptr);
@@ -331,6 +341,7 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
                     tokens, attention_shape, warp_split_out.as<float>(), scratch.as<float>(),
                     nullptr, nullptr, SIZE_MAX, false);
     const auto gpu = to_host<float>(out, tokens * q_dim);
+    const auto gpu_flash = to_host<float>(flash_out, tokens * q_dim);
     const auto gpu_warp_split = to_host<float>(warp_split_out, tokens * q_dim);
     const auto gpu_split = to_host<float>(split_out, tokens * q_dim);
     const auto gpu_one_pass = to_host<float>(one_pass_out, tokens * q_dim);
@@ -369,8 +380,110 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
                     << "one pass: token " << t << " head " << h << " value " << i;
                 ASSERT_NEAR(gpu_warp_split[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
                     << "warps: token " << t << " head " << h << " value " << i;
+                // Tensor cores take queries, keys, values and weights as halves.
+                ASSERT_NEAR(gpu_flash[t * q_dim + h * shape.head_dim + i], expected,
+                            kFlashTolerance)
+                    << "flash: token " << t << " head " << h << " value " << i;
             }
         }
+    }
+}
+
+// A prompt pass of two sequences, as continuous batching sends: the first continues after 70
+// cached rows with 150 tokens, the second starts its slot with 77, so one 64-token tile of the
+// flash kernel holds both and tiles end ragged. Every other cache row holds NaN bytes, which no
+// kernel may let into a sum. Flash attention and the block per head and token against the CPU.
+TEST_P(AttentionKernels, PromptOfTwoSequencesEqualsTheCpu) {
+    const auto [type, shape] = GetParam();
+    const size_t kv_dim = shape.kv_heads * shape.head_dim;
+    const size_t q_dim = shape.heads * shape.head_dim;
+    const size_t slot = 400;
+    struct Sequence {
+        size_t first_row, cached, tokens;
+    };
+    const Sequence sequences[] = {{0, 70, 150}, {slot, 0, 77}};
+    const size_t row = cuda::kv_row_bytes(type, kv_dim);
+    DeviceBuffer key_cache(2 * slot * row, 0), value_cache(2 * slot * row, 0);
+    ASSERT_EQ(cudaMemset(key_cache.get(), 0xff, key_cache.bytes()), cudaSuccess);
+    ASSERT_EQ(cudaMemset(value_cache.get(), 0xff, value_cache.bytes()), cudaSuccess);
+
+    // Every row a sequence holds (cached and new), stored; the new tokens make up the pass.
+    std::vector<float> keys, values;
+    std::vector<int32_t> rows, pass_positions, pass_rows;
+    for (const Sequence& sequence : sequences) {
+        const size_t count = sequence.cached + sequence.tokens;
+        const auto k = random_floats(count * kv_dim, 1.0f, 20 + sequence.first_row);
+        const auto v = random_floats(count * kv_dim, 1.0f, 21 + sequence.first_row);
+        keys.insert(keys.end(), k.begin(), k.end());
+        values.insert(values.end(), v.begin(), v.end());
+        for (size_t p = 0; p < count; ++p) {
+            rows.push_back(static_cast<int32_t>(sequence.first_row + p));
+            if (p >= sequence.cached) {
+                pass_positions.push_back(static_cast<int32_t>(p));
+                pass_rows.push_back(static_cast<int32_t>(sequence.first_row + p));
+            }
+        }
+    }
+    const auto keys_device = to_device(keys), values_device = to_device(values);
+    const auto rows_device = to_device(rows);
+    cuda::store_kv(keys_device.as<float>(), values_device.as<float>(), rows.size(), kv_dim,
+                   rows_device.as<int32_t>(), type, key_cache.get(), value_cache.get(), nullptr);
+    const size_t tokens = pass_rows.size();
+    const auto queries = random_floats(tokens * q_dim, 1.0f, 22);
+    const auto queries_device = to_device(queries);
+    const auto positions_device = to_device(pass_positions);
+    const auto pass_rows_device = to_device(pass_rows);
+    const cuda::AttentionShape attention_shape{shape.heads, shape.kv_heads, shape.head_dim,
+                                               shape.scale, shape.window};
+    DeviceBuffer flash_out(tokens * q_dim * sizeof(float), 0),
+        block_out(tokens * q_dim * sizeof(float), 0);
+    cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
+                    positions_device.as<int32_t>(), pass_rows_device.as<int32_t>(), tokens,
+                    attention_shape, flash_out.as<float>(), nullptr, nullptr);
+    cuda::attention(queries_device.as<float>(), key_cache.get(), value_cache.get(), type,
+                    positions_device.as<int32_t>(), pass_rows_device.as<int32_t>(), tokens,
+                    attention_shape, block_out.as<float>(), nullptr, nullptr, nullptr, SIZE_MAX,
+                    true, false);
+    const auto flash = to_host<float>(flash_out, tokens * q_dim);
+    const auto block = to_host<float>(block_out, tokens * q_dim);
+
+    const auto k = cache_rounding(type, keys, kv_dim);
+    const auto v = cache_rounding(type, values, kv_dim);
+    const size_t group = shape.heads / shape.kv_heads;
+    const float scale =
+        shape.scale != 0.0f ? shape.scale : 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+    size_t t = 0, sequence_base = 0;  // pass token; the sequence's first row in keys/values
+    for (const Sequence& sequence : sequences) {
+        for (size_t n = 0; n < sequence.tokens; ++n, ++t) {
+            const size_t last = sequence.cached + n;
+            const size_t first_visible =
+                shape.window > 0 && last + 1 > shape.window ? last + 1 - shape.window : 0;
+            const size_t visible = last + 1 - first_visible;
+            for (size_t h = 0; h < shape.heads; ++h) {
+                const size_t kv = (h / group) * shape.head_dim;
+                std::vector<float> scores(visible);
+                for (size_t p = 0; p < visible; ++p) {
+                    float dot = 0;
+                    for (size_t i = 0; i < shape.head_dim; ++i)
+                        dot += queries[t * q_dim + h * shape.head_dim + i] *
+                               k[(sequence_base + first_visible + p) * kv_dim + kv + i];
+                    scores[p] = dot * scale;
+                }
+                softmax_in_place(scores.data(), visible);
+                for (size_t i = 0; i < shape.head_dim; ++i) {
+                    double expected = 0;
+                    for (size_t p = 0; p < visible; ++p)
+                        expected +=
+                            scores[p] * v[(sequence_base + first_visible + p) * kv_dim + kv + i];
+                    const size_t at = t * q_dim + h * shape.head_dim + i;
+                    ASSERT_NEAR(flash[at], expected, kFlashTolerance)
+                        << "flash: token " << t << " head " << h << " value " << i;
+                    ASSERT_NEAR(block[at], expected, 2e-5)
+                        << "block per token: token " << t << " head " << h << " value " << i;
+                }
+            }
+        }
+        sequence_base += sequence.cached + sequence.tokens;
     }
 }
 

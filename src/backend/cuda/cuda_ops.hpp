@@ -165,7 +165,15 @@ bool attention(const float* queries, const void* key_cache, const void* value_ca
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
                const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
                void* activation_blocks = nullptr, size_t most_visible = SIZE_MAX,
-               bool rows_in_parallel = true);
+               bool rows_in_parallel = true, bool flash_prefill = true);
+// Prompt passes (not decode passes) take flash_prefill_attention when flash_prefill is set:
+// tensor cores over tiles of 64 tokens and 64 cache rows, F16 queries, keys, values and weights
+// with F32 sums (heads of up to 256 values, GPUs with the shared memory; false otherwise, and
+// nothing was launched).
+bool flash_prefill_attention(const float* queries, const void* key_cache, const void* value_cache,
+                             DType type, const int32_t* positions, const int32_t* cache_rows,
+                             size_t tokens, const AttentionShape& shape, float* out,
+                             cudaStream_t stream);
 constexpr size_t kMaxAttentionHeadDim = 256;
 constexpr size_t kAttentionSplits = 16;
 constexpr size_t kMaxSplitTokens = 8;

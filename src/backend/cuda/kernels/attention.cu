@@ -15,6 +15,7 @@
 #include "backend/cuda/cuda_ops.hpp"
 #include "backend/cuda/kernels/activation_quant.cuh"
 #include "backend/cuda/kernels/kernel_launch.cuh"
+#include "backend/cuda/kernels/kv_cache_read.cuh"
 #include "backend/cuda/kernels/warp_reduce.cuh"
 #include "core/error.hpp"
 #include "core/quant/blocks.hpp"
@@ -25,23 +26,6 @@ namespace {
 constexpr int kWarps = 4;
 constexpr int kMaxHeadDim = static_cast<int>(kMaxAttentionHeadDim);
 constexpr int kRowThreads = 256;  // row_parallel_attention_kernel's; at least kMaxHeadDim
-
-// Element `i` of cache row `row` (kv_dim values, F16 or Q8_0 blocks).
-template <DType T>
-__device__ __forceinline__ float kv_at(const uint8_t* cache, size_t row_bytes, int row, int i);
-
-template <>
-__device__ __forceinline__ float kv_at<DType::F16>(const uint8_t* cache, size_t row_bytes, int row,
-                                                   int i) {
-    return __half2float(reinterpret_cast<const __half*>(cache + row * row_bytes)[i]);
-}
-
-template <>
-__device__ __forceinline__ float kv_at<DType::Q8_0>(const uint8_t* cache, size_t row_bytes, int row,
-                                                    int i) {
-    const uint8_t* block = cache + row * row_bytes + (i / 32) * sizeof(BlockQ8_0);
-    return half_at(block) * static_cast<float>(reinterpret_cast<const int8_t*>(block + 2)[i % 32]);
-}
 
 // Lane `lane` owns head elements lane, lane + 32, ... (kPerLane of them).
 template <DType T, int kPerLane>
@@ -396,7 +380,8 @@ size_t attention_split_scratch_bytes(const AttentionShape& shape) {
 bool attention(const float* queries, const void* key_cache, const void* value_cache, DType type,
                const int32_t* positions, const int32_t* cache_rows, size_t tokens,
                const AttentionShape& shape, float* out, float* split_scratch, cudaStream_t stream,
-               void* activation_blocks, size_t most_visible, bool rows_in_parallel) {
+               void* activation_blocks, size_t most_visible, bool rows_in_parallel,
+               bool flash_prefill) {
     if (tokens == 0) return false;
     if (shape.head_dim > kMaxHeadDim || shape.kv_head_count == 0 ||
         shape.head_count % shape.kv_head_count != 0) {
@@ -406,6 +391,10 @@ bool attention(const float* queries, const void* key_cache, const void* value_ca
                         shape.head_count, shape.kv_head_count, shape.head_dim, kMaxHeadDim));
     }
     const bool decode = split_scratch != nullptr && tokens <= kMaxSplitTokens;
+    if (!decode && flash_prefill &&
+        flash_prefill_attention(queries, key_cache, value_cache, type, positions, cache_rows,
+                                tokens, shape, out, stream))
+        return false;
     const bool parallel_rows =
         decode && rows_in_parallel && type == DType::F16 && shape.head_dim % 8 == 0;
     const bool one_pass = parallel_rows && most_visible <= kShortAttentionRows;
