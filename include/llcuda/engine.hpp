@@ -71,6 +71,10 @@ struct GenerationOptions {
     // -1: off. N >= 0: record each generated token's log-probability under the model (before
     // temperature and filtering) and the N most likely tokens at that step (N at most 20).
     int logprobs = -1;
+    // GBNF (llama.cpp's syntax, start rule "root"); not empty: every token is one the grammar
+    // allows, the end only where the text is complete, and generation stops ("stop") once
+    // nothing more may follow. A JSON schema becomes one through grammar/json_schema_grammar.hpp.
+    std::string grammar;
     // Checked before each new token; returning true ends generation ("cancelled").
     std::function<bool()> should_stop;
 };

@@ -30,7 +30,8 @@ double seconds_between(Clock::time_point begin, Clock::time_point end) {
 // One request from admission to its last token.
 class Sequence {
   public:
-    Sequence(const BatchRequest& request, size_t slot, const Tokenizer& tokenizer, size_t context)
+    Sequence(const BatchRequest& request, size_t slot, const Tokenizer& tokenizer, size_t context,
+             const std::function<const GrammarVocabulary&()>& grammar_vocabulary)
         : request_(request),
           tokenizer_(tokenizer),
           slot_(slot),
@@ -57,6 +58,12 @@ class Sequence {
         // logits are (on the GPU: no copy of the logits); anything else samples on the CPU.
         greedy_ = options.sampling.temperature == 0.0f &&
                   (options.sampling.repeat_penalty == 1.0f || options.sampling.repeat_last_n == 0);
+        if (!options.grammar.empty()) {
+            // Constrained: the sampler needs every logit to mask (the GPU's argmax or k best
+            // may all be refused).
+            grammar_.emplace(options.grammar, grammar_vocabulary(), history_.back());
+            greedy_ = false;
+        }
     }
 
     size_t slot() const { return slot_; }
@@ -64,7 +71,7 @@ class Sequence {
     // What sampling needs from the forward pass: nothing beyond the argmax (0), the k best
     // logits (k), or all of them (kAllLogits).
     size_t candidates_needed() const {
-        if (request_.options.logprobs >= 0) return kAllLogits;
+        if (request_.options.logprobs >= 0 || grammar_) return kAllLogits;
         if (greedy_) return 0;
         if (!sampler_.can_sample_from_top_candidates()) return kAllLogits;
         return static_cast<size_t>(request_.options.sampling.top_k);
@@ -98,7 +105,10 @@ class Sequence {
             if (request_.options.max_tokens == 0) return finish();
         }
         int32_t token = 0;
-        if (greedy_) {
+        if (grammar_) {
+            token = sampler_.sample(runner.logits(output), history_, *grammar_);
+            grammar_->accept(token);
+        } else if (greedy_) {
             token = runner.greedy_token(output);
         } else if (from_candidates) {
             const auto [values, ids] = runner.top_candidates(output);
@@ -122,7 +132,8 @@ class Sequence {
                 runner.logits(output), token, static_cast<size_t>(request_.options.logprobs)));
         }
         emit(stop_filter_.push(detokenizer_->push(token)));
-        if (stop_filter_.stopped()) {
+        // A grammar complete with nothing more allowed ends the text as EOS would.
+        if (stop_filter_.stopped() || (grammar_ && grammar_->complete())) {
             result_.finish_reason = "stop";
             return finish();
         }
@@ -154,6 +165,7 @@ class Sequence {
     Sampler sampler_;
     StopStringFilter stop_filter_;
     std::optional<StreamingDetokenizer> detokenizer_;
+    std::optional<GrammarConstraint> grammar_;
     std::vector<int32_t> history_;
     GenerationResult result_;
     bool greedy_ = true;
@@ -267,6 +279,13 @@ void ContinuousBatcher::run(const NextRequest& next, const Done& done,
     const size_t context = runner_.context_size();
     std::vector<std::unique_ptr<Sequence>> active(slots);
     std::deque<size_t> admission_order;  // prompts enter first come, first served
+    const auto grammar_vocabulary = [&]() -> const GrammarVocabulary& {
+        if (!grammar_vocabulary_) {
+            own_grammar_vocabulary_ = std::make_unique<GrammarVocabularyCache>(tokenizer_);
+            grammar_vocabulary_ = own_grammar_vocabulary_.get();
+        }
+        return grammar_vocabulary_->get();
+    };
 
     const auto retire = [&](size_t slot, std::exception_ptr error) {
         auto sequence = std::move(active[slot]);
@@ -288,7 +307,8 @@ void ContinuousBatcher::run(const NextRequest& next, const Done& done,
                     break;
                 }
                 try {
-                    active[slot] = std::make_unique<Sequence>(request, slot, tokenizer_, context);
+                    active[slot] = std::make_unique<Sequence>(request, slot, tokenizer_, context,
+                                                              grammar_vocabulary);
                 } catch (const Error&) {
                     done(request, GenerationResult{}, std::current_exception());
                     continue;
@@ -322,7 +342,13 @@ void ContinuousBatcher::run(const NextRequest& next, const Done& done,
             for (const auto& [slot, count] : pass.entered) active[slot]->prompt_entered(count);
             for (size_t o = 0; o < pass.owners.size(); ++o) {
                 const size_t slot = pass.owners[o];
-                active[slot]->on_output(runner_, o, runner_.used(slot), context, top_only);
+                try {
+                    active[slot]->on_output(runner_, o, runner_.used(slot), context, top_only);
+                } catch (const Error&) {
+                    // A grammar that allows no token of the vocabulary ends this request alone.
+                    retire(slot, std::current_exception());
+                    continue;
+                }
                 if (active[slot]->finished()) retire(slot, nullptr);
             }
         }

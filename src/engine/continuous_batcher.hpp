@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/grammar_constraint.hpp"
 #include "llcuda/engine.hpp"
 #include "model/model_runner.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -27,6 +29,9 @@ class ContinuousBatcher {
   public:
     // step_tokens: most tokens in one step (prompt chunks plus one per decoding sequence).
     ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer, size_t step_tokens);
+    // Where requests with a grammar (GenerationOptions::grammar) find the vocabulary's trie;
+    // null: one is built for this batcher when the first such request comes.
+    void set_grammar_vocabulary(GrammarVocabularyCache* cache) { grammar_vocabulary_ = cache; }
 
     // Takes requests from `next` while slots are free (it returns false when it has none now)
     // and runs until `next` has none and every sequence has finished. `done` gets each result,
@@ -41,6 +46,8 @@ class ContinuousBatcher {
     ModelRunner& runner_;
     const Tokenizer& tokenizer_;
     size_t step_tokens_;
+    GrammarVocabularyCache* grammar_vocabulary_ = nullptr;
+    std::unique_ptr<GrammarVocabularyCache> own_grammar_vocabulary_;
 };
 
 }  // namespace llcuda

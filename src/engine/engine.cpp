@@ -12,6 +12,7 @@
 #include "engine/continuous_batcher.hpp"
 #include "engine/embedded_model.hpp"
 #include "engine/embedding_pooling.hpp"
+#include "engine/grammar_constraint.hpp"
 #include "engine/placement.hpp"
 #include "model/decoder.hpp"
 #include "model/model_runner.hpp"
@@ -203,6 +204,7 @@ struct Engine::Impl {
     std::unique_ptr<ChatTemplate> chat_template;
     std::string chat_template_problem;  // why there is none
     std::mutex generate_mutex;          // one generation at a time: they share the KV cache
+    GrammarVocabularyCache grammar_vocabulary{tokenizer};  // built for the first grammar
 };
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>(options)) {}
@@ -261,6 +263,7 @@ void Engine::generate_batch(
     auto& engine = *impl_;
     std::lock_guard lock(engine.generate_mutex);
     ContinuousBatcher batcher(engine.runner, engine.tokenizer, engine.summary.batch_size);
+    batcher.set_grammar_vocabulary(&engine.grammar_vocabulary);
     batcher.run(next, done, between_steps);
 }
 

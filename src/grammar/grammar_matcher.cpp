@@ -23,6 +23,18 @@ void deduplicate(std::vector<Stack>& stacks) {
     }
 }
 
+// Narrows [low, high], the code points a UTF-8 sequence of `length` bytes begun so far can
+// become, to the well-formed ones: not overlong (C1 BB or F0 80 81 BB for '{'), not a
+// surrogate, at most U+10FFFF; false when none is left. Text that is not UTF-8 never matches
+// (the detokenizer would show U+FFFD), and a lead byte no class can finish is refused at once
+// (F0 could otherwise start '{' and leave no token to follow it).
+bool narrow_to_well_formed(uint32_t& low, uint32_t& high, int length) {
+    const uint32_t smallest = length == 2 ? 0x80 : length == 3 ? 0x800 : 0x10000;
+    low = std::max(low, smallest);
+    high = std::min(high, uint32_t{0x10FFFF});
+    return low <= high && !(low >= 0xD800 && high <= 0xDFFF);
+}
+
 }  // namespace
 
 GrammarMatcher::GrammarMatcher(std::shared_ptr<const Grammar> grammar)
@@ -135,6 +147,7 @@ bool GrammarMatcher::advance_code(const MatchState& from, uint32_t code, MatchSt
     to.stacks.clear();
     to.partial_code = 0;
     to.remaining_bytes = 0;
+    to.sequence_bytes = 0;
     for (const Stack& stack : from.stacks) {
         if (stack.empty()) continue;
         uint32_t next_offset = 0;
@@ -162,6 +175,7 @@ bool GrammarMatcher::advance_byte(const MatchState& from, uint8_t byte, MatchSta
         // The code points this sequence can still become; refuse it early when no class takes any.
         uint32_t low = bits << (6 * continuation);
         uint32_t high = low | ((1u << (6 * continuation)) - 1);
+        if (!narrow_to_well_formed(low, high, continuation + 1)) return false;
         bool possible = false;
         for (const Stack& stack : from.stacks) {
             if (!stack.empty() && class_may_match_range(stack.back(), low, high)) {
@@ -173,13 +187,16 @@ bool GrammarMatcher::advance_byte(const MatchState& from, uint8_t byte, MatchSta
         to.stacks = from.stacks;
         to.partial_code = bits;
         to.remaining_bytes = continuation;
+        to.sequence_bytes = continuation + 1;
         return true;
     }
     if ((byte & 0xC0) != 0x80) return false;
     uint32_t code = (from.partial_code << 6) | (byte & 0x3F);
-    if (from.remaining_bytes > 1) {
-        uint32_t low = code << (6 * (from.remaining_bytes - 1));
-        uint32_t high = low | ((1u << (6 * (from.remaining_bytes - 1))) - 1);
+    const int still_needed = from.remaining_bytes - 1;
+    uint32_t low = code << (6 * still_needed);
+    uint32_t high = low | ((1u << (6 * still_needed)) - 1);
+    if (!narrow_to_well_formed(low, high, from.sequence_bytes)) return false;
+    if (still_needed > 0) {
         bool possible = false;
         for (const Stack& stack : from.stacks) {
             if (!stack.empty() && class_may_match_range(stack.back(), low, high)) {
@@ -191,6 +208,7 @@ bool GrammarMatcher::advance_byte(const MatchState& from, uint8_t byte, MatchSta
         to.stacks = from.stacks;
         to.partial_code = code;
         to.remaining_bytes = from.remaining_bytes - 1;
+        to.sequence_bytes = from.sequence_bytes;
         return true;
     }
     return advance_code(from, code, to);

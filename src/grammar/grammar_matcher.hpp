@@ -26,6 +26,7 @@ struct MatchState {
     std::vector<Stack> stacks;  // an empty stack: the whole root rule has been matched
     uint32_t partial_code = 0;  // bits of a UTF-8 sequence not yet complete
     int remaining_bytes = 0;    // continuation bytes it still needs
+    int sequence_bytes = 0;     // the length of that sequence, lead byte included
 };
 
 constexpr size_t kMaxStacks = 4096;

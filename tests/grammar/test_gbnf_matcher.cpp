@@ -28,6 +28,12 @@ const std::vector<MatchCase> kMatchCases = {
     {R"(root ::= "x"{2,} "y")", {"xxy", "xxxxxy"}, {"xy", "y"}},
     {R"(root ::= "x"{0,2})", {"", "x", "xx"}, {"xxx"}},
     {R"(root ::= .)", {"a", "é", "日", "😀"}, {"", "ab"}},
+    // Only well-formed UTF-8: overlong forms of '{' (2, 3 and 4 bytes), a surrogate, a code
+    // point past U+10FFFF and stray bytes are refused even where any character may come.
+    {R"(root ::= "{" | .)",
+     {"{", "\u00e9", "\U0010FFFF"},
+     {"\xC1\xBB", "\xE0\x81\xBB", "\xF0\x80\x81\xBB", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+      "\xF5\x80\x80\x80", "\x80", "\xFF"}},
     {R"(root ::= "\x41\u00e9\n\t\"\\")", {"Aé\n\t\"\\"}, {"A"}},
     {R"(root ::= [\x00-\x1F])", {"\x01", "\x1f"}, {" "}},
     {"root ::= item (\",\" item)*\nitem ::= [0-9]+ # digits\n",
@@ -70,6 +76,15 @@ TEST(GbnfMatcher, AByteNoClassCanStartIsRefusedAtOnce) {
     GrammarMatcher matcher(std::make_shared<Grammar>(parse_gbnf(R"(root ::= [a-z]+)")));
     MatchState state = matcher.initial_state();
     EXPECT_FALSE(matcher.advance(state, "\xE6"));  // no 3-byte code point is in [a-z]
+}
+
+TEST(GbnfMatcher, ALeadByteOnlyAnOverlongFormWouldFinishIsRefused) {
+    // F0 80 81 BB would decode to '{': a generator that took F0 would find no next token.
+    GrammarMatcher matcher(std::make_shared<Grammar>(parse_gbnf(R"(root ::= "{" "}")")));
+    for (const char* lead : {"\xF0", "\xE0", "\xC1", "\xC0"}) {
+        MatchState state = matcher.initial_state();
+        EXPECT_FALSE(matcher.advance(state, lead)) << static_cast<int>(lead[0] & 0xFF);
+    }
 }
 
 struct ErrorCase {
