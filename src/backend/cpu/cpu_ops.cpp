@@ -128,21 +128,25 @@ void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, si
 
 void matmul_fast(const WeightMatrix& weights, const float* inputs, float* outputs,
                  size_t token_count, ThreadPool& pool) {
-    const CpuKernel* kernel = find_cpu_kernel(best_cpu_isa(), weights.type);
+    const CpuKernel* kernel = find_cpu_kernel(selected_cpu_isa(), weights.type);
     if (kernel == nullptr) return matmul(weights, inputs, outputs, token_count, pool);
     const size_t rows = weights.rows;
     const size_t columns = weights.columns;
     const auto& activation = dtype_traits(kernel->activation_type);
     const size_t activation_row_bytes =
         columns / activation.block_elements * activation.block_bytes;
-    // One buffer per thread reused across calls: a decode step makes hundreds of these.
+    // One buffer per thread reused across calls: a decode step makes hundreds of these. The
+    // float formats take the activations as they are.
     thread_local std::vector<uint8_t> quantized;
-    quantized.resize(activation_row_bytes * token_count);
-    for (size_t t = 0; t < token_count; ++t) {
-        quantize_row(kernel->activation_type, inputs + t * columns,
-                     quantized.data() + t * activation_row_bytes, columns);
+    const uint8_t* activations = reinterpret_cast<const uint8_t*>(inputs);
+    if (kernel->activation_type != DType::F32) {
+        quantized.resize(activation_row_bytes * token_count);
+        for (size_t t = 0; t < token_count; ++t) {
+            quantize_row(kernel->activation_type, inputs + t * columns,
+                         quantized.data() + t * activation_row_bytes, columns);
+        }
+        activations = quantized.data();
     }
-    const uint8_t* activations = quantized.data();
     const VecDot vec_dot = kernel->vec_dot;
     pool.parallel_for(rows, [&](size_t begin, size_t end) {
         for (size_t r = begin; r < end; ++r) {
@@ -163,7 +167,7 @@ CpuKernels parse_cpu_kernels(std::string_view name) {
 
 std::string cpu_kernels_description(CpuKernels kernels) {
     if (kernels == CpuKernels::Reference) return "reference";
-    return "fast (" + std::string(cpu_isa_name(best_cpu_isa())) + ")";
+    return "fast (" + std::string(cpu_isa_name(selected_cpu_isa())) + ")";
 }
 
 }  // namespace llcuda
