@@ -47,6 +47,42 @@ TEST(GpuModel, EverySplitGivesTheCpuOutput) {
     }
 }
 
+// Embeddings read the head segment's hidden states back (GpuLayers::copy_hidden): on every
+// split, over two segments of one GPU, and over several passes they stay the CPU's (the GPU's
+// products round differently: a cosine of 1 to 1e-4, each value within 5e-3).
+TEST(GpuModel, EmbeddingsOnEverySplitAreTheCpus) {
+    EngineOptions cpu_options;
+    cpu_options.threads = 2;
+    Engine cpu(cpu_options);
+    const auto tokens = cpu.tokenize(kPrompt, true);
+    const auto expected = cpu.embed(tokens);
+    auto check = [&](Engine& gpu, const std::string& what) {
+        const auto embedding = gpu.embed(tokens);
+        ASSERT_EQ(embedding.size(), expected.size()) << what;
+        double dot = 0;
+        for (size_t i = 0; i < expected.size(); ++i) {
+            dot += static_cast<double>(embedding[i]) * expected[i];
+            EXPECT_NEAR(embedding[i], expected[i], 5e-3f) << what << ", value " << i;
+        }
+        EXPECT_GT(dot, 1 - 1e-4) << what;
+        EXPECT_EQ(gpu.embed(tokens), embedding) << what << ": not deterministic";
+    };
+    const size_t layers = cpu.summary().layers;
+    for (size_t n = 1; n <= layers; ++n) {
+        Engine gpu(on_gpu(std::to_string(n)));
+        check(gpu, std::to_string(n) + " GPU layers");
+    }
+    auto two_segments = on_gpu("all");
+    two_segments.devices = "cuda:0,cuda:0";
+    Engine split(two_segments);
+    ASSERT_EQ(split.summary().gpu_segments.size(), 2u);
+    check(split, "two segments");
+    auto small_passes = on_gpu("all");
+    small_passes.ubatch_size = 8;
+    Engine passes(small_passes);
+    check(passes, "passes of 8 tokens");
+}
+
 TEST(GpuModel, GraphsOffAndSampledDecodingAgree) {
     auto options = on_gpu("all");
     Engine with_graphs(options);
