@@ -51,6 +51,16 @@ std::string settings_label(const BenchmarkResult& r) {
     return label.empty() ? r.model : label;
 }
 
+nlohmann::json segments_json(const std::vector<GpuSegmentSummary>& segments) {
+    auto list = nlohmann::json::array();
+    for (const auto& segment : segments)
+        list.push_back({{"device", segment.device},
+                        {"first_layer", segment.first_layer},
+                        {"end_layer", segment.end_layer},
+                        {"bytes", segment.bytes}});
+    return list;
+}
+
 nlohmann::json to_json(const BenchmarkResult& r) {
     return {{"model", r.model},
             {"file_type", r.file_type},
@@ -60,6 +70,7 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"layers", r.layers},
             {"gpu_layers", r.gpu_layers},
             {"layer_devices", r.layer_devices},
+            {"gpu_segments", segments_json(r.gpu_segments)},
             {"kv_type", r.kv_type},
             {"cuda_graphs", r.cuda_graphs},
             {"kernel_overlap", r.kernel_overlap},

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -12,6 +13,9 @@
 #include "backend/cuda/cuda_device.hpp"
 #include "backend/cuda/nvml_library.hpp"
 #include "core/error.hpp"
+#include "core/tensor.hpp"
+#include "engine/gpu_plan.hpp"
+#include "engine/placement.hpp"
 #include "model/memory_estimate.hpp"
 #include "model/model_spec.hpp"
 #include "store/model_resolver.hpp"
@@ -40,6 +44,7 @@ struct DoctorArguments {
     std::string model;
     std::string store;
     size_t context_size = 4096;
+    std::string gpu_memory;  // the most llcuda may take on each GPU (a smaller card's plan)
 };
 
 std::string version_text(int version) {
@@ -156,6 +161,32 @@ void check_gpus(Report& report, const NvmlLibrary& nvml, std::vector<CudaDeviceP
     }
 }
 
+// What `--device cuda --gpu-layers auto` would do: the layers on each GPU (in segments over
+// several), the rest on the CPU, or why it cannot run.
+void plan_over_every_gpu(Report& report, nlohmann::json& model, const DoctorArguments& arguments,
+                         const GgufFile& file, const ModelSpec& hparams) {
+    PlacementRequest request;
+    request.device = "cuda";
+    request.gpu_layers = "auto";
+    request.context_size = arguments.context_size;
+    request.gpu_memory = arguments.gpu_memory;
+    try {
+        const auto placement = decide_placement(request, file, hparams);
+        report.line("  plan (--device cuda --gpu-layers auto): " + placement.note);
+        auto segments = nlohmann::json::array();
+        for (const auto& span : placement.spans)
+            segments.push_back({{"device", TensorDevice{true, span.device}.to_string()},
+                                {"first_layer", span.first_layer},
+                                {"end_layer", span.end_layer}});
+        model["plan"] = {
+            {"gpu_layers", placement.gpu_layers}, {"segments", segments}, {"note", placement.note}};
+    } catch (const Error& error) {
+        report.line(std::string("  plan (--device cuda --gpu-layers auto): cannot run: ") +
+                    error.what());
+        model["plan"] = {{"error", error.what()}};
+    }
+}
+
 void check_model(Report& report, const DoctorArguments& arguments,
                  const std::vector<CudaDeviceProbe>& gpus) {
     const std::string path =
@@ -171,14 +202,21 @@ void check_model(Report& report, const DoctorArguments& arguments,
                             {"context_size", arguments.context_size},
                             {"weights", estimate.weight_bytes}};
     model["gpus"] = nlohmann::json::array();
+    const uint64_t cap = arguments.gpu_memory.empty()
+                             ? UINT64_MAX
+                             : parse_memory_size(arguments.gpu_memory, "--gpu-memory");
     for (size_t i = 0; i < gpus.size(); ++i) {
-        const auto fit = fit_layers(file, hparams, arguments.context_size, gpus[i].free_bytes);
+        const uint64_t usable = std::min<uint64_t>(gpus[i].free_bytes, cap);
+        const auto fit = fit_layers(file, hparams, arguments.context_size, usable);
         model["gpus"].push_back({{"needed_for_all_layers", fit.bytes_for_all},
                                  {"free", gpus[i].free_bytes},
                                  {"layers_that_fit", fit.layers_that_fit}});
         const std::string needed = fmt::format(
-            "needs {} at context {} (KV cache in F16), {} free", format_bytes(fit.bytes_for_all),
-            arguments.context_size, format_bytes(gpus[i].free_bytes));
+            "needs {} at context {} (KV cache in F16), {} free{}", format_bytes(fit.bytes_for_all),
+            arguments.context_size, format_bytes(gpus[i].free_bytes),
+            cap == UINT64_MAX ? ""
+                              : fmt::format(", {} usable (--gpu-memory {})", format_bytes(usable),
+                                            arguments.gpu_memory));
         if (fit.layers_that_fit == hparams.layer_count) {
             report.line(
                 fmt::format("  GPU {}: all {} layers fit; {}", i, hparams.layer_count, needed));
@@ -192,6 +230,7 @@ void check_model(Report& report, const DoctorArguments& arguments,
                                     i, fit.layers_that_fit));
         }
     }
+    if (!gpus.empty()) plan_over_every_gpu(report, model, arguments, file, hparams);
     report.json["model"] = model;
 }
 
@@ -241,9 +280,13 @@ void register_doctor_command(CLI::App& app) {
     command->add_option("-c,--ctx-size", arguments->context_size, "Context size for the estimate")
         ->capture_default_str()
         ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+    command->add_option("--gpu-memory", arguments->gpu_memory,
+                        "With -m: plan for at most this much memory on each GPU (4GiB, 8GB)");
     command->add_option("--store", arguments->store,
                         "Model store directory (default: LLCUDA_STORE or ~/.cache/llcuda)");
     command->callback([arguments] {
+        if (!arguments->gpu_memory.empty() && arguments->model.empty())
+            throw Error("doctor --gpu-memory plans a model's layers: give the model with -m");
         const int code = doctor(*arguments);
         if (code != 0) throw CLI::RuntimeError(code);
     });

@@ -55,6 +55,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
     result.layers = summary.layers;
     result.gpu_layers = summary.gpu_layers;
     result.layer_devices = summary.layer_devices;
+    result.gpu_segments = summary.gpu_segments;
     result.kv_type = options.engine.kv_type;
     result.cuda_graphs = options.engine.cuda_graphs;
     result.kernel_overlap = options.engine.kernel_overlap;

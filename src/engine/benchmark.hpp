@@ -33,6 +33,7 @@ struct BenchmarkResult {
     size_t layers = 0;
     size_t gpu_layers = 0;
     std::vector<std::string> layer_devices;
+    std::vector<GpuSegmentSummary> gpu_segments;  // each GPU segment's device, layers, memory
     size_t batch_size = 0, ubatch_size = 0, threads = 0;
     std::vector<std::pair<std::string, std::string>> settings;  // a sweep's values for this row
     std::string kv_type;

@@ -119,8 +119,13 @@ std::string describe_spans(const std::vector<GpuSpan>& spans) {
 Placement decide_placement(const PlacementRequest& request, const GgufFile& file,
                            const ModelSpec& hparams) {
     using Kind = GpuLayersRequest::Kind;
-    const auto layers = parse_gpu_layers(request.gpu_layers);
+    auto layers = parse_gpu_layers(request.gpu_layers);
     const size_t total = hparams.layer_count;
+    // --gpu-memory alone plans for a GPU of that size: as many layers as fit (the environment's
+    // LLCUDA_GPU_MEMORY only caps a GPU asked for otherwise).
+    const bool memory_asked =
+        !request.gpu_memory.empty() && request.gpu_memory_knob == "--gpu-memory";
+    if (memory_asked && layers.kind == Kind::Unspecified) layers.kind = Kind::Auto;
     const bool wants_gpu_layers = layers.kind == Kind::All || layers.kind == Kind::Auto ||
                                   (layers.kind == Kind::Count && layers.count > 0) ||
                                   !request.devices.empty();
@@ -129,15 +134,15 @@ Placement decide_placement(const PlacementRequest& request, const GgufFile& file
         request.device.empty() ? (wants_gpu_layers ? "cuda" : "cpu") : request.device);
     if (!placement.device.is_cuda) {
         if (wants_gpu_layers) {
-            throw Error(
-                fmt::format("{} asks for the GPU but --device is cpu; use --device cuda or drop it",
-                            request.devices.empty() ? "--gpu-layers " + request.gpu_layers
-                                                    : "--devices " + request.devices));
+            const std::string knob = !request.devices.empty() ? "--devices " + request.devices
+                                     : request.gpu_layers.empty()
+                                         ? "--gpu-memory " + request.gpu_memory
+                                         : "--gpu-layers " + request.gpu_layers;
+            throw Error(fmt::format(
+                "{} asks for the GPU but --device is cpu; use --device cuda or drop it", knob));
         }
         if (!request.tensor_split.empty())
             throw Error("--tensor-split splits GPU layers, but everything runs on the CPU");
-        if (!request.gpu_memory.empty() && request.gpu_memory_knob == "--gpu-memory")
-            throw Error("--gpu-memory caps GPU memory, but everything runs on the CPU");
         placement.note = fmt::format("all {} layers on the CPU", total);
         return placement;
     }

@@ -34,6 +34,30 @@ std::string prometheus_label_value(const std::string& value) {
     return out;
 }
 
+std::string per_device_gauges(const std::vector<GpuSegmentSummary>& segments) {
+    std::map<std::string, std::pair<size_t, unsigned long long>> devices;  // layers, bytes
+    for (const auto& segment : segments) {
+        auto& [layers, bytes] = devices[segment.device];
+        layers += segment.end_layer - segment.first_layer;
+        bytes += segment.bytes;
+    }
+    std::string layers_text =
+        "# HELP llcuda_gpu_device_layers Transformer layers placed on each GPU.\n"
+        "# TYPE llcuda_gpu_device_layers gauge\n";
+    std::string bytes_text =
+        "# HELP llcuda_gpu_device_memory_held_bytes GPU memory held on each device: weights, KV "
+        "cache, scratch.\n"
+        "# TYPE llcuda_gpu_device_memory_held_bytes gauge\n";
+    for (const auto& [device, held] : devices) {
+        const auto label = prometheus_label_value(device);
+        layers_text +=
+            fmt::format("llcuda_gpu_device_layers{{device=\"{}\"}} {}\n", label, held.first);
+        bytes_text += fmt::format("llcuda_gpu_device_memory_held_bytes{{device=\"{}\"}} {}\n",
+                                  label, held.second);
+    }
+    return devices.empty() ? std::string() : layers_text + bytes_text;
+}
+
 void ServerMetrics::add_endpoint(const std::string& route) {
     std::lock_guard lock(mutex_);
     endpoints_.insert(route);
@@ -93,6 +117,7 @@ std::string ServerMetrics::render(const GaugeValues& gauges) const {
         "# TYPE llcuda_ready gauge\nllcuda_ready {}\n",
         gauges.queue_depth, gauges.active_sequences, gauges.active_sequences, gauges.parallel,
         gauges.gpu_bytes_held, gauges.ready ? 1 : 0);
+    out += per_device_gauges(gauges.gpu_segments);
     return out;
 }
 

@@ -10,6 +10,9 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
+
+#include "llcuda/engine.hpp"
 
 namespace llcuda {
 
@@ -29,11 +32,16 @@ class Histogram {
 struct GaugeValues {
     size_t queue_depth = 0, active_sequences = 0, parallel = 0;
     uint64_t gpu_bytes_held = 0;
+    std::vector<GpuSegmentSummary> gpu_segments;  // per-device layers and memory come from these
     bool ready = false;
 };
 
 // A label value as the text format wants it: backslash, double quote and newline escaped.
 std::string prometheus_label_value(const std::string& value);
+// llcuda_gpu_device_layers and llcuda_gpu_device_memory_held_bytes, a series per GPU that the
+// model's segments are on (two segments may share a device: their layers and bytes add up);
+// empty when no layer is on a GPU.
+std::string per_device_gauges(const std::vector<GpuSegmentSummary>& segments);
 
 class ServerMetrics {
   public:

@@ -3,7 +3,8 @@
 // cache types: prompt logits (the tensor-core GEMM path) and each decode step's logits (the
 // matrix-vector kernels, in CUDA graphs) against the CPU Decoder, greedy tokens against
 // transformers' up to the first small margin, several sequences in one pass (continuous
-// batching), and every off switch. Skipped when the fixtures are absent.
+// batching), GPU segments on one device, and every off switch. Skipped when the fixtures are
+// absent.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,10 +12,14 @@
 #include <cstdio>
 #include <memory>
 #include <span>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "backend/cpu/thread_pool.hpp"
 #include "model/architecture_fixtures.hpp"
 #include "model/decoder.hpp"
+#include "model/gpu_span.hpp"
 #include "model/kv_cache.hpp"
 #include "model/model_runner.hpp"
 
@@ -87,60 +92,88 @@ size_t argmax(std::span<const float> row) {
 }
 
 // Prompt logits at every position (one pass of all tokens, each an output), then greedy decode
-// steps with their logits, on every split and cache type.
-TEST_P(GpuArchitecture, EverySplitMatchesTheCpuDecoderAndTheReferenceTokens) {
-    const size_t vocab = model_->spec().vocab_size;
-    for (const DType kv_type : kv_types()) {
-        const float tolerance = logit_tolerance(kv_type);
-        for (size_t gpu_layers = 1; gpu_layers <= layers(); ++gpu_layers) {
-            SCOPED_TRACE(std::string(dtype_name(kv_type)) + ", " + std::to_string(gpu_layers) +
-                         " GPU layers");
-            // Room for every prompt position as an output (GPU passes take one per sequence).
-            ModelRunner runner(*model_, pool_, options(gpu_layers, kv_type, 32));
-            float worst_prompt = 0.0f, worst_decode = 0.0f;
-            for (const auto& prompt : prompts_) {
-                runner.clear();
-                const auto cpu =
-                    testing::reference_logits_at_every_position(*model_, prompt.ids, pool_);
-                TokenBatch batch;
-                for (size_t i = 0; i < prompt.ids.size(); ++i) batch.add(prompt.ids[i], 0, i, true);
-                runner.forward(batch, true);
-                for (size_t p = 0; p < prompt.ids.size(); ++p) {
-                    const std::span<const float> expected(cpu.data() + p * vocab, vocab);
-                    const auto gpu = runner.logits(p);
-                    worst_prompt = std::max(worst_prompt, largest_difference(gpu, expected));
-                    if (certain(expected)) {
-                        EXPECT_EQ(static_cast<size_t>(runner.greedy_token(p)), argmax(expected))
-                            << "position " << p;
-                    }
-                }
-
-                // Greedy decode from the prompt, one token a step (CUDA graphs), beside the CPU.
-                const size_t steps = prompt.certain_greedy_steps(kCertainMargin);
-                runner.clear();
-                runner.forward(prompt.ids, true);
-                KvCache cache(model_->spec(), prompt.ids.size() + prompt.greedy.size() + 1);
-                std::vector<float> cpu_logits;
-                model_->forward(prompt.ids, cache, pool_, cpu_logits);
-                std::vector<int32_t> generated;
-                for (size_t step = 0; step < steps; ++step) {
-                    worst_decode =
-                        std::max(worst_decode, largest_difference(runner.logits(), cpu_logits));
-                    const int32_t next = runner.greedy_token();
-                    generated.push_back(next);
-                    runner.forward(std::span(&next, 1), true);
-                    model_->forward(std::vector<int32_t>{next}, cache, pool_, cpu_logits);
-                }
-                EXPECT_EQ(generated, std::vector<int32_t>(prompt.greedy.begin(),
-                                                          prompt.greedy.begin() + steps));
+// steps with their logits, against the CPU Decoder and the reference tokens; prints and checks
+// the largest logit differences.
+void expect_the_cpus_logits(const Decoder& model, ThreadPool& pool,
+                            const std::vector<testing::ReferencePrompt>& prompts,
+                            const RunnerOptions& runner_options, const std::string& label) {
+    SCOPED_TRACE(label);
+    const size_t vocab = model.spec().vocab_size;
+    ModelRunner runner(model, pool, runner_options);
+    float worst_prompt = 0.0f, worst_decode = 0.0f;
+    for (const auto& prompt : prompts) {
+        runner.clear();
+        const auto cpu = testing::reference_logits_at_every_position(model, prompt.ids, pool);
+        TokenBatch batch;
+        for (size_t i = 0; i < prompt.ids.size(); ++i) batch.add(prompt.ids[i], 0, i, true);
+        runner.forward(batch, true);
+        for (size_t p = 0; p < prompt.ids.size(); ++p) {
+            const std::span<const float> expected(cpu.data() + p * vocab, vocab);
+            const auto gpu = runner.logits(p);
+            worst_prompt = std::max(worst_prompt, largest_difference(gpu, expected));
+            if (certain(expected)) {
+                EXPECT_EQ(static_cast<size_t>(runner.greedy_token(p)), argmax(expected))
+                    << "position " << p;
             }
-            std::printf(
-                "%s %s, %zu GPU layers: logits within %.4f (prompt) and %.4f (decode) "
-                "of the CPU's\n",
-                GetParam().c_str(), std::string(dtype_name(kv_type)).c_str(), gpu_layers,
+        }
+
+        // Greedy decode from the prompt, one token a step (CUDA graphs), beside the CPU.
+        const size_t steps = prompt.certain_greedy_steps(kCertainMargin);
+        runner.clear();
+        runner.forward(prompt.ids, true);
+        KvCache cache(model.spec(), prompt.ids.size() + prompt.greedy.size() + 1);
+        std::vector<float> cpu_logits;
+        model.forward(prompt.ids, cache, pool, cpu_logits);
+        std::vector<int32_t> generated;
+        for (size_t step = 0; step < steps; ++step) {
+            worst_decode = std::max(worst_decode, largest_difference(runner.logits(), cpu_logits));
+            const int32_t next = runner.greedy_token();
+            generated.push_back(next);
+            runner.forward(std::span(&next, 1), true);
+            model.forward(std::vector<int32_t>{next}, cache, pool, cpu_logits);
+        }
+        EXPECT_EQ(generated,
+                  std::vector<int32_t>(prompt.greedy.begin(), prompt.greedy.begin() + steps));
+    }
+    std::printf("%s: logits within %.4f (prompt) and %.4f (decode) of the CPU's\n", label.c_str(),
                 worst_prompt, worst_decode);
-            EXPECT_LE(worst_prompt, tolerance);
-            EXPECT_LE(worst_decode, tolerance);
+    const float tolerance = logit_tolerance(runner_options.kv_type);
+    EXPECT_LE(worst_prompt, tolerance);
+    EXPECT_LE(worst_decode, tolerance);
+}
+
+// Every split between CPU and GPU, both cache types.
+TEST_P(GpuArchitecture, EverySplitMatchesTheCpuDecoderAndTheReferenceTokens) {
+    for (const DType kv_type : kv_types()) {
+        for (size_t gpu_layers = 1; gpu_layers <= layers(); ++gpu_layers) {
+            // Room for every prompt position as an output (GPU passes take one per sequence).
+            expect_the_cpus_logits(*model_, pool_, prompts_, options(gpu_layers, kv_type, 32),
+                                   GetParam() + " " + std::string(dtype_name(kv_type)) + ", " +
+                                       std::to_string(gpu_layers) + " GPU layers");
+        }
+    }
+}
+
+// GPU segments on one device run the whole hand-off between devices (an event, then a device
+// copy of the activations): two segments at every boundary, the CPU's first layer then two
+// segments, and a segment per layer.
+TEST_P(GpuArchitecture, SegmentsOnOneDeviceMatchTheCpu) {
+    const size_t count = layers();
+    std::vector<std::pair<std::string, std::vector<GpuSpan>>> plans;
+    for (size_t boundary = 1; boundary < count; ++boundary)
+        plans.push_back({"2 segments split at layer " + std::to_string(boundary),
+                         {{0, 0, boundary}, {0, boundary, count}}});
+    if (count >= 3) plans.push_back({"CPU layer 0, then 2 segments", {{0, 1, 2}, {0, 2, count}}});
+    std::vector<GpuSpan> each_layer;
+    for (size_t layer = 0; layer < count; ++layer) each_layer.push_back({0, layer, layer + 1});
+    plans.push_back({std::to_string(count) + " segments of a layer", each_layer});
+    for (const DType kv_type : kv_types()) {
+        for (const auto& [name, spans] : plans) {
+            auto runner_options = options(0, kv_type, 32);
+            runner_options.gpu_spans = spans;
+            expect_the_cpus_logits(
+                *model_, pool_, prompts_, runner_options,
+                GetParam() + " " + std::string(dtype_name(kv_type)) + ", " + name);
         }
     }
 }
