@@ -60,6 +60,9 @@ struct EngineOptions {
     size_t parallel = 1;
     size_t batch_size = 0;   // tokens per continuous-batching step; 0: the ubatch size
     size_t ubatch_size = 0;  // tokens per forward pass; 0: 512 on the GPU, 256 with CPU layers
+    // A prompt that starts with tokens a free KV cache slot holds (the last turn of a chat)
+    // keeps them and enters only the rest; off: every prompt is evaluated whole.
+    bool prefix_cache = true;
 };
 
 struct GenerationOptions {
@@ -88,6 +91,7 @@ struct TokenLogprob {
 struct GenerationResult {
     std::string text;
     std::vector<int32_t> prompt_tokens;
+    size_t cached_tokens = 0;            // of prompt_tokens, found in the KV cache (prefix cache)
     std::vector<int32_t> tokens;         // generated, not counting an end-of-sequence token
     std::vector<TokenLogprob> logprobs;  // one per token when GenerationOptions::logprobs >= 0
     std::string finish_reason;           // "stop" (EOS or stop string), "length" or "cancelled"

@@ -67,6 +67,12 @@ class Sequence {
     }
 
     size_t slot() const { return slot_; }
+    // The sequence goes into `slot`, whose KV cache holds the first `reused` prompt tokens.
+    void assign_slot(size_t slot, size_t reused) {
+        slot_ = slot;
+        prompt_done_ = reused;
+        result_.cached_tokens = reused;
+    }
     bool greedy() const { return greedy_; }
     // What sampling needs from the forward pass: nothing beyond the argmax (0), the k best
     // logits (k), or all of them (kAllLogits).
@@ -268,8 +274,11 @@ std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view 
 }
 
 ContinuousBatcher::ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer,
-                                     size_t step_tokens)
-    : runner_(runner), tokenizer_(tokenizer), step_tokens_(step_tokens) {
+                                     size_t step_tokens, PrefixCache* prefix_cache)
+    : runner_(runner),
+      tokenizer_(tokenizer),
+      step_tokens_(step_tokens),
+      prefix_cache_(prefix_cache) {
     if (step_tokens_ == 0) throw Error("the batch size must be at least 1 token");
 }
 
@@ -290,6 +299,9 @@ void ContinuousBatcher::run(const NextRequest& next, const Done& done,
     const auto retire = [&](size_t slot, std::exception_ptr error) {
         auto sequence = std::move(active[slot]);
         std::erase(admission_order, slot);
+        if (prefix_cache_) prefix_cache_->touch(slot);
+        // A failed pass may have written part of its positions: nothing there is kept.
+        if (error) runner_.clear(slot);
         done(sequence->request(), sequence->take_result(), error);
     };
 
@@ -298,24 +310,33 @@ void ContinuousBatcher::run(const NextRequest& next, const Done& done,
             if (active[slot] && active[slot]->cancelled()) retire(slot, nullptr);
         }
         // Admit new requests into free slots.
-        bool source_has_more = true;
-        for (size_t slot = 0; slot < slots && source_has_more; ++slot) {
-            while (!active[slot]) {
-                BatchRequest request;
-                if (!next(request)) {
-                    source_has_more = false;
-                    break;
-                }
-                try {
-                    active[slot] = std::make_unique<Sequence>(request, slot, tokenizer_, context,
-                                                              grammar_vocabulary);
-                } catch (const Error&) {
-                    done(request, GenerationResult{}, std::current_exception());
-                    continue;
-                }
-                runner_.clear(slot);
-                admission_order.push_back(slot);
+        std::vector<size_t> free_slots;
+        for (size_t slot = 0; slot < slots; ++slot)
+            if (!active[slot]) free_slots.push_back(slot);
+        while (!free_slots.empty()) {
+            BatchRequest request;
+            if (!next(request)) break;
+            std::unique_ptr<Sequence> sequence;
+            try {
+                sequence = std::make_unique<Sequence>(request, free_slots.front(), tokenizer_,
+                                                      context, grammar_vocabulary);
+            } catch (const Error&) {
+                done(request, GenerationResult{}, std::current_exception());
+                continue;
             }
+            SlotChoice choice{.slot = free_slots.front(), .reused = 0};
+            if (prefix_cache_) {
+                choice = prefix_cache_->choose(runner_, free_slots, sequence->prompt());
+                prefix_cache_->touch(choice.slot);
+            }
+            if (choice.reused > 0)
+                runner_.truncate(choice.slot, choice.reused);
+            else
+                runner_.clear(choice.slot);
+            sequence->assign_slot(choice.slot, choice.reused);
+            std::erase(free_slots, choice.slot);
+            active[choice.slot] = std::move(sequence);
+            admission_order.push_back(choice.slot);
         }
 
         // One step: the next token of every decoding sequence, then prompts.

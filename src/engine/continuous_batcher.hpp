@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/grammar_constraint.hpp"
+#include "engine/prefix_cache.hpp"
 #include "llcuda/engine.hpp"
 #include "model/model_runner.hpp"
 #include "tokenizer/tokenizer.hpp"
@@ -28,7 +29,10 @@ std::vector<int32_t> encode_prompt(const Tokenizer& tokenizer, std::string_view 
 class ContinuousBatcher {
   public:
     // step_tokens: most tokens in one step (prompt chunks plus one per decoding sequence).
-    ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer, size_t step_tokens);
+    // prefix_cache: where a request whose prompt starts with tokens a free slot holds keeps
+    // them (engine/prefix_cache.hpp); null: every request starts from an empty slot.
+    ContinuousBatcher(ModelRunner& runner, const Tokenizer& tokenizer, size_t step_tokens,
+                      PrefixCache* prefix_cache = nullptr);
     // Where requests with a grammar (GenerationOptions::grammar) find the vocabulary's trie;
     // null: one is built for this batcher when the first such request comes.
     void set_grammar_vocabulary(GrammarVocabularyCache* cache) { grammar_vocabulary_ = cache; }
@@ -48,6 +52,7 @@ class ContinuousBatcher {
     size_t step_tokens_;
     GrammarVocabularyCache* grammar_vocabulary_ = nullptr;
     std::unique_ptr<GrammarVocabularyCache> own_grammar_vocabulary_;
+    PrefixCache* prefix_cache_;
 };
 
 }  // namespace llcuda

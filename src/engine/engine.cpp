@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 
 #include "backend/cpu/thread_pool.hpp"
 #include "chat/chat_template.hpp"
@@ -78,6 +79,7 @@ struct Engine::Impl {
         summary.placement = placement.note;
         load_chat_template(options.chat_template);
         summary.parallel = runner.sequences();
+        if (options.prefix_cache) prefix_cache.emplace(runner.sequences());
         summary.threads = pool.size();
         summary.cpu_kernels = cpu_kernels_description(model.cpu_kernels());
         summary.ubatch_size = runner.ubatch_size();
@@ -202,8 +204,9 @@ struct Engine::Impl {
     ModelRunner runner;
     ModelSummary summary;
     std::unique_ptr<ChatTemplate> chat_template;
-    std::string chat_template_problem;  // why there is none
-    std::mutex generate_mutex;          // one generation at a time: they share the KV cache
+    std::string chat_template_problem;        // why there is none
+    std::mutex generate_mutex;                // one generation at a time: they share the KV cache
+    std::optional<PrefixCache> prefix_cache;  // empty with EngineOptions::prefix_cache off
     GrammarVocabularyCache grammar_vocabulary{tokenizer};  // built for the first grammar
 };
 
@@ -262,7 +265,8 @@ void Engine::generate_batch(
     const std::function<void()>& between_steps) {
     auto& engine = *impl_;
     std::lock_guard lock(engine.generate_mutex);
-    ContinuousBatcher batcher(engine.runner, engine.tokenizer, engine.summary.batch_size);
+    ContinuousBatcher batcher(engine.runner, engine.tokenizer, engine.summary.batch_size,
+                              engine.prefix_cache ? &*engine.prefix_cache : nullptr);
     batcher.set_grammar_vocabulary(&engine.grammar_vocabulary);
     batcher.run(next, done, between_steps);
 }

@@ -3,13 +3,16 @@
 // sequences, in float: [layer][sequence][slot][kv_dim]. Each sequence owns context_size
 // positions and its own count of positions used. A sliding-window layer keeps a ring of only
 // the positions its window and one forward pass need (ModelSpec::cache_positions), so a long
-// context costs global layers alone.
+// context costs global layers alone. It also keeps the token each position holds, so that a
+// new prompt that starts with them can keep them (truncate) and enter only the rest.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
+#include "core/error.hpp"
 #include "core/system_memory.hpp"
 #include "model/model_spec.hpp"
 #include "model/token_batch.hpp"
@@ -21,9 +24,14 @@ class KvCache {
     KvCache(const ModelSpec& spec, size_t context_size)
         : KvCache(spec, context_size, spec.layer_count, 1) {}
     KvCache(const ModelSpec& spec, size_t context_size, size_t layer_count, size_t sequences)
-        : context_size_(context_size), kv_dim_(spec.kv_dim()), used_(sequences, 0) {
+        : context_size_(context_size),
+          kv_dim_(spec.kv_dim()),
+          used_(sequences, 0),
+          written_(sequences, 0),
+          tokens_(sequences) {
         size_t total = 0;
         for (size_t l = 0; l < layer_count; ++l) {
+            windows_.push_back(spec.layers.at(l).window);
             slots_.push_back(spec.cache_positions(l, context_size, kMaxCpuBatch));
             layer_offsets_.push_back(total);
             total += sequences * slots_.back() * kv_dim_;
@@ -44,11 +52,47 @@ class KvCache {
     void record(const TokenBatch& batch) {
         for (size_t i = 0; i < batch.size(); ++i) {
             const auto sequence = static_cast<size_t>(batch.sequences[i]);
-            used_[sequence] =
-                std::max(used_[sequence], static_cast<size_t>(batch.positions[i]) + 1);
+            const auto position = static_cast<size_t>(batch.positions[i]);
+            used_[sequence] = std::max(used_[sequence], position + 1);
+            written_[sequence] = std::max(written_[sequence], position + 1);
+            auto& tokens = tokens_[sequence];
+            if (tokens.size() <= position) tokens.resize(position + 1);
+            tokens[position] = batch.tokens[i];
         }
     }
-    void clear(size_t sequence = 0) { used_[sequence] = 0; }
+    void clear(size_t sequence = 0) {
+        used_[sequence] = 0;
+        written_[sequence] = 0;
+        tokens_[sequence].clear();
+    }
+    // The tokens of the positions a sequence holds (used() of them).
+    const std::vector<int32_t>& tokens(size_t sequence = 0) const { return tokens_[sequence]; }
+
+    // Whether a sequence can continue at position `length` after dropping what follows: every
+    // sliding-window layer's ring must still hold the positions the next token sees
+    // ([length + 1 - window, length)). Its slot for position q holds the last position written
+    // there; any position since the last clear() below written - slots may have been
+    // overwritten (a later truncation and rewrite only touches positions at or above it).
+    bool can_truncate(size_t sequence, size_t length) const {
+        if (length > used_[sequence]) return false;
+        for (size_t l = 0; l < slots_.size(); ++l) {
+            if (windows_[l] == 0 || written_[sequence] <= slots_[l]) continue;
+            const size_t first_seen = length + 1 > windows_[l] ? length + 1 - windows_[l] : 0;
+            if (first_seen < written_[sequence] - slots_[l]) return false;
+        }
+        return true;
+    }
+    // Keeps the first `length` positions of a sequence; the next token goes at `length`.
+    void truncate(size_t sequence, size_t length) {
+        if (!can_truncate(sequence, length)) {
+            throw Error(fmt::format(
+                "internal error: sequence {} cannot keep {} of its {} positions (at most {} "
+                "written, a sliding window ring overwrote some it needs)",
+                sequence, length, used_[sequence], written_[sequence]));
+        }
+        used_[sequence] = length;
+        tokens_[sequence].resize(length);
+    }
     size_t bytes() const { return (keys_.size() + values_.size()) * sizeof(float); }
 
     float* key(size_t layer, size_t sequence, size_t position) {
@@ -66,11 +110,14 @@ class KvCache {
 
     size_t context_size_;
     size_t kv_dim_;
+    std::vector<size_t> windows_;        // sliding window by layer (0: global)
     std::vector<size_t> slots_;          // positions kept per sequence, by layer
     std::vector<size_t> layer_offsets_;  // where each layer's rows start
     std::vector<float> keys_;
     std::vector<float> values_;
     std::vector<size_t> used_;
+    std::vector<size_t> written_;  // the highest position written since clear(), plus one
+    std::vector<std::vector<int32_t>> tokens_;
 };
 
 }  // namespace llcuda

@@ -64,6 +64,15 @@ class ModelRunner {
     size_t max_device_top_k() const { return head() ? head()->max_top_k() : 0; }
 
     void clear(size_t sequence = 0) { cache_.clear(sequence); }
+    // Prefix reuse: the tokens a sequence holds, and dropping all but its first `length` (the
+    // GPU layers' caches keep every position, so only the CPU layers' rings can refuse).
+    const std::vector<int32_t>& cached_tokens(size_t sequence) const {
+        return cache_.tokens(sequence);
+    }
+    bool can_truncate(size_t sequence, size_t length) const {
+        return cache_.can_truncate(sequence, length);
+    }
+    void truncate(size_t sequence, size_t length) { cache_.truncate(sequence, length); }
     size_t used(size_t sequence = 0) const { return cache_.used(sequence); }
     size_t sequences() const { return cache_.sequences(); }
     size_t context_size() const { return options_.context_size; }
