@@ -11,6 +11,7 @@
 
 #include "app/commands.hpp"
 #include "app/engine_options.hpp"
+#include "app/grammar_options.hpp"
 #include "core/error.hpp"
 #include "llcuda/engine.hpp"
 #include "store/model_resolver.hpp"
@@ -22,6 +23,7 @@ namespace {
 struct RunArguments {
     EngineOptions engine;
     GenerationOptions generation;
+    GrammarArguments grammar;
     std::string prompt;
     std::string prompt_file;  // "-" is stdin
     bool seed_given = false;
@@ -49,6 +51,7 @@ void run(RunArguments& arguments) {
         arguments.prompt = read_prompt_file("-");
     if (!arguments.seed_given) arguments.generation.sampling.seed = std::random_device{}();
     arguments.generation.sampling.validate();
+    arguments.generation.grammar = grammar_from_arguments(arguments.grammar);
     arguments.engine.model_path = resolve_model_argument(
         arguments.engine.model_path, ModelStore::root_or_default(arguments.store));
     Engine engine(arguments.engine);
@@ -100,6 +103,7 @@ void register_run_command(CLI::App& app) {
                      "Read the prompt from this file ('-' for stdin)")
         ->excludes(prompt_option);
     add_sampling_options(*command, arguments->generation);
+    add_grammar_options(*command, arguments->grammar);
     command
         ->add_option_function<uint64_t>(
             "-s,--seed",
