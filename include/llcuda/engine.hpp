@@ -127,6 +127,7 @@ struct ModelSummary {
     size_t parameters = 0;
     size_t layers = 0;
     size_t context_size = 0;
+    std::string context_warning;  // non-empty when context_size passes the trained length
     size_t vocab_size = 0;
     size_t embedding_dim = 0;                // floats per hidden state, and per embedding
     std::string device_description;          // e.g. "CPU (16 threads)"

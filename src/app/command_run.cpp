@@ -57,6 +57,8 @@ void run(RunArguments& arguments) {
     Engine engine(arguments.engine);
     const auto& summary = engine.summary();
     if (arguments.verbose) print_placement(summary);
+    if (!summary.context_warning.empty())
+        std::fprintf(stderr, "%s\n", summary.context_warning.c_str());
 
     // The prompt is echoed with the first text, so that a run that fails (a prompt longer than
     // the context, ...) prints nothing on stdout.

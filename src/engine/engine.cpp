@@ -22,8 +22,6 @@
 namespace llcuda {
 namespace {
 
-constexpr size_t kDefaultMaxContext = 4096;
-
 std::shared_ptr<const GgufFile> open_model_file(const std::string& path) {
     if (path.empty()) {
         return std::make_shared<const GgufFile>(
@@ -67,6 +65,7 @@ struct Engine::Impl {
         for (const auto& tensor : file->tensors()) summary.parameters += tensor.element_count;
         summary.layers = hp.layer_count;
         summary.context_size = runner.context_size();
+        summary.context_warning = context_length_warning(context, hp.trained_context);
         summary.vocab_size = hp.vocab_size;
         summary.embedding_dim = hp.embedding_dim;
         summary.gpu_layers = placement.gpu_layers;
@@ -131,13 +130,9 @@ struct Engine::Impl {
         return request;
     }
 
+    // The same rule as inspect's estimate (context_size_to_use), so both name one context.
     size_t context_size(const EngineOptions& options) const {
-        const size_t trained = model.spec().trained_context;
-        const size_t size =
-            options.context_size > 0 ? options.context_size : std::min(trained, kDefaultMaxContext);
-        if (size > (size_t{1} << 20))
-            throw Error(fmt::format("context size {} is too large (at most 1048576)", size));
-        return size;
+        return context_size_to_use(options.context_size, model.spec().trained_context);
     }
 
     // A template that cannot be parsed does not stop the model from loading: chat requests
@@ -204,10 +199,10 @@ struct Engine::Impl {
     ModelRunner runner;
     ModelSummary summary;
     std::unique_ptr<ChatTemplate> chat_template;
-    std::string chat_template_problem;        // why there is none
-    std::mutex generate_mutex;                // one generation at a time: they share the KV cache
-    std::optional<PrefixCache> prefix_cache;  // empty with EngineOptions::prefix_cache off
+    std::string chat_template_problem;  // why there is none
+    std::mutex generate_mutex;          // one generation at a time: they share the KV cache
     GrammarVocabularyCache grammar_vocabulary{tokenizer};  // built for the first grammar
+    std::optional<PrefixCache> prefix_cache;  // empty with EngineOptions::prefix_cache off
 };
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>(options)) {}

@@ -32,6 +32,18 @@ class RunCommand(unittest.TestCase):
         for fragment in ("tokens/s", "time to first token", "device: CPU", "embedded:stories260K"):
             self.assertIn(fragment, result.stderr)
 
+    def test_a_context_past_the_trained_length_is_warned_about(self):
+        longer = llcuda("run", "-c", "4096", "-n", "2", "--temp", "0")
+        self.assertEqual(longer.returncode, 0, longer.stderr)
+        self.assertIn("warning: context 4096 is longer than the 2048 positions the model was trained on",
+                      longer.stderr)
+        self.assertIn("-c/--ctx-size", longer.stderr)
+        for args in ([], ["-c", "2048"]):
+            self.assertNotIn("warning: context", llcuda("run", *args, "-n", "2").stderr, args)
+        too_long = llcuda("run", "-c", "2000000")
+        self.assertEqual(too_long.returncode, 1)
+        self.assertIn("context size 2000000 is too large (at most 1048576); lower -c/--ctx-size", too_long.stderr)
+
     def test_prompt_is_echoed_then_continued(self):
         result = llcuda("run", "-p", "Once upon a time", "-n", "10", "--temp", "0")
         self.assertEqual(result.returncode, 0, result.stderr)
