@@ -44,10 +44,26 @@ nlohmann::json settings_json(const BenchmarkResult& r) {
     return settings;
 }
 
-std::string settings_label(const BenchmarkResult& r) {
-    std::string label;
+// The settings as "key=value key=value", the same pairs as the JSON's settings object; empty
+// when the run had none (settings_label falls back to the model for tables and charts).
+std::string settings_pairs(const BenchmarkResult& r) {
+    std::string pairs;
     for (const auto& [key, value] : r.settings)
-        label += (label.empty() ? "" : " ") + key + "=" + value;
+        pairs += (pairs.empty() ? "" : " ") + key + "=" + value;
+    return pairs;
+}
+
+// RFC 4180: a field with a comma, quote or line break is quoted, its quotes doubled (a path, or
+// a sweep over --devices cuda:0,cuda:1).
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+}
+
+std::string settings_label(const BenchmarkResult& r) {
+    const auto label = settings_pairs(r);
     return label.empty() ? r.model : label;
 }
 
@@ -143,17 +159,17 @@ void print_csv_row(const BenchmarkResult& r) {
     std::printf(
         "%s,%s,%llu,%zu,%zu,%s,%d,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.4f,"
         "%.4f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%.0f,%.4f,%s\n",
-        r.model.c_str(), r.file_type.c_str(), static_cast<unsigned long long>(r.model_bytes),
-        r.gpu_layers, r.layers, r.kv_type.c_str(), r.cuda_graphs ? 1 : 0, r.prompt_tokens,
-        r.generated_tokens, r.repetitions, r.prompt_tokens_per_second.mean,
-        r.prompt_tokens_per_second.stddev, r.generation_tokens_per_second.mean,
-        r.generation_tokens_per_second.stddev, r.time_to_first_token_ms.p50,
-        r.time_to_first_token_ms.p95, r.time_to_first_token_ms.p99, r.inter_token_ms.p50,
-        r.inter_token_ms.p95, r.inter_token_ms.p99, r.end_to_end_ms.p50, r.end_to_end_ms.p95,
-        r.end_to_end_ms.p99, static_cast<unsigned long long>(r.gpu_bytes_held),
+        csv_field(r.model).c_str(), r.file_type.c_str(),
+        static_cast<unsigned long long>(r.model_bytes), r.gpu_layers, r.layers, r.kv_type.c_str(),
+        r.cuda_graphs ? 1 : 0, r.prompt_tokens, r.generated_tokens, r.repetitions,
+        r.prompt_tokens_per_second.mean, r.prompt_tokens_per_second.stddev,
+        r.generation_tokens_per_second.mean, r.generation_tokens_per_second.stddev,
+        r.time_to_first_token_ms.p50, r.time_to_first_token_ms.p95, r.time_to_first_token_ms.p99,
+        r.inter_token_ms.p50, r.inter_token_ms.p95, r.inter_token_ms.p99, r.end_to_end_ms.p50,
+        r.end_to_end_ms.p95, r.end_to_end_ms.p99, static_cast<unsigned long long>(r.gpu_bytes_held),
         static_cast<unsigned long long>(r.peak_ram_bytes),
         static_cast<unsigned long long>(r.bytes_read_per_token), r.copy_bandwidth,
-        r.bandwidth_fraction, settings_label(r).c_str());
+        r.bandwidth_fraction, csv_field(settings_pairs(r)).c_str());
 }
 
 struct Metric {

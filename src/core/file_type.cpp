@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <map>
+
+#include "core/gguf/gguf_file.hpp"
 
 namespace llcuda {
 namespace {
@@ -47,6 +50,23 @@ std::optional<uint32_t> file_type_written_for(DType type) {
         if (entry.written_for == type) return entry.id;
     }
     return std::nullopt;
+}
+
+std::string file_type_of(const GgufFile& file) {
+    if (const auto file_type = file.find_uint("general.file_type"))
+        return file_type_label(*file_type);
+    std::map<std::string, uint64_t> bytes_by_type;
+    for (const auto& tensor : file.tensors())
+        bytes_by_type[std::string(dtype_name(tensor.type))] += tensor.byte_count;
+    std::string label;
+    uint64_t best = 0;
+    for (const auto& [name, bytes] : bytes_by_type) {
+        if (bytes > best) {
+            best = bytes;
+            label = name;
+        }
+    }
+    return label;
 }
 
 }  // namespace llcuda

@@ -47,8 +47,7 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
                           : GgufFile::open(options.engine.model_path);
     BenchmarkResult result;
     result.model = summary.source;
-    if (const auto* type = file.find("general.file_type"))
-        result.file_type = file_type_label(type->as_uint());
+    result.file_type = file_type_of(file);
     for (const auto& tensor : file.tensors()) result.model_bytes += tensor.byte_count;
     result.placement = summary.placement;
     result.cpu_kernels = summary.cpu_kernels;

@@ -87,20 +87,7 @@ void describe_gguf(const std::string& path, std::string& quant, std::string& arc
     try {
         const auto file = GgufFile::open(path);
         architecture = file.find_string("general.architecture").value_or("");
-        if (const auto file_type = file.find_uint("general.file_type")) {
-            quant = file_type_label(*file_type);
-            return;
-        }
-        std::map<std::string, uint64_t> bytes_by_type;
-        for (const auto& tensor : file.tensors())
-            bytes_by_type[std::string(dtype_name(tensor.type))] += tensor.byte_count;
-        uint64_t best = 0;
-        for (const auto& [name, bytes] : bytes_by_type) {
-            if (bytes > best) {
-                best = bytes;
-                quant = name;
-            }
-        }
+        quant = file_type_of(file);
     } catch (const Error&) {
         quant.clear();
         architecture.clear();

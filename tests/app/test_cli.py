@@ -3,6 +3,8 @@
 
 Usage: test_cli.py PATH_TO_LLCUDA
 """
+import csv as csv_module
+import io
 import json
 import os
 import signal
@@ -249,7 +251,10 @@ class BenchAndSynth(unittest.TestCase):
         self.assertEqual(table.returncode, 0, table.stderr)
         self.assertIn("| pp16 |", table.stdout)
         self.assertIn("| tg8 |", table.stdout)
+        # The embedded model records no general.file_type: the type comes from its tensors.
+        self.assertIn("| F32 |", table.stdout)
         report = json.loads(llcuda("bench", "-p", "16", "-n", "8", "-r", "3", "-o", "json").stdout)
+        self.assertEqual(report["file_type"], "F32")
         self.assertEqual(report["tg_tokens_per_second"]["count"], 3)
         self.assertEqual(report["inter_token_ms"]["count"], 24)
         self.assertGreater(report["pp_tokens_per_second"]["mean"], 0)
@@ -257,6 +262,17 @@ class BenchAndSynth(unittest.TestCase):
         csv = llcuda("bench", "-p", "8", "-n", "4", "-r", "1", "-o", "csv").stdout.splitlines()
         self.assertEqual(len(csv), 2)
         self.assertEqual(len(csv[0].split(",")), len(csv[1].split(",")))
+        row = dict(zip(csv[0].split(","), csv[1].split(",")))
+        self.assertEqual(row["file_type"], "F32")
+        self.assertEqual(row["settings"], "")  # as the JSON's settings {}, not the model's name
+
+    def test_bench_csv_settings_agree_with_json(self):
+        sweep = ["bench", "-p", "4", "-n", "2", "-r", "1", "--sweep", "threads=1,2"]
+        rows = json.loads(llcuda(*sweep, "-o", "json").stdout)
+        table = list(csv_module.DictReader(io.StringIO(llcuda(*sweep, "-o", "csv").stdout)))
+        self.assertEqual([r["settings"] for r in table],
+                         [" ".join(f"{k}={v}" for k, v in r["settings"].items()) for r in rows])
+        self.assertEqual([r["settings"] for r in table], ["threads=1", "threads=2"])
 
     def test_bench_sweep_chart_auto_tune_and_compare(self):
         with tempfile.TemporaryDirectory() as directory:
