@@ -23,7 +23,7 @@ class PullTests(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.server = subprocess.Popen([sys.executable, os.path.join(HERE, "fake_hub.py"), MODEL],
-                                      stdout=subprocess.PIPE, text=True)
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
         cls.endpoint = f"http://127.0.0.1:{cls.server.stdout.readline().strip()}"
 
     @classmethod
@@ -42,7 +42,8 @@ class PullTests(unittest.TestCase):
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def llcuda(self, *args, env=None):
-        return subprocess.run([LLCUDA, *args], capture_output=True, text=True, timeout=120, env=env or self.env)
+        return subprocess.run([LLCUDA, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+                              env=env or self.env)
 
     def stats(self):
         with urllib.request.urlopen(self.endpoint + "/_stats") as response:
@@ -136,7 +137,7 @@ class PullTests(unittest.TestCase):
 
     def test_concurrent_pulls_of_one_file(self):
         command = [LLCUDA, "pull", "-q", "slow/model", "stories260K.gguf"]
-        processes = [subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        processes = [subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                      for _ in range(2)]
         outputs = [process.communicate(timeout=120) for process in processes]
         for process, (out, err) in zip(processes, outputs):
@@ -165,7 +166,7 @@ class PullTests(unittest.TestCase):
     def test_full_disk(self):
         mount_point = os.path.join(self.directory, "tiny")
         os.makedirs(mount_point)
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mount_point],
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", mount_point], stdin=subprocess.DEVNULL,
                                  capture_output=True).returncode == 0
         if not mounted:
             self.skipTest("cannot mount a tmpfs here (needs root)")
@@ -177,7 +178,7 @@ class PullTests(unittest.TestCase):
             self.assert_fails(result, "No space left on device")
             self.assertEqual(os.listdir(os.path.join(mount_point, "blobs")), [])
         finally:
-            subprocess.run(["umount", mount_point])
+            subprocess.run(["umount", mount_point], stdin=subprocess.DEVNULL)
 
     def test_models_verify_rm_gc(self):
         self.assertEqual(self.llcuda("pull", "-q", "org/model", "stories260K.gguf").returncode, 0)
