@@ -15,6 +15,8 @@
 
 #include "bindings.hpp"
 #include "core/error.hpp"
+#include "grammar/grammar.hpp"
+#include "grammar/json_schema_grammar.hpp"
 #include "llcuda/engine.hpp"
 #include "store/model_resolver.hpp"
 #include "store/model_store.hpp"
@@ -59,10 +61,39 @@ InferResult to_result(const GenerationResult& result) {
             result.tokens};
 }
 
+// grammar= (GBNF text) or json_schema= (a dict, or the schema as JSON text): the grammar
+// generation is held to, checked here so a bad one is an error naming the keyword.
+std::string grammar_argument(const std::optional<std::string>& grammar,
+                             const py::object& json_schema) {
+    if (grammar && !json_schema.is_none()) throw Error("give grammar= or json_schema=, not both");
+    if (grammar) {
+        try {
+            static_cast<void>(grammar::parse_gbnf(*grammar));
+        } catch (const Error& error) {
+            throw Error(std::string("grammar=: ") + error.what());
+        }
+        return *grammar;
+    }
+    if (json_schema.is_none()) return "";
+    const std::string text =
+        py::isinstance<py::str>(json_schema)
+            ? json_schema.cast<std::string>()
+            : py::module_::import("json").attr("dumps")(json_schema).cast<std::string>();
+    const auto schema = nlohmann::json::parse(text, nullptr, false);
+    if (schema.is_discarded() || !schema.is_object())
+        throw Error("json_schema=: the schema is not a JSON object");
+    try {
+        return grammar::json_schema_to_gbnf(schema);
+    } catch (const Error& error) {
+        throw Error(std::string("json_schema=: ") + error.what());
+    }
+}
+
 GenerationOptions make_options(size_t max_tokens, float temperature, int top_k, float top_p,
                                float min_p, float repeat_penalty, std::optional<uint64_t> seed,
-                               std::vector<std::string> stop) {
+                               std::vector<std::string> stop, std::string grammar = "") {
     GenerationOptions options;
+    options.grammar = std::move(grammar);
     options.max_tokens = max_tokens;
     options.sampling.temperature = temperature;
     options.sampling.top_k = top_k;
@@ -250,30 +281,36 @@ void bind_engine(py::module_& module) {
             "infer",
             [](InferenceEngine& self, const Prompt& prompt, size_t max_tokens, float temperature,
                int top_k, float top_p, float min_p, float repeat_penalty,
-               std::optional<uint64_t> seed, std::vector<std::string> stop) {
+               std::optional<uint64_t> seed, std::vector<std::string> stop,
+               const std::optional<std::string>& grammar, const py::object& json_schema) {
                 return self.infer(prompt, make_options(max_tokens, temperature, top_k, top_p, min_p,
-                                                       repeat_penalty, seed, std::move(stop)));
+                                                       repeat_penalty, seed, std::move(stop),
+                                                       grammar_argument(grammar, json_schema)));
             },
             py::arg("prompt"), py::arg("max_tokens") = kDefaultMaxTokens,
             py::arg("temperature") = 0.8f, py::arg("top_k") = 40, py::arg("top_p") = 0.95f,
             py::arg("min_p") = 0.05f, py::arg("repeat_penalty") = 1.0f,
             py::arg("seed") = py::none(), py::arg("stop") = std::vector<std::string>{},
+            py::arg("grammar") = py::none(), py::arg("json_schema") = py::none(),
             "Generate from a prompt (text, or a list of token ids used exactly); the GIL is "
-            "released while the model runs. The result's tokens are the generated ids.")
+            "released while the model runs. The result's tokens are the generated ids. "
+            "grammar= (GBNF) or json_schema= (a dict or JSON text) holds the text to it.")
         .def(
             "stream",
             [](InferenceEngine& self, const Prompt& prompt, size_t max_tokens, float temperature,
                int top_k, float top_p, float min_p, float repeat_penalty,
-               std::optional<uint64_t> seed, std::vector<std::string> stop) {
+               std::optional<uint64_t> seed, std::vector<std::string> stop,
+               const std::optional<std::string>& grammar, const py::object& json_schema) {
                 return std::make_unique<TextStream>(
                     self.engine(), prompt,
                     make_options(max_tokens, temperature, top_k, top_p, min_p, repeat_penalty, seed,
-                                 std::move(stop)));
+                                 std::move(stop), grammar_argument(grammar, json_schema)));
             },
             py::arg("prompt"), py::arg("max_tokens") = kDefaultMaxTokens,
             py::arg("temperature") = 0.8f, py::arg("top_k") = 40, py::arg("top_p") = 0.95f,
             py::arg("min_p") = 0.05f, py::arg("repeat_penalty") = 1.0f,
             py::arg("seed") = py::none(), py::arg("stop") = std::vector<std::string>{},
+            py::arg("grammar") = py::none(), py::arg("json_schema") = py::none(),
             py::keep_alive<0, 1>(), "Iterate over the generated text as it is produced.")
         .def(
             "chat",
