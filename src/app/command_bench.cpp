@@ -98,6 +98,8 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"generated_tokens", r.generated_tokens},
             {"repetitions", r.repetitions},
             {"tg_from_empty", r.tg_from_empty},
+            {"depth", r.depth},
+            {"parallel", r.parallel},
             {"pp_tokens_per_second", to_json(r.prompt_tokens_per_second)},
             {"tg_tokens_per_second", to_json(r.generation_tokens_per_second)},
             {"time_to_first_token_ms", to_json(r.time_to_first_token_ms)},
@@ -127,12 +129,15 @@ void print_markdown(const BenchmarkResult& r) {
                     r.layers, r.kv_type.c_str(), test.c_str(), speed.mean, speed.stddev,
                     ttft.c_str(), itl.c_str());
     };
+    // llama-bench's names: "pp512 @ d4096"; "x8" for 8 sequences decoded together.
+    const std::string at = (r.depth > 0 ? fmt::format(" @ d{}", r.depth) : "") +
+                           (r.parallel > 1 ? fmt::format(" x{}", r.parallel) : "");
     if (r.prompt_tokens > 0) {
-        row(fmt::format("pp{}", r.prompt_tokens), r.prompt_tokens_per_second,
+        row(fmt::format("pp{}{}", r.prompt_tokens, at), r.prompt_tokens_per_second,
             fmt::format("{:.2f}", r.time_to_first_token_ms.mean), "");
     }
     if (r.generated_tokens > 0) {
-        row(fmt::format("tg{}", r.generated_tokens), r.generation_tokens_per_second, "",
+        row(fmt::format("tg{}{}", r.generated_tokens, at), r.generation_tokens_per_second, "",
             fmt::format("{:.3f}/{:.3f}", r.inter_token_ms.p50, r.inter_token_ms.p99));
     }
     std::printf("\nplacement: %s\ncpu kernels: %s\n", r.placement.c_str(), r.cpu_kernels.c_str());
@@ -439,6 +444,16 @@ void register_bench_command(CLI::App& app) {
     command->add_flag("--tg-from-empty", arguments->bench.tg_from_empty,
                       "Measure tg from an empty cache, as llama-bench does (default: tg "
                       "continues after the prompt, as a request does)");
+    command
+        ->add_option("--depth", arguments->bench.depth,
+                     "Tokens in the cache before each repetition (unmeasured): pp and tg at "
+                     "that context depth")
+        ->check(CLI::Range(size_t{0}, size_t{1} << 20));
+    command
+        ->add_option("--parallel", arguments->bench.parallel,
+                     "Sequences decoded together: -p/-n requests at once, tg their total "
+                     "tokens/s, ITL each sequence's (sweep several: --sweep parallel=1,8,32)")
+        ->check(CLI::Range(size_t{1}, size_t{1024}));
     command->add_option("-o,--output", arguments->output, "table (markdown), json or csv")
         ->capture_default_str()
         ->check(CLI::IsMember({"table", "md", "json", "csv"}));
@@ -446,7 +461,8 @@ void register_bench_command(CLI::App& app) {
         "--sweep", arguments->sweep,
         "KEY=V1,V2,...: measure every combination (repeatable). Keys: model, "
         "gpu-layers, batch-size, ubatch-size, kv-type, threads, cuda-graphs, kernel-overlap, "
-        "l2-prefetch, rope-fusion, row-parallel-attention, flash-attn, prompt, gen");
+        "l2-prefetch, rope-fusion, row-parallel-attention, flash-attn, prompt, gen, depth, "
+        "parallel");
     command->add_option("--chart", arguments->chart, "Write an SVG bar chart of --metric");
     command->add_option("--metric", arguments->metric, "What the chart and 'best' rank")
         ->capture_default_str()

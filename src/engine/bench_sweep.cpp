@@ -11,11 +11,13 @@
 namespace llcuda {
 namespace {
 
-size_t count_value(const std::string& key, const std::string& value) {
+size_t count_value(const std::string& key, const std::string& value, bool zero_allowed = false) {
     size_t parsed = 0;
     const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), parsed);
-    if (error != std::errc() || end != value.data() + value.size() || parsed == 0)
-        throw Error(fmt::format("--sweep {}: '{}' is not a positive whole number", key, value));
+    if (error != std::errc() || end != value.data() + value.size() ||
+        (parsed == 0 && !zero_allowed))
+        throw Error(fmt::format("--sweep {}: '{}' is not a {} whole number", key, value,
+                                zero_allowed ? "non-negative" : "positive"));
     return parsed;
 }
 
@@ -52,7 +54,9 @@ const std::vector<std::string>& sweep_keys() {
                                                   "row-parallel-attention",
                                                   "flash-attn",
                                                   "prompt",
-                                                  "gen"};
+                                                  "gen",
+                                                  "depth",
+                                                  "parallel"};
     return keys;
 }
 
@@ -128,6 +132,10 @@ void apply_sweep_setting(BenchmarkOptions& options, const std::string& key,
         options.prompt_tokens = count_value(key, value);
     } else if (key == "gen") {
         options.generated_tokens = count_value(key, value);
+    } else if (key == "depth") {
+        options.depth = count_value(key, value, true);
+    } else if (key == "parallel") {
+        options.parallel = count_value(key, value);
     } else {
         throw Error(fmt::format("--sweep: unknown key '{}'", key));
     }

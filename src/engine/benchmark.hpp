@@ -22,6 +22,12 @@ struct BenchmarkOptions {
     // tg from an empty cache, as llama-bench's tg test; otherwise it continues the prompt's
     // sequence (depth = prompt length), as a request does.
     bool tg_from_empty = false;
+    // Tokens already in the cache (unmeasured) before each repetition's prompt and generation:
+    // speed at a context depth, as llama-bench's -d.
+    size_t depth = 0;
+    // Sequences decoded together (continuous batching, --parallel): each repetition runs this
+    // many requests of -p random tokens and -n generated tokens at once; tg is the total rate.
+    size_t parallel = 1;
 };
 
 struct BenchmarkResult {
@@ -45,18 +51,20 @@ struct BenchmarkResult {
     bool flash_attention = true;
     size_t prompt_tokens = 0, generated_tokens = 0, repetitions = 0;
     bool tg_from_empty = false;
+    size_t depth = 0, parallel = 1;
 
     Summary prompt_tokens_per_second;      // pp
-    Summary generation_tokens_per_second;  // tg
+    Summary generation_tokens_per_second;  // tg (with parallel > 1: all sequences together)
     Summary time_to_first_token_ms;        // prompt processed and first token picked
-    Summary inter_token_ms;                // every decode step of every repetition
-    Summary end_to_end_ms;                 // prompt plus all generated tokens
-    uint64_t peak_ram_bytes = 0;           // the process's peak resident memory so far
-    uint64_t gpu_bytes_held = 0;           // weights, KV cache and scratch of this run
-    uint64_t gpu_memory_in_use = 0;        // on the device, all processes, after the run
-    uint64_t bytes_read_per_token = 0;     // weights a decode step reads on the GPU
-    double copy_bandwidth = 0;             // bytes/s, device-to-device copy, read + write
-    double bandwidth_fraction = 0;         // tg mean * bytes per token / copy bandwidth
+    Summary
+        inter_token_ms;     // every decode step of every repetition (batched: each sequence's mean)
+    Summary end_to_end_ms;  // prompt plus all generated tokens
+    uint64_t peak_ram_bytes = 0;        // the process's peak resident memory so far
+    uint64_t gpu_bytes_held = 0;        // weights, KV cache and scratch of this run
+    uint64_t gpu_memory_in_use = 0;     // on the device, all processes, after the run
+    uint64_t bytes_read_per_token = 0;  // weights a decode step reads on the GPU
+    double copy_bandwidth = 0;          // bytes/s, device-to-device copy, read + write
+    double bandwidth_fraction = 0;      // tg mean * bytes per token / copy bandwidth
 };
 
 BenchmarkResult run_benchmark(const BenchmarkOptions& options);

@@ -60,6 +60,8 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     apply_sweep_setting(options, "flash-attn", "off");
     apply_sweep_setting(options, "prompt", "64");
     apply_sweep_setting(options, "gen", "32");
+    apply_sweep_setting(options, "depth", "4096");
+    apply_sweep_setting(options, "parallel", "8");
     EXPECT_EQ(options.engine.model_path, "a.gguf");
     EXPECT_EQ(options.engine.gpu_layers, "auto");
     EXPECT_EQ(options.engine.batch_size, 1024u);
@@ -74,6 +76,8 @@ TEST(BenchSweep, SettingsReachTheOptions) {
     EXPECT_FALSE(options.engine.flash_attention);
     EXPECT_EQ(options.prompt_tokens, 64u);
     EXPECT_EQ(options.generated_tokens, 32u);
+    EXPECT_EQ(options.depth, 4096u);
+    EXPECT_EQ(options.parallel, 8u);
     EXPECT_THROW(apply_sweep_setting(options, "threads", "0"), Error);
     EXPECT_THROW(apply_sweep_setting(options, "threads", "2x"), Error);
     EXPECT_THROW(apply_sweep_setting(options, "cuda-graphs", "maybe"), Error);
