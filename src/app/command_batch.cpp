@@ -176,6 +176,7 @@ void register_batch_command(CLI::App& app) {
         ->capture_default_str()
         ->check(non_negative());
     add_engine_options(*command, arguments->engine);
+    add_prefix_cache_option(*command, arguments->engine);
     command->add_option("--summary", arguments->summary_path,
                         "Also write the summary (counts, tokens/s, latency percentiles) as JSON");
     command->add_flag("-q,--quiet", arguments->quiet, "No progress bar or summary on stderr");

@@ -109,9 +109,10 @@ void chat(ChatArguments& arguments) {
             continue;
         }
         history.push_back({{"role", "user"}, {"content", line}});
-        // Each turn renders the whole conversation and generates from it; the engine prefills
-        // it again (generate() takes a prompt, not a continuation of the cache), which on the
-        // models this is for costs a prefill of the history per turn, not per token.
+        // Each turn renders the whole conversation and generates from it; the prefix cache
+        // (engine/prefix_cache.hpp) finds the history the KV cache already holds, so only the
+        // new message and the template's markers around it are prefilled (all of it with
+        // --no-prefix-cache).
         const auto prompt = engine.render_chat(history.dump());
         // The template writes its own BOS where it wants one.
         auto options = arguments.generation;
@@ -177,6 +178,7 @@ void register_chat_command(CLI::App& app) {
             "Random seed (default: random)")
         ->check(non_negative());
     add_engine_options(*command, arguments->engine);
+    add_prefix_cache_option(*command, arguments->engine);
     command->callback([arguments] { chat(*arguments); });
 }
 

@@ -208,6 +208,7 @@ void register_serve_command(CLI::App& app) {
     command->add_option("--chat-template", arguments->chat_template_path,
                         "Jinja chat template file replacing the model's");
     add_engine_options(*command, arguments->engine);
+    add_prefix_cache_option(*command, arguments->engine);
     command->add_flag("-v,--verbose", arguments->verbose, "Print where each layer runs");
     command->callback([arguments] { serve(*arguments); });
 }

@@ -71,6 +71,13 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
         "tensor cores over tiles of 64 tokens");
 }
 
+void add_prefix_cache_option(CLI::App& command, EngineOptions& options) {
+    command.add_flag(
+        "--no-prefix-cache", [&options](int64_t) { options.prefix_cache = false; },
+        "Evaluate every prompt whole instead of keeping the tokens it starts with that a free KV "
+        "cache slot already holds (the previous turn of a chat)");
+}
+
 void add_sampling_options(CLI::App& command, GenerationOptions& options) {
     auto& sampling = options.sampling;
     command.add_option("-n,--max-tokens", options.max_tokens, "Tokens to generate at most")

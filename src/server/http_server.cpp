@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <filesystem>
@@ -112,6 +113,7 @@ GaugeValues HttpServer::Impl::gauges() const {
 
 void HttpServer::Impl::record_result(const GenerationResult& result) {
     metrics.count_tokens(result.prompt_tokens.size(), result.tokens.size());
+    metrics.count_prompt_cache(result.cached_tokens);
     if (!result.tokens.empty())
         metrics.observe_latency(result.time_to_first_token_ms / 1000.0, result.decode_seconds,
                                 result.tokens.size());
@@ -517,6 +519,7 @@ void HttpServer::Impl::respond_whole(const httplib::Request& req, httplib::Respo
         choice.finish_reason = event->result.finish_reason;
         choice.prompt_tokens = prompt_tokens;
         choice.completion_tokens = event->result.tokens.size();
+        choice.cached_tokens = event->result.cached_tokens;
         if (request.options.logprobs >= 0) {
             Engine* loaded = engine.load();
             choice.logprobs = logprobs_json(request, event->result.logprobs, [loaded](int32_t id) {
@@ -541,7 +544,7 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
         long created = 0;
         std::vector<bool> started;
         std::vector<ToolCallStream> tool_streams;  // one per choice (format None: text as is)
-        size_t finished = 0, completion_tokens = 0;
+        size_t finished = 0, completion_tokens = 0, cached_tokens = 0;
     };
     auto state = std::make_shared<StreamState>();
     state->id = request_id(request.chat ? "chatcmpl" : "cmpl");
@@ -582,6 +585,8 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
                 } else if (event->kind == ChannelEvent::Kind::Finished) {
                     ++state->finished;
                     state->completion_tokens += event->result.tokens.size();
+                    state->cached_tokens =
+                        std::max(state->cached_tokens, event->result.cached_tokens);
                     // Held text: the calls it parses into (OpenAI's deltas: one opening each
                     // call with id and name, then its arguments), or content after all.
                     ParsedReply rest = state->tool_streams[choice].finish();
@@ -618,8 +623,9 @@ void HttpServer::Impl::respond_stream(httplib::Response& res, const CompletionRe
             }
             std::string tail;
             if (request.include_usage) {
-                tail += sse(usage_chunk(request, state->id, state->created, options.model_name,
-                                        prompt_tokens, state->completion_tokens));
+                tail +=
+                    sse(usage_chunk(request, state->id, state->created, options.model_name,
+                                    prompt_tokens, state->completion_tokens, state->cached_tokens));
             }
             tail += "data: [DONE]\n\n";
             write(tail);

@@ -74,6 +74,12 @@ void ServerMetrics::count_tokens(size_t prompt, size_t generated) {
     generated_tokens_ += generated;
 }
 
+void ServerMetrics::count_prompt_cache(size_t cached_tokens) {
+    std::lock_guard lock(mutex_);
+    if (cached_tokens > 0) ++prompt_cache_hits_;
+    prompt_cached_tokens_ += cached_tokens;
+}
+
 void ServerMetrics::observe_latency(double first_token_seconds, double decode_seconds,
                                     size_t tokens) {
     std::lock_guard lock(mutex_);
@@ -97,6 +103,14 @@ std::string ServerMetrics::render(const GaugeValues& gauges) const {
         "# HELP llcuda_generated_tokens_total Tokens generated.\n"
         "# TYPE llcuda_generated_tokens_total counter\nllcuda_generated_tokens_total {}\n",
         prompt_tokens_, generated_tokens_);
+    out += fmt::format(
+        "# HELP llcuda_prompt_cache_hits_total Generations whose prompt started with tokens "
+        "already in the KV cache.\n"
+        "# TYPE llcuda_prompt_cache_hits_total counter\nllcuda_prompt_cache_hits_total {}\n"
+        "# HELP llcuda_prompt_cached_tokens_total Prompt tokens found in the KV cache, not "
+        "evaluated again.\n"
+        "# TYPE llcuda_prompt_cached_tokens_total counter\nllcuda_prompt_cached_tokens_total {}\n",
+        prompt_cache_hits_, prompt_cached_tokens_);
     out += time_to_first_token_.render("llcuda_time_to_first_token_seconds",
                                        "From request admission to the first token.");
     out +=

@@ -50,6 +50,8 @@ class ServerMetrics {
     void add_endpoint(const std::string& route);
     void count_request(const std::string& path, int status);
     void count_tokens(size_t prompt, size_t generated);
+    // A generation's prompt tokens found in the KV cache (a hit when more than 0).
+    void count_prompt_cache(size_t cached_tokens);
     void observe_latency(double first_token_seconds, double decode_seconds, size_t tokens);
     std::string render(const GaugeValues& gauges) const;
 
@@ -58,6 +60,7 @@ class ServerMetrics {
     std::set<std::string> endpoints_;
     std::map<std::pair<std::string, int>, uint64_t> requests_;
     uint64_t prompt_tokens_ = 0, generated_tokens_ = 0;
+    uint64_t prompt_cache_hits_ = 0, prompt_cached_tokens_ = 0;
     Histogram time_to_first_token_, inter_token_;
 };
 

@@ -481,6 +481,15 @@ std::string openai_finish_reason(const std::string& ours) {
     throw Error(fmt::format("internal error: the finish reason '{}' is not one to send", ours));
 }
 
+// OpenAI's usage object; cached_tokens: prompt tokens whose keys and values were already in
+// the KV cache (the prefix cache), as OpenAI reports its own prompt caching.
+json usage_json(size_t prompt_tokens, size_t completion_tokens, size_t cached_tokens) {
+    return {{"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens},
+            {"total_tokens", prompt_tokens + completion_tokens},
+            {"prompt_tokens_details", {{"cached_tokens", cached_tokens}}}};
+}
+
 json completion_response(const CompletionRequest& request, const std::string& id, long created,
                          const std::string& model, const std::vector<ChoiceResult>& choices) {
     json out = {{"id", id},
@@ -488,7 +497,7 @@ json completion_response(const CompletionRequest& request, const std::string& id
                 {"created", created},
                 {"model", model},
                 {"choices", json::array()}};
-    size_t prompt_tokens = 0, completion_tokens = 0;
+    size_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
     for (size_t i = 0; i < choices.size(); ++i) {
         const auto& choice = choices[i];
         json entry = {{"index", i}, {"finish_reason", openai_finish_reason(choice.finish_reason)}};
@@ -513,10 +522,10 @@ json completion_response(const CompletionRequest& request, const std::string& id
         out["choices"].push_back(std::move(entry));
         prompt_tokens = choice.prompt_tokens;
         completion_tokens += choice.completion_tokens;
+        // The prompt is counted once; n choices each run it in a slot of their own.
+        cached_tokens = std::max(cached_tokens, choice.cached_tokens);
     }
-    out["usage"] = {{"prompt_tokens", prompt_tokens},
-                    {"completion_tokens", completion_tokens},
-                    {"total_tokens", prompt_tokens + completion_tokens}};
+    out["usage"] = usage_json(prompt_tokens, completion_tokens, cached_tokens);
     return out;
 }
 
@@ -544,16 +553,14 @@ json stream_chunk(const CompletionRequest& request, const std::string& id, long 
 }
 
 json usage_chunk(const CompletionRequest& request, const std::string& id, long created,
-                 const std::string& model, size_t prompt_tokens, size_t completion_tokens) {
+                 const std::string& model, size_t prompt_tokens, size_t completion_tokens,
+                 size_t cached_tokens) {
     return {{"id", id},
             {"object", request.chat ? "chat.completion.chunk" : "text_completion"},
             {"created", created},
             {"model", model},
             {"choices", json::array()},
-            {"usage",
-             {{"prompt_tokens", prompt_tokens},
-              {"completion_tokens", completion_tokens},
-              {"total_tokens", prompt_tokens + completion_tokens}}}};
+            {"usage", usage_json(prompt_tokens, completion_tokens, cached_tokens)}};
 }
 
 }  // namespace llcuda

@@ -51,6 +51,7 @@ struct ChoiceResult {
     std::string text;
     std::string finish_reason;
     size_t prompt_tokens = 0, completion_tokens = 0;
+    size_t cached_tokens = 0;          // of the prompt, found in the KV cache
     nlohmann::json logprobs;           // null unless asked for
     std::vector<ToolCall> tool_calls;  // parsed from the reply (text is then the rest)
 };
@@ -85,8 +86,8 @@ nlohmann::json stream_chunk(const CompletionRequest& request, const std::string&
                             const std::string& model, size_t choice, const std::string& text,
                             const std::string& finish_reason, bool first);
 nlohmann::json usage_chunk(const CompletionRequest& request, const std::string& id, long created,
-                           const std::string& model, size_t prompt_tokens,
-                           size_t completion_tokens);
+                           const std::string& model, size_t prompt_tokens, size_t completion_tokens,
+                           size_t cached_tokens);
 // OpenAI's finish reason for ours; "cancelled" throws (a cut short generation is an error).
 std::string openai_finish_reason(const std::string& ours);
 
