@@ -10,6 +10,7 @@ packages=(
   libcurl4-openssl-dev libssl-dev
   libopenmpi-dev openmpi-bin libcpp-httplib-dev libpcre2-dev nodejs
   clang libclang-rt-14-dev clang-format
+  chromium
 )
 
 missing=()

@@ -224,6 +224,22 @@ class InferenceEngine {
         return array;
     }
 
+    // A text gets a BOS as the vocabulary says (as /v1/embeddings does); ids are used as given.
+    py::array_t<float> embed(const py::object& input) {
+        auto& engine_ref = engine();
+        const auto tokens = py::isinstance<py::str>(input)
+                                ? engine_ref.prompt_tokens(input.cast<std::string>(), {})
+                                : input.cast<std::vector<int32_t>>();
+        std::vector<float> values;
+        {
+            py::gil_scoped_release release;
+            values = engine_ref.embed(tokens);
+        }
+        py::array_t<float> array(static_cast<py::ssize_t>(values.size()));
+        std::copy(values.begin(), values.end(), array.mutable_data());
+        return array;
+    }
+
     bool loaded() const { return engine_ != nullptr; }
 
   private:
@@ -334,6 +350,10 @@ void bind_engine(py::module_& module) {
             py::arg("temperature") = 0.8f, py::arg("seed") = py::none(),
             "Reply to a list of {'role', 'content'} messages, rendered with the model's chat "
             "template (a plain 'role: content' transcript when the model has none).")
+        .def("embed", &InferenceEngine::embed, py::arg("input"),
+             "The embedding of a text or a list of token ids: a float32 array of the model's "
+             "embedding size, the final hidden states after the output norm pooled as the GGUF "
+             "says (mean for a generative model) and L2-normalised.")
         .def(
             "render_chat",
             [](InferenceEngine& self, const py::object& messages, const py::object& tools,

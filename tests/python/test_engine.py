@@ -93,6 +93,18 @@ def test_logits_are_teacher_forced_for_every_position(engine, expected_greedy):
         engine.logits([])
 
 
+def test_embed_is_a_unit_vector_equal_for_text_and_its_ids(engine):
+    import numpy
+
+    vector = engine.embed("Once upon a time")
+    assert vector.shape == (64,) and vector.dtype == numpy.float32
+    assert abs(float(numpy.linalg.norm(vector)) - 1) < 1e-5
+    assert numpy.array_equal(engine.embed(engine.tokenize("Once upon a time")), vector)
+    assert not numpy.array_equal(engine.embed("A big dog."), vector)
+    with pytest.raises(llcuda.LlcudaError, match="at least one token"):
+        engine.embed([])
+
+
 def test_render_chat_equals_jinja2_with_tools(engine):
     """render_chat on the qwen2 fixture's own template equals Python's jinja2 rendering it as
     transformers does, tools, a tool call and its result included."""

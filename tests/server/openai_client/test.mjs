@@ -1,5 +1,6 @@
 // The official openai package against a running `llcuda serve`: a chat completion, a streamed
-// one, a models listing, and an API error surfacing as the package's error class.
+// one, a models listing, embeddings (base64 and float), and API errors surfacing as the
+// package's error classes.
 // Usage: LLCUDA_URL=http://127.0.0.1:PORT/v1 LLCUDA_KEY=... node test.mjs
 import assert from "node:assert/strict";
 import OpenAI from "openai";
@@ -54,4 +55,18 @@ await assert.rejects(
 const unauthorised = new OpenAI({ baseURL: process.env.LLCUDA_URL, apiKey: "wrong", maxRetries: 0 });
 await assert.rejects(unauthorised.models.list(), (error) => error instanceof OpenAI.AuthenticationError);
 
-console.log(`openai package: chat, stream, completions, models and errors OK: "${streamed}"`);
+// embeddings.create asks for base64 unless told otherwise and decodes the float32s itself.
+const embedded = await client.embeddings.create({ model, input: ["Once upon a time", "A big dog."] });
+assert.equal(embedded.data.length, 2);
+assert.ok(embedded.usage.prompt_tokens > 2);
+for (const item of embedded.data) assert.ok(Math.abs(Math.hypot(...item.embedding) - 1) < 1e-5);
+const floats = await client.embeddings.create({ model, input: "Once upon a time", encoding_format: "float" });
+assert.equal(floats.data[0].embedding.length, embedded.data[0].embedding.length);
+// JSON carries each float32 as its shortest decimal, base64 as its bits: equal as float32s.
+assert.deepEqual(Float32Array.from(floats.data[0].embedding), Float32Array.from(embedded.data[0].embedding));
+await assert.rejects(
+  client.embeddings.create({ model, input: "Hi", dimensions: 3 }),
+  (error) => error instanceof OpenAI.BadRequestError && error.param === "dimensions",
+);
+
+console.log(`openai package: chat, stream, completions, models, embeddings and errors OK: "${streamed}"`);
