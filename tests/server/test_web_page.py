@@ -3,7 +3,7 @@
 and sends it), no external assets, the API behind it still guarded by --api-key.
 
 Usage: test_web_page.py PATH_TO_LLCUDA
-(The page's behaviour in a browser is not tested here: see the report of issue 22.)
+(The page's behaviour in a browser: test_web_chat_browser.py, in headless Chromium.)
 """
 import os
 import re
