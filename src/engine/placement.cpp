@@ -7,6 +7,7 @@
 
 #include "backend/device_selection.hpp"
 #include "core/error.hpp"
+#include "core/system_memory.hpp"
 #include "engine/gpu_plan.hpp"
 #include "model/memory_estimate.hpp"
 
@@ -114,6 +115,22 @@ std::string describe_spans(const std::vector<GpuSpan>& spans) {
     return text;
 }
 
+// Layers asked for by number (or all) on one GPU whose KV cache cannot fit beside their weights:
+// the error names the KV cache, its size and -c/--ctx-size and --parallel before anything is
+// allocated (`run -c 1048576 --device cuda`, `serve --parallel 1024 -c 4096` ended in
+// std::bad_alloc, issue 17 #11). A shortfall of the weights alone stays the planner's error,
+// which names the layers that fit.
+void check_kv_cache_fits(const PlacementRequest& request, const DeviceCapacity& capacity,
+                         size_t layers, const GgufFile& file, const ModelSpec& hparams) {
+    const auto fit = fit_layers(file, hparams, request.context_size * request.sequences,
+                                capacity.usable_bytes, request.kv_type, true);
+    const uint64_t kv_bytes = fit.kv_bytes_per_layer * layers;
+    const uint64_t weight_bytes =
+        fit.fixed_bytes + (fit.bytes_per_layer - fit.kv_bytes_per_layer) * layers;
+    if (weight_bytes > capacity.usable_bytes && kv_bytes <= capacity.usable_bytes) return;
+    check_gpu_kv_cache_fits(weight_bytes, kv_bytes, capacity.usable_bytes);
+}
+
 }  // namespace
 
 Placement decide_placement(const PlacementRequest& request, const GgufFile& file,
@@ -158,6 +175,10 @@ Placement decide_placement(const PlacementRequest& request, const GgufFile& file
     }
     const auto devices = requested_devices(request, placement.device);
     const auto capacities = device_capacities(request, devices, file, hparams);
+    if (devices.size() == 1 && layers.kind != Kind::Auto) {
+        const size_t asked = layers.kind == Kind::Count ? std::min(layers.count, total) : total;
+        check_kv_cache_fits(request, capacities.front(), asked, file, hparams);
+    }
     GpuPlanRequest plan_request;
     plan_request.layer_count = total;
     plan_request.layers = layers.kind == Kind::Auto    ? GpuPlanRequest::Layers::Auto

@@ -84,6 +84,7 @@ LayerFit fit_layers(const GgufFile& file, const ModelSpec& hparams, size_t conte
         }
     }
     const uint64_t kv_per_layer = uint64_t{2} * context_size * row_bytes(kv_type, hparams.kv_dim());
+    fit.kv_bytes_per_layer = kv_per_layer;
     for (const auto bytes : layer_bytes)
         fit.bytes_per_layer = std::max(fit.bytes_per_layer, bytes + kv_per_layer);
     fit.fixed_bytes = other_bytes + gpu_scratch_bytes(file, hparams) + kGpuReserveBytes;

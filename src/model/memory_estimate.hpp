@@ -31,8 +31,9 @@ namespace llcuda {
 struct LayerFit {
     size_t layers_that_fit = 0;
     size_t total_layers = 0;
-    uint64_t bytes_per_layer = 0;  // largest layer: weights + KV cache
-    uint64_t fixed_bytes = 0;      // output layer, norms, scratch, reserve
+    uint64_t bytes_per_layer = 0;     // largest layer: weights + KV cache
+    uint64_t kv_bytes_per_layer = 0;  // of bytes_per_layer, the KV cache
+    uint64_t fixed_bytes = 0;         // output layer, norms, scratch, reserve
     uint64_t bytes_for_all = 0;
 };
 
