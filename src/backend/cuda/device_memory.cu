@@ -1,12 +1,23 @@
 #include <fmt/format.h>
 
 #include "backend/cuda/cuda_check.hpp"
+#include "backend/cuda/cuda_device.hpp"
 #include "backend/cuda/device_memory.hpp"
 
 namespace llcuda {
 
 void* cuda_allocate(size_t bytes, int device) {
-    CUDA_CHECK(cudaSetDevice(device));
+    if (const cudaError_t error = cudaSetDevice(device); error != cudaSuccess) {
+        // The first CUDA call of a Python Tensor(device="cuda"): no driver or no such GPU is
+        // said as doctor and --device say it, not as a raw cudaErrorInsufficientDriver.
+        const auto system = query_cuda_system();
+        if (!system.problem.empty())
+            throw Error(fmt::format("cannot use cuda:{}: {}", device, system.problem));
+        if (device < 0 || device >= system.device_count)
+            throw Error(fmt::format("there is no GPU {}; this machine has {}", device,
+                                    system.device_count));
+        CUDA_CHECK(error);
+    }
     void* pointer = nullptr;
     const cudaError_t error = cudaMalloc(&pointer, bytes == 0 ? 1 : bytes);
     if (error == cudaErrorMemoryAllocation) {
