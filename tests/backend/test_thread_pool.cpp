@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "backend/cpu/thread_pool.hpp"
@@ -20,6 +21,46 @@ TEST(ThreadPool, CoversEveryIndexOnce) {
         for (size_t i = 0; i < count; ++i)
             ASSERT_EQ(hits[i].load(), 1) << "count " << count << " index " << i;
     }
+}
+
+// Ranges are claimed as threads go, in chunks of at least min_chunk; a job no longer than
+// min_chunk stays on the calling thread.
+TEST(ThreadPool, ChunksAreAtLeastMinChunkAndSmallJobsStayOnTheCaller) {
+    ThreadPool pool(2);
+    for (const size_t count : {5, 64, 1000}) {
+        std::vector<std::atomic<int>> hits(count);
+        std::atomic<bool> short_range{false};
+        pool.parallel_for(
+            count,
+            [&](size_t begin, size_t end) {
+                if (end - begin < 8 && end != count) short_range = true;
+                for (size_t i = begin; i < end; ++i) hits[i]++;
+            },
+            8);
+        EXPECT_FALSE(short_range.load()) << "count " << count;
+        for (size_t i = 0; i < count; ++i) ASSERT_EQ(hits[i].load(), 1) << "index " << i;
+    }
+    const auto caller = std::this_thread::get_id();
+    std::atomic<bool> elsewhere{false};
+    for (int repeat = 0; repeat < 100; ++repeat)
+        pool.parallel_for(
+            8,
+            [&](size_t, size_t) { elsewhere = elsewhere || std::this_thread::get_id() != caller; },
+            8);
+    EXPECT_FALSE(elsewhere.load());
+}
+
+// Many short jobs back to back (a decode step's pattern): every index once in every job, even
+// while a worker may still be finishing the job before.
+TEST(ThreadPool, BackToBackJobsEachCoverEveryIndexOnce) {
+    ThreadPool pool(3);
+    std::vector<std::atomic<int>> hits(37);
+    for (int job = 0; job < 2000; ++job) {
+        pool.parallel_for(hits.size(), [&](size_t begin, size_t end) {
+            for (size_t i = begin; i < end; ++i) hits[i]++;
+        });
+    }
+    for (size_t i = 0; i < hits.size(); ++i) ASSERT_EQ(hits[i].load(), 2000) << "index " << i;
 }
 
 TEST(ThreadPool, RethrowsAWorkersException) {

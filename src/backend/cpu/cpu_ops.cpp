@@ -126,6 +126,18 @@ void matmul(const WeightMatrix& weights, const float* inputs, float* outputs, si
     });
 }
 
+namespace {
+
+// Rows per chunk of a fast product so that a chunk holds at least 16K multiply-adds (a few
+// microseconds): below that, handing rows to another thread costs more than it saves
+// (stories260K's 64-wide products ran slower on 2 threads than on 1).
+size_t min_rows_per_chunk(size_t columns, size_t token_count) {
+    constexpr size_t kMinimumChunkWork = 16384;
+    return (kMinimumChunkWork + columns * token_count - 1) / (columns * token_count);
+}
+
+}  // namespace
+
 void matmul_fast(const WeightMatrix& weights, const float* inputs, float* outputs,
                  size_t token_count, ThreadPool& pool) {
     const CpuKernel* kernel = find_cpu_kernel(selected_cpu_isa(), weights.type);
@@ -148,15 +160,18 @@ void matmul_fast(const WeightMatrix& weights, const float* inputs, float* output
         activations = quantized.data();
     }
     const VecDot vec_dot = kernel->vec_dot;
-    pool.parallel_for(rows, [&](size_t begin, size_t end) {
-        for (size_t r = begin; r < end; ++r) {
-            const uint8_t* row = weights.row(r);
-            for (size_t t = 0; t < token_count; ++t) {
-                outputs[t * rows + r] =
-                    vec_dot(row, activations + t * activation_row_bytes, columns);
+    pool.parallel_for(
+        rows,
+        [&](size_t begin, size_t end) {
+            for (size_t r = begin; r < end; ++r) {
+                const uint8_t* row = weights.row(r);
+                for (size_t t = 0; t < token_count; ++t) {
+                    outputs[t * rows + r] =
+                        vec_dot(row, activations + t * activation_row_bytes, columns);
+                }
             }
-        }
-    });
+        },
+        min_rows_per_chunk(columns, token_count));
 }
 
 CpuKernels parse_cpu_kernels(std::string_view name) {

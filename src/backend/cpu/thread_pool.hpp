@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,9 +24,13 @@ class ThreadPool {
 
     size_t size() const { return workers_.size() + 1; }
 
-    // Calls body(begin, end) on disjoint ranges covering [0, count); returns when all are done.
+    // Calls body(begin, end) on disjoint ranges covering [0, count), which threads claim as they
+    // go (about four per thread); returns when all are done.
     // The first exception thrown by any range is rethrown here.
-    void parallel_for(size_t count, const std::function<void(size_t, size_t)>& body);
+    // Ranges are at least min_chunk long, so a job of at most min_chunk indices runs on the
+    // calling thread alone (a handoff costs microseconds, more than a tiny job's work).
+    void parallel_for(size_t count, const std::function<void(size_t, size_t)>& body,
+                      size_t min_chunk = 1);
 
     static size_t default_thread_count();
     // The most threads a pool takes: 4 per hardware thread, at least kMinimumThreadLimit.
@@ -35,9 +40,9 @@ class ThreadPool {
     static constexpr size_t kMinimumThreadLimit = 64;
 
   private:
-    void worker_loop(size_t worker_index);
+    void worker_loop();
     void stop_workers();
-    void run_share(size_t share_index);
+    void run_chunks();
 
     // Waits until done() holds: spinning first, then asleep on `wake` (woken by notify()).
     template <typename Done>
@@ -50,10 +55,14 @@ class ThreadPool {
     std::condition_variable work_done_;
     std::atomic<size_t> workers_asleep_{0};
     std::atomic<size_t> callers_asleep_{0};
-    const std::function<void(size_t, size_t)>* body_ = nullptr;
-    size_t count_ = 0;
+    // The job: its description, and the ticket (job number << 32 | first unclaimed index).
+    std::atomic<const std::function<void(size_t, size_t)>*> body_{nullptr};
+    std::atomic<size_t> count_{0};
+    std::atomic<size_t> chunk_{1};
+    static constexpr uint64_t kClosed = 0xFFFFFFFFu;  // job 0's index past any count
+    std::atomic<uint64_t> ticket_{kClosed};
+    std::atomic<size_t> chunks_done_{0};
     std::atomic<size_t> generation_{0};
-    std::atomic<size_t> pending_{0};
     std::atomic<bool> stopping_{false};
     std::exception_ptr first_error_;
 };
