@@ -157,6 +157,15 @@ httplib::Server::HandlerResponse HttpServer::Impl::check_request(const httplib::
         const auto found = req.headers.find(name);
         return found == req.headers.end() ? nullptr : &found->second;
     };
+    // Content-Length headers that disagree leave the end of the body ambiguous (RFC 9112 6.3: a
+    // proxy and this server could split the stream differently), so the request is refused.
+    const auto [first, end] = req.headers.equal_range("Content-Length");
+    if (std::any_of(first, end, [&](const auto& entry) { return entry.second != first->second; })) {
+        server.close_after_response(req, res);
+        send_error(res, 400, "the request has Content-Length headers that disagree; send one");
+        metrics.count_request(req.path, 400);
+        return httplib::Server::HandlerResponse::Handled;
+    }
     const auto framing = framing_error(header("Content-Length"), header("Transfer-Encoding"),
                                        {.max_body_bytes = options.max_body_bytes,
                                         .max_discarded_bytes = 16 * options.max_body_bytes});
@@ -217,7 +226,7 @@ void HttpServer::Impl::routes() {
             send_error(res, 400,
                        fmt::format("the request could not be read: a malformed request line or "
                                    "header, or a body shorter than its Content-Length (no bytes "
-                                   "came for {} s, --read-timeout)",
+                                   "came for {} s, --read-timeout; a header line is at most 8 KB)",
                                    options.read_timeout.count()));
         } else {
             send_error(res, res.status, fmt::format("HTTP error {}", res.status));

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <random>
 
+#include "grammar/structured_output.hpp"
+
 namespace llcuda {
 namespace {
 
@@ -43,6 +45,9 @@ constexpr RequestField kRequestFields[] = {
     {"stop", Endpoints::Both, "stop strings"},
     {"stream", Endpoints::Both, "server-sent events"},
     {"stream_options", Endpoints::Both, "include_usage: a final usage chunk"},
+    {"response_format", Endpoints::Both,
+     "text, json_object or json_schema: generation constrained to valid JSON (the schema)"},
+    {"grammar", Endpoints::Both, "GBNF (llama.cpp's field): generation constrained to it"},
     {"tools", Endpoints::Chat, "rendered by the template, replies parsed into tool_calls"},
     {"tool_choice", Endpoints::Chat, "auto or none (required/named: a 400 for now)"},
     {"parallel_tool_calls", Endpoints::Chat, "false: at most one call returned"},
@@ -372,6 +377,12 @@ CompletionRequest parse_completion_request(const json& body, bool chat,
     sampling.repeat_penalty = static_cast<float>(number(body, "repeat_penalty", 1.0, 0.01, 10.0));
     const int64_t seed = integer(body, "seed", -1, INT64_MIN, INT64_MAX);
     sampling.seed = seed >= 0 ? static_cast<uint64_t>(seed) : std::random_device{}();
+    try {
+        options.grammar = grammar::structured_output_grammar(body.value("response_format", json()),
+                                                             body.value("grammar", json()));
+    } catch (const grammar::StructuredOutputError& error) {
+        invalid(error.field(), error.what());
+    }
     for (const char* unsupported : {"frequency_penalty", "presence_penalty"}) {
         if (number(body, unsupported, 0.0, -2.0, 2.0) != 0.0)
             invalid(unsupported, fmt::format("'{}' is not supported (only 0)", unsupported));
