@@ -245,6 +245,9 @@ class CliAbuse(unittest.TestCase):
                 (["talk"], 1, "'talk' is not a command"),
                 (["serve", "--port", "70000"], 1, "--port"),
                 (["serve", "--parallel", "0"], 1, "--parallel"),
+                # Memory checked before allocating, naming the buffer, its size and the flags.
+                (["serve", "--parallel", "1024", "-c", "1048576", "--port", "0"], 1,
+                 "the CPU KV cache of 5 layers for 1024 sequence(s) of 1048576 tokens needs 1280.00 GiB"),
                 (["bench", "-r", "0"], 1, "--repetitions"),
                 (["inspect", "/dev/null"], 1, "/dev/null"),
             ]
@@ -256,6 +259,7 @@ class CliAbuse(unittest.TestCase):
                     self.assertEqual(result.returncode, code, (args, result.stderr))
                     self.assertIn(message, result.stderr, args)
                     self.assertEqual(result.stdout, "", args)  # nothing printed by a failed run
+                    self.assertNotIn("stopping (signal", result.stderr, args)  # no signal came
 
     def test_a_zero_context_is_the_default_not_an_error(self):
         for command in (["run", "-c", "0", "-n", "2", "--temp", "0"], ["inspect", "-c", "0"]):
