@@ -61,8 +61,10 @@ struct EngineOptions {
     size_t batch_size = 0;   // tokens per continuous-batching step; 0: the ubatch size
     size_t ubatch_size = 0;  // tokens per forward pass; 0: 512 on the GPU, 256 with CPU layers
     // A prompt that starts with tokens a free KV cache slot holds (the last turn of a chat)
-    // keeps them and enters only the rest; off: every prompt is evaluated whole.
-    bool prefix_cache = true;
+    // keeps them and enters only the rest; off: every prompt is evaluated whole. Off by default
+    // in the library, where a GPU's results would then depend on the requests before (the
+    // rest of a prompt meets kernels of another batch size); serve, chat and batch turn it on.
+    bool prefix_cache = false;
 };
 
 struct GenerationOptions {

@@ -72,6 +72,7 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
 }
 
 void add_prefix_cache_option(CLI::App& command, EngineOptions& options) {
+    options.prefix_cache = true;
     command.add_flag(
         "--no-prefix-cache", [&options](int64_t) { options.prefix_cache = false; },
         "Evaluate every prompt whole instead of keeping the tokens it starts with that a free KV "

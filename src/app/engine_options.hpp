@@ -12,8 +12,8 @@ void add_engine_options(CLI::App& command, EngineOptions& options);
 // Refuses "-3" for an unsigned option, which CLI11 would otherwise wrap to a huge count.
 CLI::Validator non_negative();
 
-// --no-prefix-cache, for the commands that run several prompts on one engine (serve, chat,
-// batch).
+// The prefix cache on, and --no-prefix-cache to turn it off, for the commands that run several
+// prompts on one engine (serve, chat, batch).
 void add_prefix_cache_option(CLI::App& command, EngineOptions& options);
 
 // Generation length, sampling (all but the seed, whose default differs by command) and stop
