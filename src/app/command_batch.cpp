@@ -154,7 +154,8 @@ void register_batch_command(CLI::App& app) {
     auto* command = app.add_subcommand(
         "batch",
         "Run every prompt of a JSONL file ({\"id\", \"prompt\", optional max_tokens, "
-        "temperature, top_k, top_p, min_p, repeat_penalty, seed, stop}) with continuous "
+        "temperature, top_k, top_p, min_p, repeat_penalty, seed, stop, and grammar (GBNF), "
+        "json_schema (a schema) or response_format as the server takes it}) with continuous "
         "batching; results in input order. A rerun skips finished ids. Under mpirun -np N the "
         "ranks share the items and rank 0 writes. Exit status 1 when any item failed.");
     command->add_option("-i,--input", arguments->input, "Prompts, one JSON object per line")

@@ -6,13 +6,15 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "grammar/structured_output.hpp"
 
 namespace llcuda {
 namespace {
 
-const std::set<std::string> kKnownFields = {"id",    "prompt", "max_tokens", "temperature",
-                                            "top_k", "top_p",  "min_p",      "repeat_penalty",
-                                            "seed",  "stop"};
+const std::set<std::string> kKnownFields = {
+    "id",         "prompt",         "max_tokens", "temperature", "top_k",           "top_p",
+    "min_p",      "repeat_penalty", "seed",       "stop",        "response_format", "grammar",
+    "json_schema"};
 
 std::string id_text(const nlohmann::json& id) {
     if (id.is_string()) return id.get<std::string>();
@@ -71,6 +73,26 @@ std::vector<BatchItem> read_batch_input(std::istream& input) {
     return items;
 }
 
+namespace {
+
+void json_grammar(const nlohmann::json& fields, GenerationOptions& options) {
+    nlohmann::json format = fields.value("response_format", nlohmann::json());
+    if (const auto schema = fields.find("json_schema"); schema != fields.end()) {
+        if (!format.is_null()) throw Error("give \"json_schema\" or \"response_format\", not both");
+        format = {{"type", "json_schema"}, {"json_schema", {{"schema", *schema}}}};
+    }
+    try {
+        options.grammar =
+            grammar::structured_output_grammar(format, fields.value("grammar", nlohmann::json()));
+    } catch (const grammar::StructuredOutputError& error) {
+        const bool bare_schema = fields.contains("json_schema");
+        throw Error(
+            fmt::format("\"{}\": {}", bare_schema ? "json_schema" : error.field(), error.what()));
+    }
+}
+
+}  // namespace
+
 BatchRequest make_batch_request(const nlohmann::json& fields, const GenerationOptions& defaults) {
     const auto prompt = fields.find("prompt");
     if (prompt == fields.end()) throw Error("\"prompt\" is missing");
@@ -102,6 +124,8 @@ BatchRequest make_batch_request(const nlohmann::json& fields, const GenerationOp
             throw Error("\"stop\" must be a string or an array of strings");
         }
     }
+    // Structured output as the server takes it (response_format, grammar), or a bare schema.
+    json_grammar(fields, options);
     return request;
 }
 

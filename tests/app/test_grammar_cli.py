@@ -21,6 +21,32 @@ def run(llcuda, *args):
                           timeout=60, stdin=subprocess.DEVNULL)
 
 
+def check_batch(llcuda, directory):
+    """batch's per-line grammar, json_schema and response_format; bad ones fail their line."""
+    lines = [{"id": "schema", "prompt": "Once", "seed": 1, "json_schema": SCHEMA},
+             {"id": "grammar", "prompt": "Once", "seed": 2, "grammar": 'root ::= "yes" | "no"'},
+             {"id": "format", "prompt": "Once", "seed": 3, "temperature": 0,
+              "response_format": {"type": "json_schema", "json_schema": {"schema": SCHEMA}}},
+             {"id": "pattern", "prompt": "Once", "json_schema": {"type": "string", "pattern": "a"}},
+             {"id": "gbnf", "prompt": "Once", "grammar": "root ::= ("}]
+    source, target = os.path.join(directory, "in.jsonl"), os.path.join(directory, "out.jsonl")
+    with open(source, "w") as f:
+        f.write("".join(json.dumps(line) + "\n" for line in lines))
+    subprocess.run([llcuda, "batch", "-t", "1", "-n", "200", "-i", source, "-o", target],
+                   capture_output=True, text=True, timeout=60)
+    with open(target) as f:
+        results = {entry["id"]: entry for entry in map(json.loads, f)}
+    failures = 0
+    for name in ("schema", "format"):
+        value = json.loads(results[name]["text"])
+        failures += set(value) != {"name", "count"}
+    failures += results["grammar"]["text"] not in ("yes", "no")
+    failures += "'pattern'" not in results["pattern"].get("error", "")
+    failures += "grammar" not in results["gbnf"].get("error", "")
+    print(f"batch: {'ok' if failures == 0 else 'FAIL'} {results}")
+    return failures
+
+
 def main(llcuda):
     failures = 0
     with tempfile.TemporaryDirectory() as directory:
@@ -58,6 +84,7 @@ def main(llcuda):
             ok = result.returncode != 0 and all(word in result.stderr for word in words)
             failures += not ok
             print(f"{args[0]} error: {'ok' if ok else 'FAIL'} {result.stderr.strip()!r}")
+        failures += check_batch(llcuda, directory)
     return 1 if failures else 0
 
 
