@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "server/api_error.hpp"
+#include "server/openai_protocol.hpp"
 
 namespace llcuda {
 namespace {
@@ -31,18 +32,6 @@ constexpr EmbeddingField kEmbeddingFields[] = {
     throw ApiError(400, message, param);
 }
 
-std::vector<int32_t> token_ids(const json& list, const std::string& param) {
-    if (list.empty()) invalid(param, fmt::format("{} is an empty list of token ids", param));
-    std::vector<int32_t> ids;
-    for (size_t i = 0; i < list.size(); ++i) {
-        const json& id = list[i];
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
-            invalid(fmt::format("{}[{}]", param, i), "token ids must be non-negative integers");
-        ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
-    }
-    return ids;
-}
-
 void add_text(EmbeddingsRequest& request, const json& text, const std::string& param) {
     if (text.get<std::string>().empty())
         invalid(param, fmt::format("{} is an empty string; an embedding needs some text", param));
@@ -61,7 +50,7 @@ void parse_input(const json& input, EmbeddingsRequest& request) {
                                      kMaxEmbeddingInputs));
     if (input[0].is_number()) {
         request.texts.emplace_back();
-        request.token_ids.push_back(token_ids(input, "input"));
+        request.token_ids.push_back(parse_token_ids(input, "input"));
         return;
     }
     for (size_t i = 0; i < input.size(); ++i) {
@@ -70,7 +59,7 @@ void parse_input(const json& input, EmbeddingsRequest& request) {
             add_text(request, input[i], param);
         } else if (input[0].is_array() && input[i].is_array()) {
             request.texts.emplace_back();
-            request.token_ids.push_back(token_ids(input[i], param));
+            request.token_ids.push_back(parse_token_ids(input[i], param));
         } else {
             invalid(param, "a list of inputs must be all strings or all lists of token ids");
         }

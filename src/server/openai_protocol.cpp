@@ -74,20 +74,6 @@ void reject_unknown_fields(const json& body, bool chat) {
     }
 }
 
-// One prompt as token ids: a non-empty list of integers, each a token id (checked against
-// the vocabulary by the server, which knows it).
-std::vector<int32_t> token_ids(const json& list, const std::string& param) {
-    if (list.empty()) invalid(param, "a prompt of token ids must not be empty");
-    std::vector<int32_t> ids;
-    for (size_t i = 0; i < list.size(); ++i) {
-        const json& id = list[i];
-        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
-            invalid(fmt::format("{}[{}]", param, i), "token ids must be non-negative integers");
-        ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
-    }
-    return ids;
-}
-
 // "prompt": a string, [string], [ids] or [[ids]]. Several prompts in one request (one choice
 // per prompt) are not served yet: a 400 that says to send one request per prompt.
 void parse_prompt(const json& prompt, CompletionRequest& request) {
@@ -116,9 +102,9 @@ void parse_prompt(const json& prompt, CompletionRequest& request) {
                 invalid(fmt::format("prompt[{}]", i),
                         "a list of token-id prompts must be all lists of integers");
         if (prompt.size() > 1) one_prompt_only();
-        request.prompt_ids = token_ids(prompt[0], "prompt[0]");
+        request.prompt_ids = parse_token_ids(prompt[0], "prompt[0]");
     } else {
-        request.prompt_ids = token_ids(prompt, "prompt");
+        request.prompt_ids = parse_token_ids(prompt, "prompt");
     }
 }
 
@@ -245,6 +231,18 @@ void parse_tools(const json& body, CompletionRequest& request) {
 }
 
 }  // namespace
+
+std::vector<int32_t> parse_token_ids(const json& list, const std::string& param) {
+    if (list.empty()) invalid(param, fmt::format("{} is an empty list of token ids", param));
+    std::vector<int32_t> ids;
+    for (size_t k = 0; k < list.size(); ++k) {
+        const json& id = list[k];
+        if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+            invalid(fmt::format("{}[{}]", param, k), "token ids must be non-negative integers");
+        ids.push_back(static_cast<int32_t>(id.get<int64_t>()));
+    }
+    return ids;
+}
 
 nlohmann::ordered_json chat_template_inputs(const std::string& body_text,
                                             const CompletionRequest& request) {

@@ -42,8 +42,14 @@ struct CompletionRequest {
     std::string model;
 };
 
+// A prompt or input given as token ids: a non-empty list of non-negative integers (checked
+// against the vocabulary by the caller, which knows it). ApiError(400) names `param` (or the
+// bad entry, "prompt[3]").
+std::vector<int32_t> parse_token_ids(const nlohmann::json& list, const std::string& param);
+
 // Throws ApiError(400) naming the field for anything invalid, and for any field that is not in
 // the allow-list of openai_protocol.cpp (kRequestFields).
+
 CompletionRequest parse_completion_request(const nlohmann::json& body, bool chat,
                                            const ServerLimits& limits);
 

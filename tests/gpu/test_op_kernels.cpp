@@ -270,6 +270,34 @@ struct AttentionCase {
 
 class AttentionKernels : public ::testing::TestWithParam<std::tuple<DType, AttentionCase>> {};
 
+// The CPU's attention of one query head for the token at position `last` of a sequence whose
+// rows (position 0 first) start at row `first_row` of k and v (the cache's rounded values): the
+// Decoder's window, the last `window` positions up to the token's own.
+std::vector<double> expected_attention(const float* query, const std::vector<float>& k,
+                                       const std::vector<float>& v, size_t first_row, size_t last,
+                                       size_t head, const AttentionCase& shape) {
+    const size_t kv_dim = shape.kv_heads * shape.head_dim;
+    const size_t kv = (head / (shape.heads / shape.kv_heads)) * shape.head_dim;
+    const float scale =
+        shape.scale != 0.0f ? shape.scale : 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
+    const size_t first_visible =
+        shape.window > 0 && last + 1 > shape.window ? last + 1 - shape.window : 0;
+    const size_t visible = last + 1 - first_visible;
+    std::vector<float> scores(visible);
+    for (size_t p = 0; p < visible; ++p) {
+        float dot = 0;
+        for (size_t i = 0; i < shape.head_dim; ++i)
+            dot += query[i] * k[(first_row + first_visible + p) * kv_dim + kv + i];
+        scores[p] = dot * scale;
+    }
+    softmax_in_place(scores.data(), visible);
+    std::vector<double> out(shape.head_dim, 0.0);
+    for (size_t i = 0; i < shape.head_dim; ++i)
+        for (size_t p = 0; p < visible; ++p)
+            out[i] += scores[p] * v[(first_row + first_visible + p) * kv_dim + kv + i];
+    return out;
+}
+
 TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
     const auto [type, shape] = GetParam();
     const size_t kv_dim = shape.kv_heads * shape.head_dim;
@@ -348,30 +376,12 @@ TEST_P(AttentionKernels, CausalAttentionOverTheCacheEqualsTheCpu) {
 
     const auto k = cache_rounding(type, keys, kv_dim);
     const auto v = cache_rounding(type, values, kv_dim);
-    const size_t group = shape.heads / shape.kv_heads;
-    const float scale =
-        shape.scale != 0.0f ? shape.scale : 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
     for (size_t t = 0; t < tokens; ++t) {
-        // The Decoder's window: the last `window` positions up to the token's own.
-        const size_t last = cached + t;
-        const size_t first_visible =
-            shape.window > 0 && last + 1 > shape.window ? last + 1 - shape.window : 0;
-        const size_t visible = last + 1 - first_visible;
         for (size_t h = 0; h < shape.heads; ++h) {
-            const size_t kv = (h / group) * shape.head_dim;
-            std::vector<float> scores(visible);
-            for (size_t p = 0; p < visible; ++p) {
-                float dot = 0;
-                for (size_t i = 0; i < shape.head_dim; ++i)
-                    dot += queries[t * q_dim + h * shape.head_dim + i] *
-                           k[(first_visible + p) * kv_dim + kv + i];
-                scores[p] = dot * scale;
-            }
-            softmax_in_place(scores.data(), visible);
+            const auto head = expected_attention(queries.data() + t * q_dim + h * shape.head_dim, k,
+                                                 v, 0, cached + t, h, shape);
             for (size_t i = 0; i < shape.head_dim; ++i) {
-                double expected = 0;
-                for (size_t p = 0; p < visible; ++p)
-                    expected += scores[p] * v[(first_visible + p) * kv_dim + kv + i];
+                const double expected = head[i];
                 ASSERT_NEAR(gpu[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
                     << "token " << t << " head " << h << " value " << i;
                 ASSERT_NEAR(gpu_split[t * q_dim + h * shape.head_dim + i], expected, 2e-5)
@@ -449,32 +459,15 @@ TEST_P(AttentionKernels, PromptOfTwoSequencesEqualsTheCpu) {
 
     const auto k = cache_rounding(type, keys, kv_dim);
     const auto v = cache_rounding(type, values, kv_dim);
-    const size_t group = shape.heads / shape.kv_heads;
-    const float scale =
-        shape.scale != 0.0f ? shape.scale : 1.0f / std::sqrt(static_cast<float>(shape.head_dim));
     size_t t = 0, sequence_base = 0;  // pass token; the sequence's first row in keys/values
     for (const Sequence& sequence : sequences) {
         for (size_t n = 0; n < sequence.tokens; ++n, ++t) {
-            const size_t last = sequence.cached + n;
-            const size_t first_visible =
-                shape.window > 0 && last + 1 > shape.window ? last + 1 - shape.window : 0;
-            const size_t visible = last + 1 - first_visible;
             for (size_t h = 0; h < shape.heads; ++h) {
-                const size_t kv = (h / group) * shape.head_dim;
-                std::vector<float> scores(visible);
-                for (size_t p = 0; p < visible; ++p) {
-                    float dot = 0;
-                    for (size_t i = 0; i < shape.head_dim; ++i)
-                        dot += queries[t * q_dim + h * shape.head_dim + i] *
-                               k[(sequence_base + first_visible + p) * kv_dim + kv + i];
-                    scores[p] = dot * scale;
-                }
-                softmax_in_place(scores.data(), visible);
+                const auto head =
+                    expected_attention(queries.data() + t * q_dim + h * shape.head_dim, k, v,
+                                       sequence_base, sequence.cached + n, h, shape);
                 for (size_t i = 0; i < shape.head_dim; ++i) {
-                    double expected = 0;
-                    for (size_t p = 0; p < visible; ++p)
-                        expected +=
-                            scores[p] * v[(sequence_base + first_visible + p) * kv_dim + kv + i];
+                    const double expected = head[i];
                     const size_t at = t * q_dim + h * shape.head_dim + i;
                     ASSERT_NEAR(flash[at], expected, kFlashTolerance)
                         << "flash: token " << t << " head " << h << " value " << i;
