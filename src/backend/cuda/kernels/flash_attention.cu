@@ -32,7 +32,8 @@ constexpr int kKeyStride = kKeyTile + 8;  // halves per row of the transposed va
                                           // against bank conflicts)
 
 template <int kDim>
-__host__ __device__ constexpr int row_stride() {  // halves per row of the queries and keys in shared memory
+__host__ __device__ constexpr int
+row_stride() {  // halves per row of the queries and keys in shared memory
     return kDim + 8;
 }
 
