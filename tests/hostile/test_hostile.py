@@ -28,7 +28,10 @@ LLCUDA = None
 
 
 def llcuda(*args, timeout=30, input=None, preexec_fn=None):
-    return subprocess.run([LLCUDA, *args], capture_output=True, text=True, timeout=timeout, input=input,
+    # A corrupted file's names and strings reach the error messages as the file has them, not
+    # always UTF-8 (CI's run of 64323b6 failed decoding byte 0xf5 of one): read them escaped.
+    return subprocess.run([LLCUDA, *args], capture_output=True, text=True, errors="backslashreplace",
+                          timeout=timeout, input=input,
                           stdin=None if input is not None else subprocess.DEVNULL, preexec_fn=preexec_fn)
 
 
