@@ -10,6 +10,13 @@
 namespace llcuda {
 namespace {
 
+// An object's "type" is the string `expected`; a "type" that is not a string is no match
+// (json::value would throw a type_error: libFuzzer found `"type": {}` in CI's run of 64323b6).
+bool type_is(const nlohmann::json& entry, const char* expected) {
+    const auto type = entry.find("type");
+    return type != entry.end() && type->is_string() && type->get<std::string>() == expected;
+}
+
 using nlohmann::json;
 
 [[noreturn]] void invalid(const std::string& param, const std::string& message) {
@@ -138,7 +145,7 @@ std::string content_text(const json& content, size_t index) {
     if (content.is_array()) {  // [{"type": "text", "text": ...}, ...]
         std::string text;
         for (const auto& part : content) {
-            if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+            if (!part.is_object() || !type_is(part, "text") || !part.contains("text") ||
                 !part["text"].is_string())
                 invalid(fmt::format("messages[{}].content", index),
                         "only text content parts ({\"type\": \"text\", \"text\": ...}) are "
@@ -183,9 +190,9 @@ void parse_tools(const json& body, CompletionRequest& request) {
         if (!tools->is_array()) invalid("tools", "'tools' must be a list");
         for (size_t i = 0; i < tools->size(); ++i) {
             const json& tool = (*tools)[i];
-            if (!tool.is_object() || tool.value("type", "") != "function" ||
-                !tool.contains("function") || !tool["function"].is_object() ||
-                !tool["function"].contains("name") || !tool["function"]["name"].is_string())
+            if (!tool.is_object() || !type_is(tool, "function") || !tool.contains("function") ||
+                !tool["function"].is_object() || !tool["function"].contains("name") ||
+                !tool["function"]["name"].is_string())
                 invalid(fmt::format("tools[{}]", i),
                         "every tool must be {\"type\": \"function\", \"function\": {\"name\": "
                         "...}}");
@@ -201,7 +208,7 @@ void parse_tools(const json& body, CompletionRequest& request) {
                 invalid("tool_choice",
                         "'tool_choice' must be \"auto\", \"none\", \"required\" "
                         "or {\"type\": \"function\", \"function\": {\"name\": ...}}");
-        } else if (choice->is_object() && choice->value("type", "") == "function" &&
+        } else if (choice->is_object() && type_is(*choice, "function") &&
                    choice->contains("function") && (*choice)["function"].is_object() &&
                    (*choice)["function"].contains("name") &&
                    (*choice)["function"]["name"].is_string()) {
