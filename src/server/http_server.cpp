@@ -7,6 +7,7 @@
 #include <atomic>
 #include <ctime>
 #include <filesystem>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -93,6 +94,12 @@ struct HttpServer::Impl {
     std::atomic<Engine*> engine{nullptr};
     std::unique_ptr<RequestScheduler> scheduler;
     std::atomic<bool> stopping{false};
+    // httplib's stop() does nothing before listen_after_bind() has begun, so a stop that came
+    // first would leave run() listening for ever (CI saw `serve` hang 30 s when the model
+    // failed to load that quickly). run() starts only while not stopping, under this mutex.
+    std::mutex run_mutex;
+    bool run_started = false;
+    std::atomic<bool> run_ended{false};
     ServerMetrics metrics;
 };
 
@@ -677,7 +684,15 @@ void HttpServer::attach(Engine& engine) {
     impl_->engine = &engine;
 }
 
-void HttpServer::run() { impl_->server.listen_after_bind(); }
+void HttpServer::run() {
+    {
+        std::lock_guard lock(impl_->run_mutex);
+        if (impl_->stopping.load()) return;
+        impl_->run_started = true;
+    }
+    impl_->server.listen_after_bind();
+    impl_->run_ended = true;
+}
 
 void HttpServer::detach() {
     impl_->engine = nullptr;
@@ -700,7 +715,13 @@ void HttpServer::Impl::drain_then_stop() {
                         "(--shutdown-grace)",
                         options.shutdown_grace.count()));
     }
-    if (server.is_running()) server.stop();
+    {
+        std::lock_guard lock(run_mutex);
+        if (!run_started) return;  // run() sees `stopping` and does not listen
+    }
+    while (!server.is_running() && !run_ended.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    server.stop();
 }
 
 }  // namespace llcuda
