@@ -114,7 +114,10 @@ nlohmann::json to_json(const BenchmarkResult& r) {
             {"gpu_memory_in_use", r.gpu_memory_in_use},
             {"bytes_read_per_token", r.bytes_read_per_token},
             {"copy_bandwidth_bytes_per_second", r.copy_bandwidth},
-            {"tg_fraction_of_copy_bandwidth", r.bandwidth_fraction}};
+            {"tg_fraction_of_copy_bandwidth", r.bandwidth_fraction},
+            {"cpu_bytes_read_per_token", r.cpu_bytes_read_per_token},
+            {"cpu_read_bandwidth_bytes_per_second", r.cpu_read_bandwidth},
+            {"tg_fraction_of_cpu_read_bandwidth", r.cpu_bandwidth_fraction}};
 }
 
 void print_markdown(const BenchmarkResult& r) {
@@ -149,6 +152,21 @@ void print_markdown(const BenchmarkResult& r) {
             gib(r.gpu_bytes_held), gib(r.gpu_memory_in_use), gib(r.bytes_read_per_token),
             r.copy_bandwidth / 1e9, 100.0 * r.bandwidth_fraction);
     }
+    if (r.gpu_layers < r.layers) {
+        // Partly offloaded, the CPU's layers alone would allow this many tokens/s.
+        std::string share =
+            r.gpu_layers == 0
+                ? fmt::format("tg at {:.1f}% of that bound", 100.0 * r.cpu_bandwidth_fraction)
+                : fmt::format(
+                      "its layers alone allow at most {:.1f} tokens/s",
+                      r.cpu_read_bandwidth / static_cast<double>(r.cpu_bytes_read_per_token));
+        // A model this small is read from the caches, not from memory.
+        if (r.cpu_bytes_read_per_token < (uint64_t{64} << 20))
+            share += " (the weights fit in the caches)";
+        std::printf(
+            "CPU decode reads %.2f GiB per token; memory read with %zu threads: %.1f GB/s; %s\n",
+            gib(r.cpu_bytes_read_per_token), r.threads, r.cpu_read_bandwidth / 1e9, share.c_str());
+    }
 }
 
 void print_csv_header() {
@@ -157,13 +175,13 @@ void print_csv_header() {
         "repetitions,pp_tps_mean,pp_tps_stddev,tg_tps_mean,tg_tps_stddev,ttft_ms_p50,ttft_ms_p95,"
         "ttft_ms_p99,itl_ms_p50,itl_ms_p95,itl_ms_p99,e2e_ms_p50,e2e_ms_p95,e2e_ms_p99,"
         "gpu_bytes_held,peak_ram_bytes,bytes_read_per_token,copy_bandwidth,tg_bandwidth_fraction,"
-        "settings\n");
+        "cpu_bytes_read_per_token,cpu_read_bandwidth,tg_cpu_bandwidth_fraction,settings\n");
 }
 
 void print_csv_row(const BenchmarkResult& r) {
     std::printf(
         "%s,%s,%llu,%zu,%zu,%s,%d,%zu,%zu,%zu,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.4f,%.4f,"
-        "%.4f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%.0f,%.4f,%s\n",
+        "%.4f,%.3f,%.3f,%.3f,%llu,%llu,%llu,%.0f,%.4f,%llu,%.0f,%.4f,%s\n",
         csv_field(r.model).c_str(), r.file_type.c_str(),
         static_cast<unsigned long long>(r.model_bytes), r.gpu_layers, r.layers, r.kv_type.c_str(),
         r.cuda_graphs ? 1 : 0, r.prompt_tokens, r.generated_tokens, r.repetitions,
@@ -174,7 +192,8 @@ void print_csv_row(const BenchmarkResult& r) {
         r.end_to_end_ms.p95, r.end_to_end_ms.p99, static_cast<unsigned long long>(r.gpu_bytes_held),
         static_cast<unsigned long long>(r.peak_ram_bytes),
         static_cast<unsigned long long>(r.bytes_read_per_token), r.copy_bandwidth,
-        r.bandwidth_fraction, csv_field(settings_pairs(r)).c_str());
+        r.bandwidth_fraction, static_cast<unsigned long long>(r.cpu_bytes_read_per_token),
+        r.cpu_read_bandwidth, r.cpu_bandwidth_fraction, csv_field(settings_pairs(r)).c_str());
 }
 
 struct Metric {

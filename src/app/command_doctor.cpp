@@ -1,6 +1,7 @@
 // `llcuda doctor`: is this machine and this build ready to run models on the GPU, and if not,
 // what to do. Exit codes (for scripts) are listed in kExitCodes and in README.md.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <thread>
 
 #include "app/commands.hpp"
+#include "backend/cpu/kernels/kernel_table.hpp"
+#include "backend/cpu/memory_bandwidth.hpp"
 #include "backend/cuda/architecture_coverage.hpp"
 #include "backend/cuda/cuda_device.hpp"
 #include "backend/cuda/nvml_library.hpp"
@@ -234,13 +237,53 @@ void check_model(Report& report, const DoctorArguments& arguments,
     report.json["model"] = model;
 }
 
-int doctor(const DoctorArguments& arguments) {
-    Report report;
-    report.line("llcuda 0.1.0 doctor");
+// The CPU path: threads, memory, the kernels' ISA and the memory read bandwidth a CPU decode
+// step is bounded by (measured now, with every thread).
+void check_cpu(Report& report) {
     const unsigned threads = std::thread::hardware_concurrency();
     report.json["cpu"] = {{"threads", threads}, {"memory", physical_memory_bytes()}};
     report.line(
         fmt::format("CPU: {} threads, {} RAM", threads, format_bytes(physical_memory_bytes())));
+    nlohmann::json isas = nlohmann::json::array();
+    for (CpuIsa isa : {CpuIsa::Avx512Vnni, CpuIsa::Avx2, CpuIsa::Scalar}) {
+        const auto kernels = isa == CpuIsa::Avx512Vnni ? avx512_vnni_kernels()
+                             : isa == CpuIsa::Avx2     ? avx2_kernels()
+                                                       : scalar_kernels();
+        std::vector<std::string> types;
+        for (const auto& kernel : kernels) types.emplace_back(dtype_name(kernel.weight_type));
+        const bool runs = cpu_supports(isa);
+        isas.push_back({{"isa", cpu_isa_name(isa)}, {"runs_here", runs}, {"weight_types", types}});
+        report.line(fmt::format(
+            "  {} kernels: {}{}", cpu_isa_name(isa),
+            runs ? "this CPU runs them" : "not on this CPU (or this build)",
+            runs ? fmt::format(" ({} types: {})", types.size(), fmt::join(types, " ")) : ""));
+    }
+    report.json["cpu"]["isas"] = isas;
+    try {
+        const CpuIsa selected = selected_cpu_isa();
+        report.json["cpu"]["selected_isa"] = cpu_isa_name(selected);
+        report.line(fmt::format(
+            "  fast kernels use {} ({}); a type without its own kernel there runs the next ISA "
+            "down's; --cpu-kernels reference runs the scalar float reference",
+            cpu_isa_name(selected),
+            std::getenv("LLCUDA_CPU_ISA") != nullptr ? "pinned by LLCUDA_CPU_ISA"
+                                                     : "the best this CPU runs"));
+    } catch (const Error& error) {
+        // Not a GPU problem (doctor's exit codes are about the GPU path); runs refuse it too.
+        report.line(fmt::format("  fast kernels: {}", error.what()));
+    }
+    const auto bandwidth = measure_memory_read_bandwidth(threads);
+    report.json["cpu"]["memory_read_bytes_per_second"] = bandwidth.bytes_per_second;
+    report.line(
+        fmt::format("  memory read: {:.1f} GB/s with {} threads (the bound of CPU decode: "
+                    "every weight byte once per token)",
+                    bandwidth.bytes_per_second / 1e9, bandwidth.threads));
+}
+
+int doctor(const DoctorArguments& arguments) {
+    Report report;
+    report.line("llcuda 0.1.0 doctor");
+    check_cpu(report);
     NvmlLibrary nvml;
     std::vector<CudaDeviceProbe> usable;
     check_gpus(report, nvml, usable);

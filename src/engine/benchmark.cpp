@@ -9,6 +9,7 @@
 #include <functional>
 #include <random>
 
+#include "backend/cpu/memory_bandwidth.hpp"
 #include "backend/cuda/cuda_device.hpp"
 #include "core/error.hpp"
 #include "core/file_type.hpp"
@@ -200,6 +201,21 @@ BenchmarkResult run_benchmark(const BenchmarkOptions& options) {
         result.bandwidth_fraction = result.generation_tokens_per_second.mean *
                                     static_cast<double>(result.bytes_read_per_token) /
                                     result.copy_bandwidth;
+    }
+    if (summary.gpu_layers < summary.layers) {
+        const size_t cpu_layers = summary.layers - summary.gpu_layers;
+        // All on the CPU: every weight but the embedding table (one row of it per token);
+        // else the CPU's layers, the GPU holding the output head.
+        result.cpu_bytes_read_per_token =
+            summary.gpu_layers == 0
+                ? gpu_decode_bytes(file, 0)
+                : gpu_decode_bytes(file, 0) - gpu_decode_bytes(file, cpu_layers);
+        result.cpu_read_bandwidth = measure_memory_read_bandwidth(summary.threads).bytes_per_second;
+        if (summary.gpu_layers == 0) {
+            result.cpu_bandwidth_fraction = result.generation_tokens_per_second.mean *
+                                            static_cast<double>(result.cpu_bytes_read_per_token) /
+                                            result.cpu_read_bandwidth;
+        }
     }
     return result;
 }

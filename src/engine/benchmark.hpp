@@ -65,6 +65,12 @@ struct BenchmarkResult {
     uint64_t bytes_read_per_token = 0;  // weights a decode step reads on the GPU
     double copy_bandwidth = 0;          // bytes/s, device-to-device copy, read + write
     double bandwidth_fraction = 0;      // tg mean * bytes per token / copy bandwidth
+    // With layers on the CPU: the weights a decode step reads there, the machine's memory read
+    // bandwidth measured in this run with the run's threads, and (all layers on the CPU) the
+    // share of it decode reaches: tg mean * bytes per token / read bandwidth.
+    uint64_t cpu_bytes_read_per_token = 0;
+    double cpu_read_bandwidth = 0;
+    double cpu_bandwidth_fraction = 0;
 };
 
 BenchmarkResult run_benchmark(const BenchmarkOptions& options);

@@ -19,11 +19,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODEL = os.path.join(REPO, "models", "stories260K.gguf")
 
 
-def llcuda(*args, timeout=120, input=None):
+def llcuda(*args, timeout=120, input=None, env=None):
     # stdin is never inherited: `run` without -p reads a stdin that is not a terminal.
     stdin = None if input is not None else subprocess.DEVNULL
     return subprocess.run([LLCUDA, *args], capture_output=True, text=True, timeout=timeout,
-                          input=input, stdin=stdin)
+                          input=input, stdin=stdin, env=env)
 
 
 class RunCommand(unittest.TestCase):
@@ -197,6 +197,19 @@ class DoctorCommand(unittest.TestCase):
         self.assertEqual(report["gpus"], [])
         self.assertEqual(report["model"]["layers"], 5)
         self.assertGreater(len(report["problems"]), 0)
+        # The CPU path: the ISA the fast kernels use, each ISA's types, the read bandwidth.
+        cpu = report["cpu"]
+        self.assertIn(cpu["selected_isa"], ("scalar", "avx2", "avx512vnni"))
+        scalar = next(isa for isa in cpu["isas"] if isa["isa"] == "scalar")
+        self.assertTrue(scalar["runs_here"])
+        self.assertIn("Q4_K", scalar["weight_types"])
+        self.assertGreater(cpu["memory_read_bytes_per_second"], 1e8)
+
+    def test_a_pinned_isa_is_reported(self):
+        result = llcuda("doctor", env={**os.environ, "LLCUDA_CPU_ISA": "scalar"})
+        self.assertIn("fast kernels use scalar (pinned by LLCUDA_CPU_ISA)", result.stdout)
+        result = llcuda("doctor", env={**os.environ, "LLCUDA_CPU_ISA": "sse9"})
+        self.assertIn("LLCUDA_CPU_ISA must be scalar, avx2 or avx512vnni, not 'sse9'", result.stdout)
 
     def test_bad_model(self):
         result = llcuda("doctor", "-m", "/nonexistent.gguf")
@@ -259,6 +272,15 @@ class BenchAndSynth(unittest.TestCase):
         self.assertEqual(report["inter_token_ms"]["count"], 24)
         self.assertGreater(report["pp_tokens_per_second"]["mean"], 0)
         self.assertEqual(report["layer_devices"], ["CPU"] * 5)
+        # All on the CPU: the memory read bandwidth of this run and decode's share of it.
+        self.assertGreater(report["cpu_read_bandwidth_bytes_per_second"], 1e8)
+        self.assertGreater(report["cpu_bytes_read_per_token"], 0)
+        self.assertAlmostEqual(report["tg_fraction_of_cpu_read_bandwidth"],
+                               report["tg_tokens_per_second"]["mean"] *
+                               report["cpu_bytes_read_per_token"] /
+                               report["cpu_read_bandwidth_bytes_per_second"], places=6)
+        self.assertIn("CPU decode reads", table.stdout)
+        self.assertIn("(the weights fit in the caches)", table.stdout)
         csv = llcuda("bench", "-p", "8", "-n", "4", "-r", "1", "-o", "csv").stdout.splitlines()
         self.assertEqual(len(csv), 2)
         self.assertEqual(len(csv[0].split(",")), len(csv[1].split(",")))
