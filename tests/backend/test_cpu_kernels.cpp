@@ -5,6 +5,7 @@
 // quantizing the activations to 8 bits costs (float types: float rounding alone).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -140,6 +141,74 @@ TEST(CpuKernels, FastMatchesScalarBitForBitAndTheFloatReference) {
                 const double tolerance =
                     (float_type ? 1e-5 : 0.02) * std::sqrt(w_norm * x_norm) + 1e-4;
                 EXPECT_NEAR(expected, reference, tolerance) << "token " << t << " row " << r;
+            }
+        }
+    }
+}
+
+// The tiled kernels (one weight row against 1..kTileActivationRows activation rows) against
+// the per-row vec_dot of the same ISA and of scalar, bit for bit, on every ISA this CPU runs:
+// odd row counts, one row, token counts that are not multiples of the tile height. The same
+// outputs through matmul_fast (which runs the tiles for more than one token) are checked against
+// the float reference by FastMatchesScalarBitForBitAndTheFloatReference.
+TEST(CpuKernels, TilesEqualTheRowByRowKernelsBitForBit) {
+    struct TileCase {
+        DType type;
+        size_t rows;
+        size_t columns;
+        size_t tokens;
+    };
+    constexpr TileCase kTileCases[] = {
+        {DType::Q4_K, 1, 256, 1},  {DType::Q4_K, 7, 512, 5}, {DType::Q4_K, 3, 768, 4},
+        {DType::Q4_K, 5, 256, 11}, {DType::Q6_K, 1, 256, 2}, {DType::Q6_K, 9, 512, 7},
+        {DType::Q6_K, 4, 256, 3},  {DType::Q8_0, 1, 32, 1},  {DType::Q8_0, 13, 96, 6},
+        {DType::Q8_0, 5, 160, 9},
+    };
+    std::mt19937 generator(replay_seed());
+    ThreadPool pool(2);
+    std::vector<CpuIsa> isas = simd_isas();
+    isas.insert(isas.begin(), CpuIsa::Scalar);
+    for (const TileCase& op : kTileCases) {
+        SCOPED_TRACE(std::string(dtype_name(op.type)) + " rows " + std::to_string(op.rows) +
+                     " columns " + std::to_string(op.columns) + " tokens " +
+                     std::to_string(op.tokens));
+        const auto& traits = dtype_traits(op.type);
+        const size_t row_bytes = op.columns / traits.block_elements * traits.block_bytes;
+        std::vector<uint8_t> weights(row_bytes * op.rows);
+        const std::vector<float> source = random_values(generator, op.rows * op.columns);
+        for (size_t r = 0; r < op.rows; ++r)
+            quantize_row(op.type, source.data() + r * op.columns, weights.data() + r * row_bytes,
+                         op.columns);
+        const CpuKernel* scalar = find_cpu_kernel(CpuIsa::Scalar, op.type);
+        const auto& activation = dtype_traits(scalar->activation_type);
+        const size_t activation_bytes =
+            op.columns / activation.block_elements * activation.block_bytes;
+        const std::vector<float> inputs = random_values(generator, op.tokens * op.columns);
+        std::vector<uint8_t> quantized(activation_bytes * op.tokens);
+        for (size_t t = 0; t < op.tokens; ++t)
+            quantize_row(scalar->activation_type, inputs.data() + t * op.columns,
+                         quantized.data() + t * activation_bytes, op.columns);
+        for (CpuIsa isa : isas) {
+            const CpuTileKernel* tile = find_cpu_tile_kernel(isa, op.type);
+            ASSERT_NE(tile, nullptr) << cpu_isa_name(isa);
+            const CpuKernel* kernel = find_cpu_kernel(isa, op.type);
+            std::vector<float> tiled(op.rows * op.tokens, -1.0f);
+            for (size_t t = 0; t < op.tokens; t += kTileActivationRows) {
+                const size_t group = std::min(kTileActivationRows, op.tokens - t);
+                for (size_t r = 0; r < op.rows; ++r)
+                    tile->vec_dot_rows(weights.data() + r * row_bytes,
+                                       quantized.data() + t * activation_bytes, activation_bytes,
+                                       group, op.columns, tiled.data() + t * op.rows + r, op.rows);
+            }
+            for (size_t t = 0; t < op.tokens; ++t) {
+                for (size_t r = 0; r < op.rows; ++r) {
+                    const uint8_t* row = weights.data() + r * row_bytes;
+                    const uint8_t* x = quantized.data() + t * activation_bytes;
+                    const float expected = scalar->vec_dot(row, x, op.columns);
+                    EXPECT_EQ(kernel->vec_dot(row, x, op.columns), expected);
+                    EXPECT_EQ(tiled[t * op.rows + r], expected)
+                        << cpu_isa_name(isa) << " token " << t << " row " << r;
+                }
             }
         }
     }

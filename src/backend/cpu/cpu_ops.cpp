@@ -1,5 +1,6 @@
 #include "backend/cpu/cpu_ops.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -136,6 +137,38 @@ size_t min_rows_per_chunk(size_t columns, size_t token_count) {
     return (kMinimumChunkWork + columns * token_count - 1) / (columns * token_count);
 }
 
+// A prompt's product through a tiled kernel: weight rows by activation rows.
+struct TiledProduct {
+    const WeightMatrix& weights;
+    const uint8_t* activations;
+    size_t activation_row_bytes;
+    float* outputs;
+    size_t token_count;
+    VecDotRows vec_dot_rows;
+};
+
+// Weight rows [begin, end) against every token, kTileActivationRows tokens per call. The rows
+// go in blocks of at most 256 KB, and each block meets every group of tokens before the next
+// block starts: the block stays in L2 (1 MB a core on this EPYC) and the group's activations
+// (4 x 9.3 KB at 8192 columns) in L1, instead of all the tokens' activations (up to 600 KB
+// for 64 tokens) streaming from L2 for every weight row.
+void run_tiles(const TiledProduct& product, size_t begin, size_t end) {
+    const WeightMatrix& weights = product.weights;
+    constexpr size_t kBlockBytes = 256 * 1024;
+    const size_t block_rows = std::max<size_t>(1, kBlockBytes / weights.row_stride_bytes);
+    for (size_t block = begin; block < end; block += block_rows) {
+        const size_t block_end = std::min(end, block + block_rows);
+        for (size_t t = 0; t < product.token_count; t += kTileActivationRows) {
+            const size_t group = std::min(kTileActivationRows, product.token_count - t);
+            const uint8_t* activations = product.activations + t * product.activation_row_bytes;
+            float* outputs = product.outputs + t * weights.rows;
+            for (size_t r = block; r < block_end; ++r)
+                product.vec_dot_rows(weights.row(r), activations, product.activation_row_bytes,
+                                     group, weights.columns, outputs + r, weights.rows);
+        }
+    }
+}
+
 }  // namespace
 
 void matmul_fast(const WeightMatrix& weights, const float* inputs, float* outputs,
@@ -158,6 +191,22 @@ void matmul_fast(const WeightMatrix& weights, const float* inputs, float* output
                          quantized.data() + t * activation_row_bytes, columns);
         }
         activations = quantized.data();
+    }
+    // Prompts (more than one token) run the tiles: synth llama3-1b Q4_K_M, bench --device cpu
+    // -p 64 -n 32 -r 2 on this 2-core EPYC (avx512vnni, load average 4-5 from other builds):
+    // pp64 13.1 -> 21.0 tok/s with 2 threads, 14.7 -> 18.3 with 1 (row by row -> tiles).
+    const CpuTileKernel* tile = find_cpu_tile_kernel(selected_cpu_isa(), weights.type);
+    if (tile != nullptr && token_count > 1) {
+        const TiledProduct product{.weights = weights,
+                                   .activations = activations,
+                                   .activation_row_bytes = activation_row_bytes,
+                                   .outputs = outputs,
+                                   .token_count = token_count,
+                                   .vec_dot_rows = tile->vec_dot_rows};
+        pool.parallel_for(
+            rows, [&](size_t begin, size_t end) { run_tiles(product, begin, end); },
+            min_rows_per_chunk(columns, token_count));
+        return;
     }
     const VecDot vec_dot = kernel->vec_dot;
     pool.parallel_for(

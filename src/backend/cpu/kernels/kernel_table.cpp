@@ -93,8 +93,9 @@ std::string_view cpu_isa_name(CpuIsa isa) {
 
 namespace {
 
-const CpuKernel* find_in(std::span<const CpuKernel> kernels, DType weight_type) {
-    for (const CpuKernel& kernel : kernels) {
+template <typename Kernel>
+const Kernel* find_in(std::span<const Kernel> kernels, DType weight_type) {
+    for (const Kernel& kernel : kernels) {
         if (kernel.weight_type == weight_type) return &kernel;
     }
     return nullptr;
@@ -107,6 +108,15 @@ const CpuKernel* find_cpu_kernel(CpuIsa isa, DType weight_type) {
     if (isa == CpuIsa::Avx512Vnni) kernel = find_in(avx512_vnni_kernels(), weight_type);
     if (kernel == nullptr && isa != CpuIsa::Scalar) kernel = find_in(avx2_kernels(), weight_type);
     if (kernel == nullptr) kernel = find_in(scalar_kernels(), weight_type);
+    return kernel;
+}
+
+const CpuTileKernel* find_cpu_tile_kernel(CpuIsa isa, DType weight_type) {
+    const CpuTileKernel* kernel = nullptr;
+    if (isa == CpuIsa::Avx512Vnni) kernel = find_in(avx512_vnni_tile_kernels(), weight_type);
+    if (kernel == nullptr && isa != CpuIsa::Scalar)
+        kernel = find_in(avx2_tile_kernels(), weight_type);
+    if (kernel == nullptr) kernel = find_in(scalar_tile_kernels(), weight_type);
     return kernel;
 }
 

@@ -400,14 +400,175 @@ constexpr std::array kAvx2Kernels{
     CpuKernel{DType::BF16, DType::F32, vec_dot_float<load_bf16, scalar_bf16>},
 };
 
+// The tiles: a weight block's codes (and scales) unpacked once, then maddubs and madd for each
+// of N activation rows; per row the integer sums and float steps of the vec_dot above, so
+// each result equals it bit for bit.
+template <typename Activation, size_t N>
+struct ActivationRows {
+    const Activation* row[N];
+    ActivationRows(const void* activations, size_t row_bytes) {
+        for (size_t j = 0; j < N; ++j)
+            row[j] = reinterpret_cast<const Activation*>(static_cast<const uint8_t*>(activations) +
+                                                         j * row_bytes);
+    }
+};
+
+struct Q4KTile {
+    template <size_t N>
+    static void run(const void* weights, const void* activations, size_t row_bytes, size_t count,
+                    float* out, size_t out_stride) {
+        const auto* x = static_cast<const BlockQ4_K*>(weights);
+        const ActivationRows<BlockQ8_K, N> y(activations, row_bytes);
+        const __m256i nibble = _mm256_set1_epi8(0x0F);
+        float sum[N] = {};
+        for (size_t b = 0; b < count / kQK_K; ++b) {
+            int scale[8], min[8];
+            for (int sub = 0; sub < 8; ++sub)
+                kernels::scale_min_k4(x[b].scales, sub, scale[sub], min[sub]);
+            __m256i accumulator[N];
+            for (size_t j = 0; j < N; ++j) accumulator[j] = _mm256_setzero_si256();
+            for (int pair = 0; pair < 4; ++pair) {
+                const __m256i packed = load(x[b].qs + 32 * pair);
+                const __m256i low = _mm256_and_si256(packed, nibble);
+                const __m256i high = _mm256_and_si256(_mm256_srli_epi16(packed, 4), nibble);
+                const __m256i scale_low = _mm256_set1_epi16(static_cast<int16_t>(scale[2 * pair]));
+                const __m256i scale_high =
+                    _mm256_set1_epi16(static_cast<int16_t>(scale[2 * pair + 1]));
+                for (size_t j = 0; j < N; ++j) {
+                    const int8_t* q8 = y.row[j][b].qs + 64 * pair;
+                    const __m256i low_products = _mm256_maddubs_epi16(low, load(q8));
+                    const __m256i high_products = _mm256_maddubs_epi16(high, load(q8 + 32));
+                    accumulator[j] = _mm256_add_epi32(accumulator[j],
+                                                      _mm256_madd_epi16(low_products, scale_low));
+                    accumulator[j] = _mm256_add_epi32(accumulator[j],
+                                                      _mm256_madd_epi16(high_products, scale_high));
+                }
+            }
+            const float d = half(x[b].d), dmin = half(x[b].dmin);
+            for (size_t j = 0; j < N; ++j) {
+                const int16_t* bsums = y.row[j][b].bsums;
+                int32_t min_sum = 0;
+                for (int sub = 0; sub < 8; ++sub)
+                    min_sum += min[sub] * (bsums[2 * sub] + bsums[2 * sub + 1]);
+                sum[j] += kernels::finish_scale_min(d, dmin, y.row[j][b].d,
+                                                    horizontal_sum(accumulator[j]), min_sum);
+            }
+        }
+        for (size_t j = 0; j < N; ++j) out[j * out_stride] = sum[j];
+    }
+};
+
+struct Q6KTile {
+    template <size_t N>
+    static void run(const void* weights, const void* activations, size_t row_bytes, size_t count,
+                    float* out, size_t out_stride) {
+        const auto* x = static_cast<const BlockQ6_K*>(weights);
+        const ActivationRows<BlockQ8_K, N> y(activations, row_bytes);
+        const __m256i nibble = _mm256_set1_epi8(0x0F);
+        const __m256i two_bits = _mm256_set1_epi8(3);
+        float sum[N] = {};
+        for (size_t b = 0; b < count / kQK_K; ++b) {
+            __m256i accumulator[N];
+            for (size_t j = 0; j < N; ++j) accumulator[j] = _mm256_setzero_si256();
+            for (size_t half_index = 0; half_index < 2; ++half_index) {
+                const uint8_t* ql = x[b].ql + half_index * 64;
+                const __m256i qh = load(x[b].qh + half_index * 32);
+                for (int chunk = 0; chunk < 4; ++chunk) {
+                    const __m256i low_bits = load(ql + (chunk % 2) * 32);
+                    const __m256i low = _mm256_and_si256(
+                        chunk >= 2 ? _mm256_srli_epi16(low_bits, 4) : low_bits, nibble);
+                    const __m256i high = _mm256_slli_epi16(
+                        _mm256_and_si256(_mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * chunk)),
+                                         two_bits),
+                        4);
+                    const __m256i codes = _mm256_or_si256(low, high);
+                    const size_t group = half_index * 8 + 2 * static_cast<size_t>(chunk);
+                    const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(x[b].scales[group + 1]),
+                                                            _mm_set1_epi16(x[b].scales[group]));
+                    const size_t offset = half_index * 128 + static_cast<size_t>(chunk) * 32;
+                    for (size_t j = 0; j < N; ++j) {
+                        const __m256i products =
+                            _mm256_maddubs_epi16(codes, load(y.row[j][b].qs + offset));
+                        accumulator[j] =
+                            _mm256_add_epi32(accumulator[j], _mm256_madd_epi16(products, scales));
+                    }
+                }
+            }
+            const float d = half(x[b].d);
+            for (size_t j = 0; j < N; ++j) {
+                int32_t bias = 0;
+                for (size_t group = 0; group < 16; ++group)
+                    bias += x[b].scales[group] * y.row[j][b].bsums[group];
+                sum[j] += kernels::finish_scale(d, y.row[j][b].d,
+                                                horizontal_sum(accumulator[j]) - 32 * bias);
+            }
+        }
+        for (size_t j = 0; j < N; ++j) out[j * out_stride] = sum[j];
+    }
+};
+
+struct Q8_0Tile {
+    template <size_t N>
+    static void run(const void* weights, const void* activations, size_t row_bytes, size_t count,
+                    float* out, size_t out_stride) {
+        const auto* x = static_cast<const BlockQ8_0*>(weights);
+        const ActivationRows<BlockQ8_0, N> y(activations, row_bytes);
+        float sum[N] = {};
+        for (size_t b = 0; b < count / kQK8_0; ++b) {
+            const __m256i xq = load(x[b].qs);
+            const __m256i x_low = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(xq));
+            const __m256i x_high = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(xq, 1));
+            const float d = half(x[b].d);
+            for (size_t j = 0; j < N; ++j) {
+                const __m256i yq = load(y.row[j][b].qs);
+                const __m256i low =
+                    _mm256_madd_epi16(x_low, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(yq)));
+                const __m256i high = _mm256_madd_epi16(
+                    x_high, _mm256_cvtepi8_epi16(_mm256_extracti128_si256(yq, 1)));
+                sum[j] += kernels::finish_scale(d, half(y.row[j][b].d),
+                                                horizontal_sum(_mm256_add_epi32(low, high)));
+            }
+        }
+        for (size_t j = 0; j < N; ++j) out[j * out_stride] = sum[j];
+    }
+};
+
+// A VecDotRows from a tile: activation_rows (1..kTileActivationRows) picks the tile height.
+template <typename Tile>
+void vec_dot_rows(const void* weights, const void* activations, size_t activation_row_bytes,
+                  size_t activation_rows, size_t count, float* out, size_t out_stride) {
+    switch (activation_rows) {
+        case 1:
+            return Tile::template run<1>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+        case 2:
+            return Tile::template run<2>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+        case 3:
+            return Tile::template run<3>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+        default:
+            return Tile::template run<4>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+    }
+}
+
+constexpr std::array kAvx2TileKernels{
+    CpuTileKernel{DType::Q8_0, vec_dot_rows<Q8_0Tile>},
+    CpuTileKernel{DType::Q4_K, vec_dot_rows<Q4KTile>},
+    CpuTileKernel{DType::Q6_K, vec_dot_rows<Q6KTile>},
+};
+
 }  // namespace
 
 std::span<const CpuKernel> avx2_kernels() { return kAvx2Kernels; }
+std::span<const CpuTileKernel> avx2_tile_kernels() { return kAvx2TileKernels; }
 
 }  // namespace llcuda
 
 #else
 namespace llcuda {
 std::span<const CpuKernel> avx2_kernels() { return {}; }
+std::span<const CpuTileKernel> avx2_tile_kernels() { return {}; }
 }  // namespace llcuda
 #endif

@@ -231,14 +231,167 @@ constexpr std::array kAvx512VnniKernels{
     CpuKernel{DType::Q6_K, DType::Q8_K, vec_dot_q6_k_q8_k},
 };
 
+// The tiles: the codes of a weight block and their scales unpacked once, then maddubs and
+// dpwssd (dpbusd for Q8_0) for each of N activation rows. Per row, the integer sums and the
+// float steps are those of the vec_dot above, so each result equals it bit for bit.
+template <typename Activation, size_t N>
+struct ActivationRows {
+    const Activation* row[N];
+    ActivationRows(const void* activations, size_t row_bytes) {
+        for (size_t j = 0; j < N; ++j)
+            row[j] = reinterpret_cast<const Activation*>(static_cast<const uint8_t*>(activations) +
+                                                         j * row_bytes);
+    }
+};
+
+struct Q4KTile {
+    template <size_t N>
+    static void run(const void* weights, const void* activations, size_t row_bytes, size_t count,
+                    float* out, size_t out_stride) {
+        const auto* x = static_cast<const BlockQ4_K*>(weights);
+        const ActivationRows<BlockQ8_K, N> y(activations, row_bytes);
+        const __m512i nibble = _mm512_set1_epi8(0x0F);
+        const PairScales pairs;
+        float sum[N] = {};
+        for (size_t b = 0; b < count / kQK_K; ++b) {
+            const __m128i scales_and_mins = scales_and_mins_k4(x[b].scales);
+            const __m512i scales = _mm512_zextsi256_si512(_mm256_cvtepu8_epi16(scales_and_mins));
+            __m512i accumulator[N];
+            for (size_t j = 0; j < N; ++j) accumulator[j] = _mm512_setzero_si512();
+            for (int pair = 0; pair < 4; ++pair) {
+                const __m256i packed = load256(x[b].qs + 32 * pair);
+                const __m512i codes =
+                    _mm512_and_si512(join(packed, _mm256_srli_epi16(packed, 4)), nibble);
+                const __m512i pair_scales = _mm512_permutexvar_epi16(pairs.index[pair], scales);
+                for (size_t j = 0; j < N; ++j) {
+                    const __m512i products =
+                        _mm512_maddubs_epi16(codes, load512(y.row[j][b].qs + 64 * pair));
+                    accumulator[j] = _mm512_dpwssd_epi32(accumulator[j], products, pair_scales);
+                }
+            }
+            const float d = half(x[b].d), dmin = half(x[b].dmin);
+            for (size_t j = 0; j < N; ++j)
+                sum[j] += kernels::finish_scale_min(d, dmin, y.row[j][b].d,
+                                                    horizontal_sum(accumulator[j]),
+                                                    min_sum_k4(scales_and_mins, y.row[j][b].bsums));
+        }
+        for (size_t j = 0; j < N; ++j) out[j * out_stride] = sum[j];
+    }
+};
+
+struct Q6KTile {
+    template <size_t N>
+    static void run(const void* weights, const void* activations, size_t row_bytes, size_t count,
+                    float* out, size_t out_stride) {
+        const auto* x = static_cast<const BlockQ6_K*>(weights);
+        const ActivationRows<BlockQ8_K, N> y(activations, row_bytes);
+        const __m512i nibble = _mm512_set1_epi8(0x0F);
+        const __m512i two_bits = _mm512_set1_epi8(3);
+        const __m512i group_of_lane =
+            _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1,
+                             0, 0, 0, 0, 0, 0, 0, 0);
+        float sum[N] = {};
+        for (size_t b = 0; b < count / kQK_K; ++b) {
+            const __m256i scales16 = _mm256_cvtepi8_epi16(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+            const __m512i scales = _mm512_zextsi256_si512(scales16);
+            __m512i accumulator[N];
+            for (size_t j = 0; j < N; ++j) accumulator[j] = _mm512_setzero_si512();
+            for (size_t half_index = 0; half_index < 2; ++half_index) {
+                const __m512i ql = load512(x[b].ql + half_index * 64);
+                const __m256i qh = load256(x[b].qh + half_index * 32);
+                const __m512i high_bits = join(qh, _mm256_srli_epi16(qh, 2));
+                for (int quarter = 0; quarter < 2; ++quarter) {
+                    const __m512i low =
+                        _mm512_and_si512(quarter == 0 ? ql : _mm512_srli_epi16(ql, 4), nibble);
+                    const __m512i high = _mm512_slli_epi16(
+                        _mm512_and_si512(quarter == 0 ? high_bits : _mm512_srli_epi16(high_bits, 4),
+                                         two_bits),
+                        4);
+                    const __m512i codes = _mm512_or_si512(low, high);
+                    const int first_group = static_cast<int>(half_index) * 8 + 4 * quarter;
+                    const __m512i group_scales = _mm512_permutexvar_epi16(
+                        _mm512_add_epi16(group_of_lane,
+                                         _mm512_set1_epi16(static_cast<int16_t>(first_group))),
+                        scales);
+                    const size_t offset = half_index * 128 + 64 * static_cast<size_t>(quarter);
+                    for (size_t j = 0; j < N; ++j) {
+                        const __m512i products =
+                            _mm512_maddubs_epi16(codes, load512(y.row[j][b].qs + offset));
+                        accumulator[j] =
+                            _mm512_dpwssd_epi32(accumulator[j], products, group_scales);
+                    }
+                }
+            }
+            const float d = half(x[b].d);
+            for (size_t j = 0; j < N; ++j) {
+                const __m256i bias = _mm256_madd_epi16(scales16, load256(y.row[j][b].bsums));
+                sum[j] += kernels::finish_scale(
+                    d, y.row[j][b].d, horizontal_sum(accumulator[j]) - 32 * horizontal_sum(bias));
+            }
+        }
+        for (size_t j = 0; j < N; ++j) out[j * out_stride] = sum[j];
+    }
+};
+
+struct Q8_0Tile {
+    template <size_t N>
+    static void run(const void* weights, const void* activations, size_t row_bytes, size_t count,
+                    float* out, size_t out_stride) {
+        const auto* x = static_cast<const BlockQ8_0*>(weights);
+        const ActivationRows<BlockQ8_0, N> y(activations, row_bytes);
+        float sum[N] = {};
+        for (size_t b = 0; b < count / kQK8_0; ++b) {
+            const __m256i xq = load256(x[b].qs);
+            const __m256i magnitude = _mm256_abs_epi8(xq);
+            const float d = half(x[b].d);
+            for (size_t j = 0; j < N; ++j) {
+                const __m256i dot =
+                    _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude,
+                                        _mm256_sign_epi8(load256(y.row[j][b].qs), xq));
+                sum[j] += kernels::finish_scale(d, half(y.row[j][b].d), horizontal_sum(dot));
+            }
+        }
+        for (size_t j = 0; j < N; ++j) out[j * out_stride] = sum[j];
+    }
+};
+
+// A VecDotRows from a tile: activation_rows (1..kTileActivationRows) picks the tile height.
+template <typename Tile>
+void vec_dot_rows(const void* weights, const void* activations, size_t activation_row_bytes,
+                  size_t activation_rows, size_t count, float* out, size_t out_stride) {
+    switch (activation_rows) {
+        case 1:
+            return Tile::template run<1>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+        case 2:
+            return Tile::template run<2>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+        case 3:
+            return Tile::template run<3>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+        default:
+            return Tile::template run<4>(weights, activations, activation_row_bytes, count, out,
+                                         out_stride);
+    }
+}
+
+constexpr std::array kAvx512VnniTileKernels{
+    CpuTileKernel{DType::Q8_0, vec_dot_rows<Q8_0Tile>},
+    CpuTileKernel{DType::Q4_K, vec_dot_rows<Q4KTile>},
+    CpuTileKernel{DType::Q6_K, vec_dot_rows<Q6KTile>},
+};
+
 }  // namespace
 
 std::span<const CpuKernel> avx512_vnni_kernels() { return kAvx512VnniKernels; }
+std::span<const CpuTileKernel> avx512_vnni_tile_kernels() { return kAvx512VnniTileKernels; }
 
 }  // namespace llcuda
 
 #else
 namespace llcuda {
 std::span<const CpuKernel> avx512_vnni_kernels() { return {}; }
+std::span<const CpuTileKernel> avx512_vnni_tile_kernels() { return {}; }
 }  // namespace llcuda
 #endif

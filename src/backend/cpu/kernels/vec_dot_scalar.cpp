@@ -274,8 +274,24 @@ constexpr std::array kScalarKernels{
     CpuKernel{DType::BF16, DType::F32, vec_dot_float<load_bf16>},
 };
 
+// The scalar tiles: each activation row through the scalar vec_dot, the order the SIMD tiles keep.
+template <VecDot Dot>
+void vec_dot_rows(const void* weights, const void* activations, size_t activation_row_bytes,
+                  size_t activation_rows, size_t count, float* out, size_t out_stride) {
+    const auto* rows = static_cast<const uint8_t*>(activations);
+    for (size_t j = 0; j < activation_rows; ++j)
+        out[j * out_stride] = Dot(weights, rows + j * activation_row_bytes, count);
+}
+
+constexpr std::array kScalarTileKernels{
+    CpuTileKernel{DType::Q8_0, vec_dot_rows<vec_dot_q8_0_q8_0>},
+    CpuTileKernel{DType::Q4_K, vec_dot_rows<vec_dot_q4_k_q8_k>},
+    CpuTileKernel{DType::Q6_K, vec_dot_rows<vec_dot_q6_k_q8_k>},
+};
+
 }  // namespace
 
 std::span<const CpuKernel> scalar_kernels() { return kScalarKernels; }
+std::span<const CpuTileKernel> scalar_tile_kernels() { return kScalarTileKernels; }
 
 }  // namespace llcuda
