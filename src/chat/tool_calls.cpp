@@ -106,7 +106,10 @@ std::optional<ParsedReply> parse_hermes(std::string_view text,
     for (;;) {
         const size_t open = text.find(kHermesOpen, at);
         if (open == std::string_view::npos) break;
-        reply.content += text.substr(at, open - at);
+        // The newlines Qwen's template writes between calls (and after the last) are no
+        // content of their own.
+        if (reply.calls.empty() || skip_blanks(text, at) < open)
+            reply.content += text.substr(at, open - at);
         const size_t start = skip_blanks(text, open + kHermesOpen.size());
         const size_t end = json_value_end(text, start);
         if (end == std::string_view::npos) return std::nullopt;
@@ -124,7 +127,7 @@ std::optional<ParsedReply> parse_hermes(std::string_view text,
             return std::nullopt;
     }
     if (reply.calls.empty()) return std::nullopt;
-    reply.content += text.substr(at);
+    if (skip_blanks(text, at) != text.size()) reply.content += text.substr(at);
     return reply;
 }
 

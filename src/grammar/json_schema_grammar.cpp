@@ -30,12 +30,14 @@ const std::set<std::string> kAnnotations = {"title",    "description", "default"
 
 class SchemaConverter {
   public:
-    explicit SchemaConverter(const nlohmann::json& root) : root_(root) {}
+    SchemaConverter(const nlohmann::json& root, std::string prefix)
+        : root_(root), prefix_(std::move(prefix)) {}
 
+    // The root rule and the schema's own rules, each name led by the prefix; the primitive
+    // rules they use (kPrimitiveRules) are not included.
     std::string convert() {
         std::string root_expression = visit(root_, "root");
-        std::string text = fmt::format("root ::= {}\n", root_expression);
-        text += kPrimitiveRules;
+        std::string text = fmt::format("{}root ::= {}\n", prefix_, root_expression);
         for (const auto& [name, body] : rules_) text += fmt::format("{} ::= {}\n", name, body);
         return text;
     }
@@ -48,7 +50,7 @@ class SchemaConverter {
     }
 
     std::string new_rule(const std::string& hint, const std::string& body) {
-        std::string name = fmt::format("{}-{}", sanitize(hint), rules_.size());
+        std::string name = fmt::format("{}{}-{}", prefix_, sanitize(hint), rules_.size());
         rules_[name] = body;
         return name;
     }
@@ -154,8 +156,8 @@ class SchemaConverter {
                 fmt::format(" for '{}' (only #/$defs/NAME and #/definitions/NAME of this schema)",
                             path));
         }
-        std::string name =
-            fmt::format("ref-{}-{}", sanitize(path.substr(path.rfind('/') + 1)), rules_.size());
+        std::string name = fmt::format("{}ref-{}-{}", prefix_,
+                                       sanitize(path.substr(path.rfind('/') + 1)), rules_.size());
         references_[path] = name;
         rules_[name] = "";  // reserved, so a recursive reference finds it
         rules_[name] = visit(*target, name);
@@ -264,6 +266,7 @@ class SchemaConverter {
     }
 
     const nlohmann::json& root_;
+    const std::string prefix_;
     std::map<std::string, std::string> rules_;
     std::map<std::string, std::string> references_;
 };
@@ -287,8 +290,14 @@ std::string gbnf_literal(std::string_view text) {
 }
 
 std::string json_schema_to_gbnf(const nlohmann::json& schema) {
-    return SchemaConverter(schema).convert();
+    return SchemaConverter(schema, "").convert() + kPrimitiveRules;
 }
+
+std::string json_schema_rules(const nlohmann::json& schema, const std::string& prefix) {
+    return SchemaConverter(schema, prefix).convert();
+}
+
+std::string json_primitive_rules() { return kPrimitiveRules; }
 
 std::string json_object_gbnf() { return std::string("root ::= object\n") + kPrimitiveRules; }
 

@@ -37,6 +37,13 @@ class UnsupportedSchemaKeyword : public Error {
 // for keywords it cannot enforce and llcuda::Error for malformed schemas.
 std::string json_schema_to_gbnf(const nlohmann::json& schema);
 
+// Several schemas in one grammar (a tool call's arguments, one schema per tool): the rules of
+// `schema` alone, the root named `<prefix>root` and every other rule led by `prefix`, without
+// the primitive rules they refer to (ws, string, value, ...), which json_primitive_rules()
+// gives once for the whole grammar. Throws as json_schema_to_gbnf does.
+std::string json_schema_rules(const nlohmann::json& schema, const std::string& prefix);
+std::string json_primitive_rules();
+
 // The GBNF of any JSON object (response_format json_object).
 std::string json_object_gbnf();
 

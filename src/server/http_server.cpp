@@ -11,8 +11,10 @@
 #include <random>
 #include <thread>
 
+#include "chat/tool_call_grammar.hpp"
 #include "core/error.hpp"
 #include "core/json_text.hpp"
+#include "grammar/structured_output.hpp"
 #include "server/bearer_key.hpp"
 #include "server/embeddings_endpoint.hpp"
 #include "server/metrics.hpp"
@@ -71,6 +73,7 @@ struct HttpServer::Impl {
     void completion(const httplib::Request& req, const std::string& body_text,
                     httplib::Response& res, bool chat);
     void prepare_tool_calls(const Engine& loaded, CompletionRequest& request);
+    void constrain_to_tool_calls(const Engine& loaded, CompletionRequest& request);
     void apply_template(const httplib::Request& req, const std::string& body_text,
                         httplib::Response& res);
     void embeddings(const httplib::Request& req, const std::string& body_text,
@@ -411,6 +414,29 @@ void HttpServer::Impl::prepare_tool_calls(const Engine& loaded, CompletionReques
         request.tool_names.push_back(tool["function"]["name"].get<std::string>());
 }
 
+// tool_choice "required" or a named function: the reply is held by a grammar to calls in the
+// template's format (tool_call_grammar), so it always parses, with arguments that fit the
+// tool's schema; parallel_tool_calls false allows exactly one.
+void HttpServer::Impl::constrain_to_tool_calls(const Engine& loaded, CompletionRequest& request) {
+    if (!request.options.grammar.empty())
+        throw ApiError(400,
+                       "give either tool_choice \"required\" (or a named function) or a "
+                       "response_format/grammar, not both: each constrains the whole reply",
+                       "tool_choice");
+    const std::string& chat_template = loaded.summary().chat_template;
+    try {
+        request.options.grammar = tool_call_grammar(ToolCallGrammarRequest{
+            .format = request.tool_format,
+            .tools = &request.tools,
+            .only_function = request.tool_choice_function,
+            .parallel = request.parallel_tool_calls,
+            .mistral_arguments_marker = chat_template.find("[ARGS]") != std::string::npos,
+        });
+    } catch (const grammar::StructuredOutputError& error) {
+        throw ApiError(400, error.what(), error.field());
+    }
+}
+
 void HttpServer::Impl::completion(const httplib::Request& req, const std::string& body_text,
                                   httplib::Response& res, bool chat) {
     const std::string endpoint = req.path;
@@ -432,10 +458,7 @@ void HttpServer::Impl::completion(const httplib::Request& req, const std::string
         std::string prompt = request.prompt;
         if (chat && !request.tools.is_null()) prepare_tool_calls(*loaded, request);
         if (request.tool_choice == "required" || request.tool_choice == "function")
-            throw ApiError(400,
-                           "tool_choice \"required\" and a named function need generation "
-                           "constrained to a call, which is not supported yet; use \"auto\"",
-                           "tool_choice");
+            constrain_to_tool_calls(*loaded, request);
         if (chat) {
             auto inputs = chat_template_inputs(body_text, request);
             const auto messages = inputs["messages"].dump();

@@ -26,7 +26,7 @@ std::vector<Case> complete_cases() {
          "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
          "\"Zürich\"}}\n</tool_call>\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": "
          "{}}\n</tool_call>",
-         "Let me check.\n\n",
+         "Let me check.\n",  // the newline between the calls is no content
          {"{\"city\":\"Zürich\"}", "{}"},
          {"get_weather", "get_time"}},
         // The closing tag cut off by the end of the turn.

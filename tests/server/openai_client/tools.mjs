@@ -67,9 +67,40 @@ const followUp = await client.chat.completions.create({
 assert.equal(followUp.choices[0].message.role, "assistant");
 assert.ok(followUp.usage.prompt_tokens > whole.usage.prompt_tokens);
 
-// Until generation can be constrained to a call, "required" is refused, never run blind.
-await assert.rejects(
-  client.chat.completions.create({ ...base, tool_choice: "required" }),
-  (error) => error instanceof OpenAI.BadRequestError && /tool_choice/.test(error.message),
-);
-console.log(`openai package: tools on ${model} OK (finish_reason ${choice.finish_reason})`);
+// tool_choice "required" (one call: parallel_tool_calls false): generation is held to a call, so
+// even random weights give one that parses, arguments valid against the tool's schema, whole
+// and streamed alike.
+const alarm = {
+  type: "function",
+  function: {
+    name: "set_alarm",
+    parameters: {
+      type: "object",
+      properties: { hour: { type: "integer" }, zone: { enum: ["UTC", "CET"] } },
+      required: ["hour", "zone"],
+      additionalProperties: false,
+    },
+  },
+};
+const required = { ...base, tools: [alarm], tool_choice: "required", parallel_tool_calls: false, max_tokens: 160 };
+const forced = (await client.chat.completions.create(required)).choices[0];
+assert.equal(forced.finish_reason, "tool_calls");
+assert.equal(forced.message.tool_calls.length, 1);
+assert.equal(forced.message.tool_calls[0].function.name, "set_alarm");
+const forcedArguments = JSON.parse(forced.message.tool_calls[0].function.arguments);
+assert.ok(Number.isInteger(forcedArguments.hour) && ["UTC", "CET"].includes(forcedArguments.zone));
+const forcedCalls = [];
+let forcedFinish = null;
+for await (const chunk of await client.chat.completions.create({ ...required, stream: true })) {
+  for (const entry of chunk.choices) {
+    for (const delta of entry.delta.tool_calls ?? []) {
+      forcedCalls[delta.index] ??= { name: "", arguments: "" };
+      forcedCalls[delta.index].name += delta.function?.name ?? "";
+      forcedCalls[delta.index].arguments += delta.function?.arguments ?? "";
+    }
+    forcedFinish = entry.finish_reason ?? forcedFinish;
+  }
+}
+assert.equal(forcedFinish, "tool_calls");
+assert.deepEqual(forcedCalls, [{ name: "set_alarm", arguments: forced.message.tool_calls[0].function.arguments }]);
+console.log(`openai package: tools on ${model} OK (finish_reason ${choice.finish_reason}; required: ${forced.message.tool_calls[0].function.arguments})`);
