@@ -37,9 +37,11 @@ struct EngineOptions {
     // The most GPU memory llcuda may plan to take on each device ("4GiB"); empty: the
     // LLCUDA_GPU_MEMORY environment variable, else the free memory.
     std::string gpu_memory;
-    std::string kv_type = "f16";  // GPU layers' KV cache: "f16" or "q8_0"
-    size_t context_size = 0;      // 0: the model's trained context, at most 4096
-    size_t threads = 0;           // 0: all cores
+    // KV cache type of every layer: "f32" (CPU layers only), "f16" or "q8_0"; "auto": f32 on
+    // CPU layers, f16 on GPU layers.
+    std::string kv_type = "auto";
+    size_t context_size = 0;  // 0: the model's trained context, at most 4096
+    size_t threads = 0;       // 0: all cores
     // CPU layers' matrix products: "fast" (quantized SIMD kernels) or "reference" (the float
     // oracle the fast kernels and the GPU are tested against).
     std::string cpu_kernels = "fast";

@@ -287,7 +287,7 @@ void bind_engine(py::module_& module) {
             "load_model", &InferenceEngine::load_model, py::arg("path_or_store_name") = "",
             py::arg("gpu_layers") = 0, py::arg("context_size") = 0, py::arg("silent") = true,
             py::arg("threads") = 0, py::arg("device") = "", py::arg("store") = "",
-            py::arg("kv_type") = "f16",
+            py::arg("kv_type") = "auto",
             "Load a GGUF file or a model-store name; an empty name loads the embedded stories260K.")
         .def_property_readonly("loaded", &InferenceEngine::loaded)
         .def("logits", &InferenceEngine::logits, py::arg("token_ids"),

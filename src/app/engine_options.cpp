@@ -39,7 +39,10 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
                     "CPU layers' matrix products: fast (quantized SIMD kernels) or reference (the "
                     "float oracle)")
         ->check(CLI::IsMember({"fast", "reference"}));
-    command.add_option("--kv-type", options.kv_type, "KV cache type of GPU layers: f16 or q8_0")
+    command
+        .add_option("--kv-type", options.kv_type,
+                    "KV cache type of every layer: f32 (CPU layers only), f16 or q8_0; auto: f32 "
+                    "on CPU layers, f16 on GPU layers")
         ->capture_default_str();
     command.add_option("-b,--batch-size", options.batch_size,
                        "Tokens per continuous-batching step (default: the ubatch size)");

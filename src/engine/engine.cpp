@@ -116,7 +116,7 @@ struct Engine::Impl {
                                  .gpu_layers = options.gpu_layers,
                                  .context_size = context,
                                  .sequences = parallel(options),
-                                 .kv_type = kv_type,
+                                 .kv_type = kv_type.gpu,
                                  .devices = options.devices,
                                  .tensor_split = options.tensor_split,
                                  .gpu_memory = options.gpu_memory};
@@ -178,7 +178,14 @@ struct Engine::Impl {
         runner.sequences = parallel(options);
         runner.ubatch_size = options.ubatch_size;
         runner.gpu_spans = placement.spans;
-        runner.kv_type = kv_type;
+        if (options.kv_type != "auto" && kv_type.cpu == DType::F32 && placement.gpu_layers > 0) {
+            throw Error(fmt::format(
+                "--kv-type f32 is for CPU layers only, and {} layers are placed on the GPU: use "
+                "--kv-type f16 or q8_0 there, or --device cpu",
+                placement.gpu_layers));
+        }
+        runner.kv_type = kv_type.gpu;
+        runner.cpu_kv_type = kv_type.cpu;
         runner.use_graphs = options.cuda_graphs;
         runner.overlap_kernels = options.kernel_overlap;
         runner.l2_prefetch = options.l2_prefetch;
@@ -193,7 +200,7 @@ struct Engine::Impl {
     std::unique_ptr<const Tokenizer> tokenizer_owner;
     const Tokenizer& tokenizer;
     size_t context;
-    DType kv_type;
+    KvTypes kv_type;
     Placement placement;
     ThreadPool pool;
     ModelRunner runner;

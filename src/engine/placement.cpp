@@ -42,11 +42,15 @@ GpuLayersRequest parse_gpu_layers(const std::string& text) {
     return request;
 }
 
-DType parse_kv_type(const std::string& text) {
+KvTypes parse_kv_type(const std::string& text) {
+    if (text == "auto") return {};
     const auto type = dtype_from_name(text);
-    if (!type || (*type != DType::F16 && *type != DType::Q8_0))
-        throw Error(fmt::format("--kv-type '{}' is not supported: use f16 or q8_0", text));
-    return *type;
+    if (!type || (*type != DType::F32 && *type != DType::F16 && *type != DType::Q8_0)) {
+        throw Error(
+            fmt::format("--kv-type '{}' is not supported: use auto, f32, f16 or q8_0", text));
+    }
+    // F32 is for the CPU's layers; the engine refuses it when GPU layers are placed.
+    return {.cpu = *type, .gpu = *type == DType::F32 ? DType::F16 : *type};
 }
 
 namespace {

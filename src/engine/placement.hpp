@@ -47,7 +47,13 @@ GpuLayersRequest parse_gpu_layers(const std::string& text);
 Placement decide_placement(const PlacementRequest& request, const GgufFile& file,
                            const ModelSpec& hparams);
 
-// "f16" or "q8_0" (case-insensitive) to F16 or Q8_0; throws otherwise.
-DType parse_kv_type(const std::string& text);
+// --kv-type: "auto" (F32 on CPU layers, F16 on GPU layers) or one type for every layer, "f32"
+// (CPU layers only), "f16" or "q8_0" (case-insensitive); throws an Error naming --kv-type
+// otherwise.
+struct KvTypes {
+    DType cpu = DType::F32;
+    DType gpu = DType::F16;
+};
+KvTypes parse_kv_type(const std::string& text);
 
 }  // namespace llcuda

@@ -194,10 +194,8 @@ void Decoder::run_layers(const TokenBatch& batch, size_t layer_end, KvCache& cac
                        features.rope);
             apply_rope(keys.data() + t * spec.kv_dim(), spec.kv_head_count, spec.head_dim, position,
                        features.rope);
-            std::copy_n(keys.data() + t * spec.kv_dim(), spec.kv_dim(),
-                        cache.key(l, sequence, position));
-            std::copy_n(values.data() + t * spec.kv_dim(), spec.kv_dim(),
-                        cache.value(l, sequence, position));
+            cache.store(l, sequence, position, keys.data() + t * spec.kv_dim(),
+                        values.data() + t * spec.kv_dim());
         }
         attention(l, batch, queries.data(), cache, attended.data(), pool);
         matmul(layer.attention_output, attended.data(), projected.data(), n, pool, cpu_kernels_);
@@ -232,40 +230,15 @@ void Decoder::feed_forward(const LayerWeights& layer, size_t token_count, const 
 void Decoder::attention(size_t layer, const TokenBatch& batch, const float* queries, KvCache& cache,
                         float* out, ThreadPool& pool) const {
     const auto& spec = spec_;
-    const auto& features = spec.layers[layer];
-    const size_t group = spec.head_count / spec.kv_head_count;
-    const size_t longest =
-        static_cast<size_t>(*std::max_element(batch.positions.begin(), batch.positions.end())) + 1;
-    pool.parallel_for(batch.size() * spec.head_count, [&](size_t begin, size_t end) {
-        std::vector<float> scores(longest);
-        for (size_t item = begin; item < end; ++item) {
-            const size_t t = item / spec.head_count;
-            const size_t head = item % spec.head_count;
-            const size_t kv_head = head / group;
-            const auto sequence = static_cast<size_t>(batch.sequences[t]);
-            // causal: this token and what comes before it in its own sequence, the last
-            // `window` positions of it in a sliding-window layer
-            const size_t last = static_cast<size_t>(batch.positions[t]);
-            const size_t first =
-                features.window > 0 && last + 1 > features.window ? last + 1 - features.window : 0;
-            const size_t visible = last + 1 - first;
-            const float* query = queries + t * spec.q_dim() + head * spec.head_dim;
-            for (size_t p = 0; p < visible; ++p) {
-                const float* key = cache.key(layer, sequence, first + p) + kv_head * spec.head_dim;
-                float dot = 0.0f;
-                for (size_t i = 0; i < spec.head_dim; ++i) dot += query[i] * key[i];
-                scores[p] = dot * features.attention_scale;
-            }
-            softmax_in_place(scores.data(), visible);
-            float* result = out + t * spec.q_dim() + head * spec.head_dim;
-            std::fill_n(result, spec.head_dim, 0.0f);
-            for (size_t p = 0; p < visible; ++p) {
-                const float* value =
-                    cache.value(layer, sequence, first + p) + kv_head * spec.head_dim;
-                for (size_t i = 0; i < spec.head_dim; ++i) result[i] += scores[p] * value[i];
-            }
-        }
-    });
+    std::vector<KvRows> caches(cache.sequences());
+    for (size_t s = 0; s < caches.size(); ++s) caches[s] = cache.rows(layer, s);
+    cpu_attention({.head_count = spec.head_count,
+                   .kv_head_count = spec.kv_head_count,
+                   .head_dim = spec.head_dim,
+                   .scale = spec.layers[layer].attention_scale,
+                   .window = spec.layers[layer].window,
+                   .kernels = cpu_kernels_},
+                  caches, batch.sequences, batch.positions, queries, out, pool);
 }
 
 }  // namespace llcuda

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/cpu_attention.hpp"
 #include "backend/cpu/cpu_ops.hpp"
 #include "backend/cpu/thread_pool.hpp"
 #include "core/gguf/gguf_file.hpp"
@@ -59,7 +60,8 @@ class Decoder {
     const RopeParams& rope(size_t layer) const { return spec_.layers[layer].rope; }
     const std::vector<float>& rope_freq_factors() const { return rope_freq_factors_; }
 
-    // The CPU layers' matrix products (the reference unless set; the engine sets --cpu-kernels).
+    // The CPU layers' matrix products and attention (the reference unless set; the engine sets
+    // --cpu-kernels).
     void set_cpu_kernels(CpuKernels kernels) { cpu_kernels_ = kernels; }
     CpuKernels cpu_kernels() const { return cpu_kernels_; }
 

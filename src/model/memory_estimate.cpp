@@ -10,11 +10,11 @@
 
 namespace llcuda {
 
-MemoryEstimate estimate_memory(const GgufFile& file, const ModelSpec& hparams,
-                               size_t context_size) {
+MemoryEstimate estimate_memory(const GgufFile& file, const ModelSpec& hparams, size_t context_size,
+                               DType kv_type) {
     MemoryEstimate estimate;
     for (const auto& tensor : file.tensors()) estimate.weight_bytes += tensor.byte_count;
-    const uint64_t row_bytes = uint64_t{2} * hparams.kv_dim() * sizeof(float);  // key and value
+    const uint64_t row_bytes = uint64_t{2} * llcuda::row_bytes(kv_type, hparams.kv_dim());  // K, V
     for (size_t l = 0; l < hparams.layer_count; ++l) {
         estimate.kv_cache_bytes +=
             row_bytes * hparams.cache_positions(l, context_size, kMaxCpuBatch);

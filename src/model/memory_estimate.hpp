@@ -3,6 +3,7 @@
 // scratch buffers of one prompt batch.
 #include <cstdint>
 
+#include "core/dtype.hpp"
 #include "model/model_spec.hpp"
 
 namespace llcuda {
@@ -16,7 +17,9 @@ struct MemoryEstimate {
     uint64_t total() const { return weight_bytes + kv_cache_bytes + scratch_bytes; }
 };
 
-MemoryEstimate estimate_memory(const GgufFile& file, const ModelSpec& hparams, size_t context_size);
+// The KV cache in `kv_type` (the CPU layers' default F32, or F16 or Q8_0: --kv-type).
+MemoryEstimate estimate_memory(const GgufFile& file, const ModelSpec& hparams, size_t context_size,
+                               DType kv_type = DType::F32);
 
 }  // namespace llcuda
 

@@ -53,7 +53,8 @@ ModelRunner::ModelRunner(const Decoder& model, ThreadPool& pool, const RunnerOpt
       gpu_layers_(layers_in(spans_)),
       cpu_layers_(model.spec().layer_count - gpu_layers_),
       ubatch_(options.ubatch_size > 0 ? options.ubatch_size : default_ubatch(cpu_layers_)),
-      cache_(model.spec(), options.context_size, cpu_layers_, options.sequences) {
+      cache_(model.spec(), options.context_size, cpu_layers_, options.sequences,
+             options.cpu_kv_type) {
     if (options.sequences == 0) throw Error("at least one sequence is needed");
     const size_t ubatch_limit = cpu_layers_ > 0 ? Decoder::kMaxBatch : kGpuMaxBatch;
     if (ubatch_ > ubatch_limit) {

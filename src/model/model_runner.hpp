@@ -29,7 +29,8 @@ struct RunnerOptions {
     std::vector<GpuSpan> gpu_spans;
     size_t gpu_layers = 0;  // with no gpu_spans: the last gpu_layers layers on `device`
     int device = 0;
-    DType kv_type = DType::F16;  // GPU layers' KV cache (the CPU keeps float)
+    DType kv_type = DType::F16;      // GPU layers' KV cache: F16 or Q8_0
+    DType cpu_kv_type = DType::F32;  // CPU layers' KV cache: F32, F16 or Q8_0
     bool use_graphs = true;
     bool overlap_kernels = true;
     bool l2_prefetch = true;

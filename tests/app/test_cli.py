@@ -97,7 +97,9 @@ class RunCommand(unittest.TestCase):
         self.assert_fails(["run", "--gpu-layers", "3", "--device", "cpu"], "--device is cpu")
         self.assert_fails(["run", "--gpu-layers", "lots"], "not a number of layers")
         self.assert_fails(["run", "--gpu-layers", "2"], "cannot use cuda:0")  # no GPU in CI
-        self.assert_fails(["run", "--kv-type", "q4_0"], "use f16 or q8_0")
+        self.assert_fails(["run", "--kv-type", "q4_0"], "use auto, f32, f16 or q8_0")
+        # the embedded model's heads are 8 wide, not whole Q8_0 blocks
+        self.assert_fails(["run", "--kv-type", "q8_0", "-p", "a"], "use --kv-type f16")
         self.assert_fails(["bench", "-r", "0"], "--repetitions", code=1)
         self.assert_fails(["synth", "--shape", "gpt5", "-o", "/tmp/x.gguf"], "unknown model shape")
         self.assert_fails(["run", "-p", "word " * 5000], "--ctx-size")

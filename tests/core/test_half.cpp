@@ -24,6 +24,17 @@ TEST(Half, KnownValues) {
     EXPECT_EQ(float_to_half(std::ldexp(1.5f, -25)), 0x0001);
 }
 
+TEST(Half, TheBranchlessConversionGivesTheSameBitsForEveryHalf) {
+    for (uint32_t bits = 0; bits < 0x10000; ++bits) {
+        const float expected = half_to_float(static_cast<uint16_t>(bits));
+        const float actual = half_to_float_branchless(static_cast<uint16_t>(bits));
+        uint32_t expected_bits, actual_bits;
+        std::memcpy(&expected_bits, &expected, sizeof(expected));
+        std::memcpy(&actual_bits, &actual, sizeof(actual));
+        ASSERT_EQ(actual_bits, expected_bits) << "half 0x" << std::hex << bits;
+    }
+}
+
 TEST(Half, EveryHalfSurvivesARoundTrip) {
     for (uint32_t bits = 0; bits < 0x10000; ++bits) {
         const float value = half_to_float(static_cast<uint16_t>(bits));

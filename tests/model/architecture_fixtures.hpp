@@ -80,8 +80,9 @@ inline std::vector<ReferencePrompt> reference_prompts(const std::string& name) {
 // The CPU reference decoder's logits for every position of `ids`, in one batch: [ids][vocab].
 inline std::vector<float> reference_logits_at_every_position(const Decoder& model,
                                                              const std::vector<int32_t>& ids,
-                                                             ThreadPool& pool) {
-    KvCache cache(model.spec(), ids.size() + 32);
+                                                             ThreadPool& pool,
+                                                             DType kv_type = DType::F32) {
+    KvCache cache(model.spec(), ids.size() + 32, model.spec().layer_count, 1, kv_type);
     TokenBatch batch;
     for (size_t i = 0; i < ids.size(); ++i) batch.add(ids[i], 0, i, true);
     std::vector<float> logits;
