@@ -28,12 +28,25 @@ try {
   await page.goto(base + "/");
   check((await page.title()).length > 0, "the page has a title");
 
+  // With --api-key and no key typed, the page says on load that it needs one.
+  await page.waitForSelector("#key-notice:not([hidden])", {timeout: 10000});
+  const notice = await page.textContent("#key-notice");
+  console.log("without a key:", JSON.stringify(notice));
+  check(/needs an API key/.test(notice), "the page says the server needs an API key: " + notice);
+  // A wrong key: the notice says the key was refused.
+  await page.fill("#key", "wrong-key");
+  await page.dispatchEvent("#key", "change");
+  await page.waitForFunction(
+      () => /refused this API key/.test(document.getElementById("key-notice").textContent),
+      null, {timeout: 10000});
+
   // With --api-key the model list needs the key typed into the page (loaded on change).
   await page.fill("#key", process.env.LLCUDA_KEY);
   await page.dispatchEvent("#key", "change");
   await page.waitForFunction(
       (model) => [...document.querySelectorAll("#model option")].some((o) => o.value === model),
       process.env.LLCUDA_MODEL, {timeout: 10000});
+  check(await page.isHidden("#key-notice"), "the notice is gone once the key is right");
   await page.selectOption("#model", process.env.LLCUDA_MODEL);
   console.log("model picked:", await page.inputValue("#model"));
 
