@@ -93,7 +93,9 @@ def check_required(server, fixture):
         ("required", True, {"set_alarm", "now"}),
         ({"type": "function", "function": {"name": "set_alarm"}}, False, {"set_alarm"}),
     ]
-    for seed in (1, 2):
+    # One seed: each generation here masks a 128k-token vocabulary at every step, and CI runs
+    # this under ASan too (two seeds took 46 s in the release build).
+    for seed in (1,):
         for choice, parallel, names in cases:
             body = {"messages": question, "tools": [CLOCK, NO_ARGUMENTS], "tool_choice": choice,
                     "parallel_tool_calls": parallel, "max_tokens": 160, "temperature": 1.0,
