@@ -340,6 +340,7 @@ struct Q6KTile {
         const ActivationRows<BlockQ8_K, N> y(activations, row_bytes);
         const __m512i nibble = _mm512_set1_epi8(0x0F);
         const __m512i two_bits = _mm512_set1_epi8(3);
+        __m128 sums = _mm_setzero_ps();
         const __m512i group_of_lane =
             _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1,
                              0, 0, 0, 0, 0, 0, 0, 0);
@@ -377,12 +378,29 @@ struct Q6KTile {
                 }
             }
             const float d = half(x[b].d);
-            for (size_t j = 0; j < N; ++j) {
-                const __m256i bias = _mm256_madd_epi16(scales16, load256(y.row[j][b].bsums));
-                sum[j] += kernels::finish_scale(
-                    d, y.row[j][b].d, horizontal_sum(accumulator[j]) - 32 * horizontal_sum(bias));
+            if constexpr (N == 4) {
+                // As Q4_K's finish_four_rows: lane j is row j's kernels::finish_scale.
+                __m256i bias[4];
+                for (size_t j = 0; j < 4; ++j)
+                    bias[j] = _mm256_madd_epi16(scales16, load256(y.row[j][b].bsums));
+                const __m128i total = _mm_sub_epi32(
+                    horizontal_sums(accumulator[0], accumulator[1], accumulator[2], accumulator[3]),
+                    _mm_mullo_epi32(_mm_set1_epi32(32),
+                                    horizontal_sums(bias[0], bias[1], bias[2], bias[3])));
+                const __m128 dy =
+                    _mm_set_ps(y.row[3][b].d, y.row[2][b].d, y.row[1][b].d, y.row[0][b].d);
+                sums = _mm_add_ps(
+                    sums, _mm_mul_ps(_mm_mul_ps(_mm_set1_ps(d), dy), _mm_cvtepi32_ps(total)));
+            } else {
+                for (size_t j = 0; j < N; ++j) {
+                    const __m256i bias = _mm256_madd_epi16(scales16, load256(y.row[j][b].bsums));
+                    sum[j] += kernels::finish_scale(
+                        d, y.row[j][b].d,
+                        horizontal_sum(accumulator[j]) - 32 * horizontal_sum(bias));
+                }
             }
         }
+        if constexpr (N == 4) _mm_storeu_ps(sum, sums);
         for (size_t j = 0; j < N; ++j) out[j * out_stride] = sum[j];
     }
 };
