@@ -35,8 +35,8 @@ class KvCache {
           used_(sequences, 0),
           written_(sequences, 0),
           tokens_(sequences) {
-        check_cpu_kv_type(type, spec.head_dim);
-        row_bytes_ = row_bytes(type, kv_dim_);
+        if (layer_count > 0) check_cpu_kv_type(type, spec.head_dim);  // GPU layers alone: none
+        row_bytes_ = layer_count > 0 ? row_bytes(type, kv_dim_) : 0;
         size_t total = 0;
         for (size_t l = 0; l < layer_count; ++l) {
             windows_.push_back(spec.layers.at(l).window);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cpu/thread_pool.hpp"
+#include "core/error.hpp"
 #include "model/architecture_fixtures.hpp"
 #include "model/decoder.hpp"
 #include "model/kv_cache.hpp"
@@ -32,6 +33,20 @@ void write_positions(KvCache& cache, size_t sequence, size_t count, int32_t firs
     std::vector<int32_t> tokens(count);
     for (size_t i = 0; i < count; ++i) tokens[i] = first_token + static_cast<int32_t>(i);
     cache.record(TokenBatch::single(tokens.data(), count, sequence, start));
+}
+
+// --kv-type on the CPU: the bytes follow the element size (what the memory check is given), and
+// the Q8_0 block rule applies only when the CPU holds layers (all on the GPU: no CPU rows).
+TEST(KvCacheType, BytesFollowTheElementSizeAndQ8_0IsCheckedOnlyWithCpuLayers) {
+    ModelSpec spec = two_layer_spec();
+    spec.head_dim = 64;
+    spec.layers[1].window = 0;
+    EXPECT_EQ(KvCache(spec, 100, 2, 1).bytes(), 2u * 2 * 100 * 64 * sizeof(float));
+    EXPECT_EQ(KvCache(spec, 100, 2, 1, DType::F16).bytes(), 2u * 2 * 100 * 64 * 2);
+    EXPECT_EQ(KvCache(spec, 100, 2, 1, DType::Q8_0).bytes(), 2u * 2 * 100 * 2 * 34);
+    spec.head_dim = 8;
+    EXPECT_THROW(KvCache(spec, 100, 2, 1, DType::Q8_0), Error);
+    EXPECT_NO_THROW(KvCache(spec, 100, 0, 1, DType::Q8_0));
 }
 
 TEST(KvTruncate, KeepsTheFirstPositionsAndTheirTokens) {
