@@ -250,7 +250,7 @@ class CliAbuse(unittest.TestCase):
                 (["serve", "--parallel", "0"], 1, "--parallel"),
                 # Memory checked before allocating, naming the buffer, its size and the flags.
                 (["serve", "--parallel", "1024", "-c", "1048576", "--port", "0"], 1,
-                 "the CPU KV cache of 5 layers for 1024 sequence(s) of 1048576 tokens needs 1280.00 GiB"),
+                 "the CPU KV cache (F32) of 5 layers for 1024 sequence(s) of 1048576 tokens needs 1280.00 GiB"),
                 (["bench", "-r", "0"], 1, "--repetitions"),
                 (["inspect", "/dev/null"], 1, "/dev/null"),
             ]
