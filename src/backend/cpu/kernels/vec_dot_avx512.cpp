@@ -17,6 +17,7 @@
 #include <array>
 #include <cstring>
 
+#include "backend/cpu/kernels/tile_rows.hpp"
 #include "backend/cpu/kernels/vec_dot_finish.hpp"
 #include "core/quant/blocks.hpp"
 
@@ -427,30 +428,10 @@ struct Q8_0Tile {
     }
 };
 
-// A VecDotRows from a tile: activation_rows (1..kTileActivationRows) picks the tile height.
-template <typename Tile>
-void vec_dot_rows(const void* weights, const void* activations, size_t activation_row_bytes,
-                  size_t activation_rows, size_t count, float* out, size_t out_stride) {
-    switch (activation_rows) {
-        case 1:
-            return Tile::template run<1>(weights, activations, activation_row_bytes, count, out,
-                                         out_stride);
-        case 2:
-            return Tile::template run<2>(weights, activations, activation_row_bytes, count, out,
-                                         out_stride);
-        case 3:
-            return Tile::template run<3>(weights, activations, activation_row_bytes, count, out,
-                                         out_stride);
-        default:
-            return Tile::template run<4>(weights, activations, activation_row_bytes, count, out,
-                                         out_stride);
-    }
-}
-
 constexpr std::array kAvx512VnniTileKernels{
-    CpuTileKernel{DType::Q8_0, vec_dot_rows<Q8_0Tile>},
-    CpuTileKernel{DType::Q4_K, vec_dot_rows<Q4KTile>},
-    CpuTileKernel{DType::Q6_K, vec_dot_rows<Q6KTile>},
+    CpuTileKernel{DType::Q8_0, kernels::vec_dot_rows<Q8_0Tile>},
+    CpuTileKernel{DType::Q4_K, kernels::vec_dot_rows<Q4KTile>},
+    CpuTileKernel{DType::Q6_K, kernels::vec_dot_rows<Q6KTile>},
 };
 
 }  // namespace
